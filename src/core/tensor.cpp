@@ -1,0 +1,89 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ocs {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::vector<int64_t> shape_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  OCS_CHECK(dtype_supported(dtype), "cannot allocate a {} tensor", dtype_name(dtype));
+  for (int64_t d : shape_) OCS_CHECK(d >= 0, "negative dimension in {}", shape_str(shape_));
+  numel_ = shape_numel(shape_);
+  size_t bytes = nbytes();
+  // Round up to the alignment so that aligned_alloc's size rule holds; never allocate 0 bytes.
+  size_t padded = ((bytes + 63) / 64) * 64 + 64;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, padded);
+  buffer_ = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  OCS_CHECK(shape_numel(shape) == numel_, "reshape {} to {}", shape_str(shape_), shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return {};
+  Tensor t(dtype_, shape_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  return dispatch_dtype(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<int64_t> out(static_cast<size_t>(numel_));
+    const T* p = data<T>();
+    for (int64_t i = 0; i < numel_; ++i) out[i] = static_cast<int64_t>(p[i]);
+    return out;
+  });
+}
+
+std::vector<double> Tensor::to_double_vector() const {
+  return dispatch_dtype(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<double> out(static_cast<size_t>(numel_));
+    const T* p = data<T>();
+    for (int64_t i = 0; i < numel_; ++i) out[i] = static_cast<double>(p[i]);
+    return out;
+  });
+}
+
+Tensor tensor_cast(const Tensor& input, DType to) {
+  if (input.dtype() == to) return input;
+  Tensor out(to, input.shape());
+  dispatch_dtype(input.dtype(), [&](auto in_tag) {
+    using In = decltype(in_tag);
+    const In* src = input.data<In>();
+    dispatch_dtype(to, [&](auto out_tag) {
+      using Out = decltype(out_tag);
+      Out* dst = out.data<Out>();
+      for (int64_t i = 0; i < input.numel(); ++i) dst[i] = static_cast<Out>(src[i]);
+    });
+  });
+  return out;
+}
+
+}  // namespace ocs

@@ -1,0 +1,28 @@
+// NumPy .npy / .npz files: the tensor exchange format of the CLI.
+// .npy versions 1.0, 2.0 and 3.0; C order (Fortran order is transposed on read); little-endian
+// bool, int8..int64, uint8..uint64, float32, float64. .npz: a zip of .npy members, stored or
+// deflated (np.savez and np.savez_compressed). Errors name the file and say what is wrong.
+#pragma once
+
+#include "core/tensor.h"
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace ocs {
+
+Tensor read_npy(const std::filesystem::path& path);
+Tensor parse_npy(const std::string& bytes, const std::string& origin);
+void write_npy(const std::filesystem::path& path, const Tensor& tensor);
+std::string serialize_npy(const Tensor& tensor);
+// Member names without the ".npy" suffix.
+std::map<std::string, Tensor> read_npz(const std::filesystem::path& path);
+void write_npz(const std::filesystem::path& path, const std::map<std::string, Tensor>& tensors);
+
+// A file name for a tensor name: [A-Za-z0-9_.-] are kept, every other byte becomes %XX
+// (upper-case hex), and a name that is empty or starts with '.' gets its first byte escaped
+// too, so that the result is never "", "." or ".." and never hidden.
+std::string escape_file_name(const std::string& name);
+
+}  // namespace ocs

@@ -1,0 +1,78 @@
+// The kernel interface shared by reference kernels (plain loops, the oracle) and fast kernels
+// (oneDNN-backed). A kernel reads its node's attributes by ONNX name and fills `outputs`.
+//
+// Contract:
+//  - inputs.size() == node.inputs.size(); an absent optional input is an undefined Tensor.
+//  - outputs.size() == node.outputs.size() on entry (all undefined); the kernel allocates each
+//    output it produces (an absent optional output may be left undefined).
+//  - Inputs must not be written: they may share buffers with constants or graph inputs.
+//  - A bad model that import could not catch (e.g. shapes that do not broadcast) is reported
+//    with user_error naming ctx.node.describe().
+#pragma once
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ocs {
+
+struct KernelContext {
+  const Node& node;
+  std::span<const Tensor> inputs;
+  std::vector<Tensor>& outputs;
+  int64_t opset = 0;  // the model's opset for the node's domain
+
+  const Tensor& input(size_t i) const;  // undefined Tensor when absent or out of range
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i].defined(); }
+  size_t num_inputs() const { return inputs.size(); }
+  size_t num_outputs() const { return outputs.size(); }
+};
+
+using ReferenceKernel = void (*)(KernelContext& ctx);
+
+// A fast kernel is created once per node, so it can cache prepared primitives and reordered
+// weights between runs. `graph` gives static facts (which inputs are constant, known shapes).
+class FastKernel {
+ public:
+  virtual ~FastKernel() = default;
+  virtual void run(KernelContext& ctx) = 0;
+};
+// Returns nullptr when the node's configuration is outside the fast path (then the reference
+// kernel runs).
+using FastKernelFactory = std::unique_ptr<FastKernel> (*)(const Node& node, const Graph& graph);
+
+struct KernelEntry {
+  ReferenceKernel reference = nullptr;
+  FastKernelFactory fast = nullptr;
+};
+
+class KernelRegistry {
+ public:
+  // The process-wide registry with every kernel family registered.
+  static const KernelRegistry& global();
+
+  void add_reference(const std::string& op_type, ReferenceKernel kernel, const std::string& domain = "");
+  void add_fast(const std::string& op_type, FastKernelFactory factory, const std::string& domain = "");
+  const KernelEntry* find(const std::string& domain, const std::string& op_type) const;
+  std::vector<std::string> op_types() const;  // "domain:op" or "op", sorted
+
+ private:
+  std::map<std::string, KernelEntry> entries_;  // key: domain + ":" + op_type
+};
+
+// Kernel families; each is defined in its own file under kernels/reference or kernels/fast.
+void register_elementwise_kernels(KernelRegistry& registry);  // reference/elementwise.cpp ...
+void register_reduction_kernels(KernelRegistry& registry);
+void register_tensor_kernels(KernelRegistry& registry);       // shape and data movement
+void register_nn_kernels(KernelRegistry& registry);           // conv, pool, norm, gemm, matmul
+void register_quant_kernels(KernelRegistry& registry);        // QuantizeLinear, DequantizeLinear
+void register_recurrent_kernels(KernelRegistry& registry);    // LSTM, GRU, RNN
+void register_fast_kernels(KernelRegistry& registry);         // fast/*.cpp (oneDNN)
+
+}  // namespace ocs

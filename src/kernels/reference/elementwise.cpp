@@ -1,0 +1,8 @@
+#include "kernels/kernel.h"
+
+namespace ocs {
+
+// TODO(helper): this family is being written.
+void register_elementwise_kernels(KernelRegistry& registry) { (void)registry; }
+
+}  // namespace ocs
