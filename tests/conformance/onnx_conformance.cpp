@@ -1,6 +1,8 @@
 // Runs ONNX's backend test data (Debian's libonnx-testdata) through import and the engine.
 //
-//   ocs_conformance [--reference] [--known-failures FILE] [--verbose] DIR...
+//   ocs_conformance [--reference] [--round-trip] [--known-failures FILE] [--verbose] DIR...
+//
+// --round-trip exports each imported model and imports it again before running it.
 //
 // Each test folder holds model.onnx and test_data_set_*/input_N.pb, output_N.pb. A test is
 // skipped when the model uses an op we do not implement or a type we do not hold (float16,
@@ -49,7 +51,8 @@ std::string compare(const Tensor& got, const Tensor& want) {
   return "";
 }
 
-Result run_test(const fs::path& dir, bool reference, std::map<std::string, int>& skipped_ops) {
+Result run_test(const fs::path& dir, bool reference, bool round_trip,
+                std::map<std::string, int>& skipped_ops) {
   Graph graph;
   try {
     graph = import_onnx_file(dir / "model.onnx");
@@ -68,6 +71,14 @@ Result run_test(const fs::path& dir, bool reference, std::map<std::string, int>&
     }
     if (msg.find("does not support") != std::string::npos) return {Outcome::Skip, msg};
     return {Outcome::Fail, "import: " + msg};
+  }
+  if (round_trip) {
+    // Export and import again: the exported model must behave exactly like the original.
+    try {
+      graph = import_onnx_bytes(export_onnx_bytes(graph), dir, "round trip of " + dir.string());
+    } catch (const std::exception& e) {
+      return {Outcome::Fail, std::string("round trip: ") + e.what()};
+    }
   }
   auto shared = std::make_shared<const Graph>(std::move(graph));
   std::unique_ptr<Session> session;
@@ -129,13 +140,14 @@ std::map<std::string, std::string> read_known_failures(const fs::path& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool reference = false, verbose = false;
+  bool reference = false, verbose = false, round_trip = false;
   fs::path known_file;
   std::vector<fs::path> roots;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--reference") reference = true;
     else if (arg == "--verbose") verbose = true;
+    else if (arg == "--round-trip") round_trip = true;
     else if (arg == "--known-failures" && i + 1 < argc) known_file = argv[++i];
     else roots.emplace_back(arg);
   }
@@ -153,7 +165,7 @@ int main(int argc, char** argv) {
     std::sort(dirs.begin(), dirs.end());
     for (const auto& dir : dirs) {
       std::string name = root.filename().string() + "/" + dir.filename().string();
-      Result r = run_test(dir, reference, skipped_ops);
+      Result r = run_test(dir, reference, round_trip, skipped_ops);
       bool listed = known.count(name) != 0;
       if (r.outcome == Outcome::Pass) {
         ++passed;

@@ -3,6 +3,7 @@
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -52,6 +53,7 @@ Action add_run_command(CLI::App& app) {
     std::string output_dir;
     bool reference = false;
     int threads = 0;
+    int repeat = 0;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model file")->required();
@@ -60,6 +62,8 @@ Action add_run_command(CLI::App& app) {
                   "write each output as DIR/<name>.npy (bytes outside [A-Za-z0-9._-] become %XX)");
   cmd->add_flag("--reference", opt->reference, "use the plain reference kernels (slow; the oracle)");
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
+  cmd->add_option("--repeat", opt->repeat, "after the first run, run N more times and print the median latency")
+      ->check(CLI::Range(0, 100000));
   return [opt]() {
     auto graph = std::make_shared<const Graph>(import_onnx_file(opt->model));
     auto inputs = read_inputs(opt->inputs);
@@ -78,6 +82,17 @@ Action add_run_command(CLI::App& app) {
       if (!opt->output_dir.empty()) write_npy(fs::path(opt->output_dir) / (escape_file_name(name) + ".npy"), outputs[i]);
     }
     std::cout << fmt::format("ran in {:.2f} ms\n", ms);
+    if (opt->repeat > 0) {
+      std::vector<double> times;
+      for (int r = 0; r < opt->repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        session.run(inputs);
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(times.begin(), times.end());
+      std::cout << fmt::format("median latency over {} runs: {:.3f} ms (min {:.3f}, max {:.3f})\n",
+                               times.size(), times[times.size() / 2], times.front(), times.back());
+    }
     return 0;
   };
 }
