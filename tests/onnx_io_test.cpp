@@ -2,6 +2,7 @@
 // reads, external data (and its path checks), and the export -> import round trip.
 #include "onnx/onnx_io.h"
 #include "onnx/tensor_proto.h"
+#include "model_builder.h"
 
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
@@ -12,45 +13,7 @@ namespace ocs {
 namespace {
 namespace fs = std::filesystem;
 
-onnx::ValueInfoProto value_info(const std::string& name, std::vector<int64_t> shape) {
-  onnx::ValueInfoProto v;
-  v.set_name(name);
-  auto* tt = v.mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  return v;
-}
-
-onnx::NodeProto node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
-                     const std::string& name) {
-  onnx::NodeProto n;
-  n.set_op_type(op);
-  n.set_name(name);
-  for (auto& s : in) n.add_input(s);
-  for (auto& s : out) n.add_output(s);
-  return n;
-}
-
-// y = x + w, with w an initializer, and z = y * c with c from a Constant node.
-onnx::ModelProto add_mul_model() {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  g->set_name("g");
-  *g->add_input() = value_info("x", {2, 3});
-  *g->add_output() = value_info("z", {2, 3});
-  tensor_to_proto(Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), "w", g->add_initializer());
-  auto c = node("Constant", {}, {"c"}, "const_c");
-  auto* a = c.add_attribute();
-  a->set_name("value");
-  a->set_type(onnx::AttributeProto::TENSOR);
-  tensor_to_proto(Tensor::from_vector<float>({3}, {10, 20, 30}), "c", a->mutable_t());
-  *g->add_node() = c;
-  *g->add_node() = node("Add", {"x", "w"}, {"y"}, "add");
-  *g->add_node() = node("Mul", {"y", "c"}, {"z"}, "mul");
-  return m;
-}
+using namespace ocs::testing;
 
 ImportOptions no_kernels() {
   ImportOptions o;
