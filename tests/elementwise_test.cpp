@@ -295,6 +295,9 @@ TEST(ElementwiseActivation, PReluBroadcastsSlope) {
   Tensor x = f32({2, 3}, {-1, -1, -1, 2, -4, 0});
   Tensor slope = f32({3}, {0.1f, 0.2f, 0.3f});
   expect_floats(run("PRelu", {x, slope}), {2, 3}, {-0.1f, -0.2f, -0.3f, 2, -0.8f, 0});
+  // Opset 6: a 1-D slope holds one value per channel (axis 1), not per last-axis element.
+  Tensor x3 = f32({1, 2, 3}, {-1, -2, -3, -1, -2, 3});
+  expect_floats(run("PRelu", {x3, f32({2}, {0.5f, 2})}, {}, 6), {1, 2, 3}, {-0.5f, -1, -1.5f, -2, -4, 3});
   // slope must broadcast to x, not the other way.
   EXPECT_THROW(run("PRelu", {f32({3}, {1, 2, 3}), f32({2, 3}, {1, 1, 1, 1, 1, 1})}), UserError);
 }

@@ -156,10 +156,17 @@ void clip_kernel(KernelContext& ctx) {
 }
 
 // PRelu: y = x < 0 ? slope * x : x, with slope broadcast to x's shape (one direction only).
+// Before opset 7 a 1-D slope of x.dim(1) values held one slope per channel (axis 1), which
+// NumPy broadcasting would align with the last axis instead; it is reshaped to [C, 1, .., 1].
 void prelu_kernel(KernelContext& ctx) {
   const Tensor& x = required_input(ctx, 0);
-  const Tensor& slope = required_input(ctx, 1);
+  Tensor slope = required_input(ctx, 1);
   require_same_dtype(ctx, 0, 1);
+  if (ctx.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.dim(0) == x.dim(1)) {
+    Shape per_channel(static_cast<size_t>(x.rank() - 1), 1);
+    per_channel[0] = slope.dim(0);
+    slope = slope.reshaped(per_channel);
+  }
   std::optional<Shape> joined = broadcast_shapes(x.shape(), slope.shape());
   if (!joined || *joined != x.shape())
     user_error("{}: slope of shape {} does not broadcast to input shape {}", ctx.node.describe(),

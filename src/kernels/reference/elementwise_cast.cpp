@@ -36,7 +36,8 @@ Out convert(In value) {
 
 void cast_to(KernelContext& ctx, const Tensor& input, DType to) {
   if (!dtype_supported(to) || to == DType::Float16 || to == DType::String)
-    user_error("{}: casting to {} is not supported", ctx.node.describe(), dtype_name(to));
+    user_error("{}: casting to {} (ONNX type {}) is not supported", ctx.node.describe(),
+               dtype_name(to), static_cast<int>(to));
   if (input.dtype() == DType::Float16)
     user_error("{}: casting from float16 is not supported", ctx.node.describe());
   ctx.outputs.at(0) = Tensor(to, input.shape());
