@@ -358,7 +358,8 @@ std::vector<float> slot(const std::vector<float>& v, int64_t num_directions, int
   return {v.begin() + dir * n, v.begin() + (dir + 1) * n};
 }
 
-// Runs op on the problem (layout 0), directions slot(s) given by `dir_range`.
+// Runs `op` (layout 0) on the problem's X and sequence lengths {4, 1, 3} with the given
+// per-direction weights and states.
 std::vector<Tensor> run_problem(const std::string& op, int64_t gates, const RandomProblem& p,
                                 int64_t num_directions, const std::string& direction,
                                 std::vector<float> W, std::vector<float> R, std::vector<float> B,
@@ -443,7 +444,7 @@ TEST(RecurrentStructure, LayoutOneIsLayoutZeroTransposed) {
                             {int_attribute("hidden_size", H), int_attribute("layout", 1),
                              string_attribute("direction", "bidirectional")},
                             3);
-  // Y layout 0 [S, D, N, H] -> [S, D*N... ]: go to [N, S, D, H] in two swaps via (S, D*N) view.
+  // Y: layout 0 is [S, D, N, H], layout 1 is [N, S, D, H].
   const std::vector<float> y0 = layout0[0].to_vector<float>();
   std::vector<double> want_y;
   for (int64_t n = 0; n < N; ++n)
