@@ -180,7 +180,7 @@ void comparison(KernelContext& ctx, bool allow_bool, Op op) {
   require_same_dtype(ctx, 0, 1);
   const Tensor& a = ctx.input(0);
   if (a.dtype() == DType::Bool && !allow_bool) unsupported_dtype(ctx, a.dtype());
-  dispatch_dtype(a.dtype(), [&](auto tag) {
+  dispatch_any(ctx, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     apply_binary<T, T, bool>(a, ctx.input(1), make_broadcast_output(ctx, DType::Bool),
                              [&](T x, T y) { return op(x, y); });

@@ -39,10 +39,18 @@ inline constexpr bool is_numeric_v = is_float_v<T> || is_integer_v<T>;
 // Throws a UserError saying the node does not accept tensors of `type`.
 [[noreturn]] void unsupported_dtype(const KernelContext& ctx, DType type);
 
+// dispatch_dtype, but a type it cannot dispatch (float16, string) is a user error naming the
+// node rather than a generic one.
+template <typename Fn>
+void dispatch_any(const KernelContext& ctx, DType type, Fn&& fn) {
+  if (type == DType::Float16 || !dtype_supported(type)) unsupported_dtype(ctx, type);
+  dispatch_dtype(type, fn);
+}
+
 // dispatch_dtype restricted to float32/float64; other types are a user error naming the node.
 template <typename Fn>
 void dispatch_float(const KernelContext& ctx, DType type, Fn&& fn) {
-  dispatch_dtype(type, [&](auto tag) {
+  dispatch_any(ctx, type, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (is_float_v<T>) fn(tag);
     else unsupported_dtype(ctx, type);
@@ -52,7 +60,7 @@ void dispatch_float(const KernelContext& ctx, DType type, Fn&& fn) {
 // dispatch_dtype restricted to numbers (every storable type but bool).
 template <typename Fn>
 void dispatch_numeric(const KernelContext& ctx, DType type, Fn&& fn) {
-  dispatch_dtype(type, [&](auto tag) {
+  dispatch_any(ctx, type, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (is_numeric_v<T>) fn(tag);
     else unsupported_dtype(ctx, type);

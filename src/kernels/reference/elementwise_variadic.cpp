@@ -63,7 +63,7 @@ void where_kernel(KernelContext& ctx) {
   require_same_dtype(ctx, 1, 2);
   ctx.outputs.at(0) =
       Tensor(x.dtype(), broadcast_output_shape(ctx, {condition.shape(), x.shape(), y.shape()}));
-  dispatch_dtype(x.dtype(), [&](auto tag) {
+  dispatch_any(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     apply_ternary<bool, T, T, T>(condition, x, y, ctx.outputs[0],
                                  [](bool c, T a, T b) { return c ? a : b; });
