@@ -1,0 +1,187 @@
+// Real models against ONNX Runtime: `ocs run` on the golden inputs that scripts/make_golden.sh
+// made in $OCS_CACHE/golden/<case>/ (PP-OCRv4 det/rec, PP-OCR cls, the small torch CNN, Silero
+// VAD at 16 and 8 kHz), compared with ONNX Runtime 1.30's outputs.
+//
+// Metric, per output: max |got - want| <= 1e-4 * max |want|. It is relative to the output's
+// own scale, so it means the same for a sigmoid map in [0, 1] and for logits in the hundreds,
+// and it is a max (not a mean): one wrong pixel of a 640x640 map fails it. 1e-4 leaves room for
+// float32 summation-order differences through ~100 layers (ONNX Runtime agrees with PyTorch on
+// the small CNN to 6e-8 absolute) while any real kernel bug is orders of magnitude larger.
+// Integer and bool outputs must match exactly.
+//
+// Skips, with a message, when the golden files are absent (run scripts/make_golden.sh; CI does)
+// and while ocs still lacks an op a model uses (`ocs run` says "does not implement"); set
+// OCS_REQUIRE_REAL_MODELS=1 to turn that second skip into a failure.
+#include "io/npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace ocs {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kRelativeTolerance = 1e-4;
+
+fs::path golden_root() {
+  const char* cache = std::getenv("OCS_CACHE");
+  if (cache && *cache) return fs::path(cache) / "golden";
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : "/root") / ".cache" / "ocs" / "golden";
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Inverse of escape_file_name (the golden file names are escaped tensor names).
+std::string unescape_file_name(const std::string& escaped) {
+  if (escaped == "%") return "";
+  std::string out;
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] == '%' && i + 2 < escaped.size()) {
+      out += static_cast<char>(std::stoi(escaped.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += escaped[i];
+    }
+  }
+  return out;
+}
+
+// Empty when `got` matches `want` under the metric above; otherwise what differs.
+std::string compare_outputs(const Tensor& got, const Tensor& want) {
+  if (got.dtype() != want.dtype())
+    return fmt::format("type {} instead of {}", dtype_name(got.dtype()), dtype_name(want.dtype()));
+  if (got.shape() != want.shape())
+    return fmt::format("shape {} instead of {}", shape_str(got.shape()), shape_str(want.shape()));
+  const std::vector<double> g = got.to_double_vector();
+  const std::vector<double> w = want.to_double_vector();
+  const bool exact = want.dtype() != DType::Float32 && want.dtype() != DType::Float64;
+  double max_want = 0, max_error = 0, error_energy = 0, want_energy = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (std::isnan(g[i]) != std::isnan(w[i]))
+      return fmt::format("NaN mismatch at flat index {} (got {}, want {})", i, g[i], w[i]);
+    if (std::isnan(w[i])) continue;
+    const double error = std::abs(g[i] - w[i]);
+    if (!(error <= max_error)) {  // also catches an infinite error
+      max_error = error;
+      worst = i;
+    }
+    max_want = std::max(max_want, std::abs(w[i]));
+    error_energy += error * error;
+    want_energy += w[i] * w[i];
+  }
+  // An all-zero reference still gets a small absolute allowance.
+  const double allowed = exact ? 0.0 : std::max(kRelativeTolerance * max_want, 1e-7);
+  if (max_error <= allowed) return "";
+  return fmt::format(
+      "max |got - want| = {:.3g} at flat index {} (got {:.8g}, want {:.8g}) exceeds {:.3g} "
+      "(= {} x max |want| {:.4g}); NMSE {:.3g}",
+      max_error, worst, g[worst], w[worst], allowed, kRelativeTolerance, max_want,
+      want_energy > 0 ? error_energy / want_energy : error_energy);
+}
+
+TEST(RealModelsCompare, MetricAcceptsSmallAndRejectsLargeErrors) {
+  const Tensor want = Tensor::from_vector<float>({4}, {0.5f, -100.0f, 3.0f, 0.0f});
+  EXPECT_EQ(compare_outputs(want, want), "");
+  // 1e-4 * 100 = 1e-2 allowed anywhere, even on the small elements.
+  EXPECT_EQ(compare_outputs(Tensor::from_vector<float>({4}, {0.509f, -100.0f, 3.0f, 0.0f}), want),
+            "");
+  EXPECT_NE(compare_outputs(Tensor::from_vector<float>({4}, {0.52f, -100.0f, 3.0f, 0.0f}), want)
+                .find("flat index 0"),
+            std::string::npos);
+  EXPECT_NE(compare_outputs(Tensor::from_vector<float>({4}, {0.5f, NAN, 3.0f, 0.0f}), want), "");
+  EXPECT_NE(compare_outputs(Tensor::from_vector<float>({2, 2}, {0.5f, -100.0f, 3.0f, 0.0f}), want)
+                .find("shape"),
+            std::string::npos);
+  EXPECT_NE(compare_outputs(Tensor::from_vector<int64_t>({2}, {1, 2}),
+                            Tensor::from_vector<int64_t>({2}, {1, 3})),
+            "");
+  EXPECT_EQ(unescape_file_name(escape_file_name("softmax_11.tmp_0")), "softmax_11.tmp_0");
+  EXPECT_EQ(unescape_file_name(escape_file_name("a/b:c%")), "a/b:c%");
+  EXPECT_EQ(unescape_file_name(escape_file_name(".x")), ".x");
+  EXPECT_EQ(unescape_file_name(escape_file_name("")), "");
+}
+
+class RealModels : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RealModels, OcsRunMatchesOnnxRuntime) {
+  const std::string name = GetParam();
+  const fs::path dir = golden_root() / name;
+  if (!fs::exists(dir / ".stamp") || !fs::exists(dir / "model"))
+    GTEST_SKIP() << "no golden files in " << dir
+                 << " (run scripts/fetch_models.sh and scripts/make_golden.sh; CI does)";
+  std::string model = read_text(dir / "model");
+  while (!model.empty() && (model.back() == '\n' || model.back() == '\r')) model.pop_back();
+  ASSERT_TRUE(fs::exists(model)) << "model " << model << " named in " << dir / "model";
+
+  std::string command = std::string(OCS_BINARY) + " run " + shell_quote(model);
+  for (const auto& entry : fs::directory_iterator(dir / "inputs")) {
+    if (entry.path().extension() != ".npy") continue;
+    const std::string input = unescape_file_name(entry.path().stem().string());
+    command += " -i " + shell_quote(input + "=" + entry.path().string());
+  }
+  const fs::path out_dir = fs::temp_directory_path() /
+                           ("ocs_real_models_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(out_dir);
+  const fs::path log = out_dir.string() + ".log";
+  command += " -o " + shell_quote(out_dir.string()) + " --threads 2 >" +
+             shell_quote(log.string()) + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string output = read_text(log);
+  fs::remove(log);
+  if (status != 0 && output.find("does not implement") != std::string::npos) {
+    fs::remove_all(out_dir);
+    const char* require = std::getenv("OCS_REQUIRE_REAL_MODELS");
+    if (!(require && std::string(require) == "1"))
+      GTEST_SKIP() << name << ": ocs does not implement every op of " << model
+                   << " yet:\n" << output.substr(0, 2000);
+  }
+  ASSERT_EQ(status, 0) << command << "\n" << output;
+
+  std::set<std::string> expected_files;
+  for (const auto& entry : fs::directory_iterator(dir / "expected")) {
+    const std::string file = entry.path().filename().string();
+    expected_files.insert(file);
+    const fs::path got_path = out_dir / file;
+    if (!fs::exists(got_path)) {
+      ADD_FAILURE() << name << ": ocs wrote no " << got_path;
+      continue;
+    }
+    const std::string mismatch = compare_outputs(read_npy(got_path), read_npy(entry.path()));
+    EXPECT_EQ(mismatch, "") << name << " output '"
+                            << unescape_file_name(entry.path().stem().string()) << "'";
+  }
+  for (const auto& entry : fs::directory_iterator(out_dir))
+    EXPECT_TRUE(expected_files.count(entry.path().filename().string()))
+        << name << ": ocs wrote an output ONNX Runtime did not: " << entry.path();
+  fs::remove_all(out_dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, RealModels,
+                         ::testing::Values("small_cnn", "ppocr_cls", "ppocr_rec", "ppocr_det",
+                                           "silero_vad_16k", "silero_vad_8k"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
+
+}  // namespace
+}  // namespace ocs
