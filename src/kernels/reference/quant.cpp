@@ -30,8 +30,9 @@ QuantLayout quant_layout(const KernelContext& ctx, const Tensor& x, const Tensor
   const Node& node = ctx.node;
   if (scale.dtype() != DType::Float32)
     user_error("{}: scale is {}, expected float32", node.describe(), dtype_name(scale.dtype()));
-  if (zero_point.defined() && zero_point.shape() != scale.shape())
-    user_error("{}: zero point shape {} differs from scale shape {}", node.describe(),
+  // A scalar and a 1-element 1-D tensor are interchangeable here, as in ONNX Runtime.
+  if (zero_point.defined() && zero_point.numel() != scale.numel())
+    user_error("{}: zero point shape {} does not match scale shape {}", node.describe(),
                shape_str(zero_point.shape()), shape_str(scale.shape()));
 
   QuantLayout layout;

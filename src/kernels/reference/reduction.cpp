@@ -127,20 +127,25 @@ void reduce_typed(const Tensor& input, const ReducePlan& plan, ReduceKind kind, 
       });
       break;
     case ReduceKind::Max: {
-      // NaN propagates, as in NumPy (ONNX's reference).
-      const Acc lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<Acc>::infinity()
-                                                              : static_cast<Acc>(std::numeric_limits<T>::lowest());
-      reduce_fold<T>(input, plan, output, lowest,
-                     [](Acc a, T x) { return (is_nan_value(x) || static_cast<Acc>(x) > a) ? static_cast<Acc>(x) : a; },
-                     same);
+      // Starts below every value (-inf for floats), so an empty reduction gives it back.
+      // A NaN, once seen, wins every later comparison: NaN propagates as in NumPy.
+      Acc lowest = static_cast<Acc>(std::numeric_limits<T>::lowest());
+      if constexpr (std::is_floating_point_v<T>) lowest = -std::numeric_limits<Acc>::infinity();
+      auto keep_max = [](Acc a, T x) {
+        const Acc v = static_cast<Acc>(x);
+        return (is_nan_value(x) || v > a) ? v : a;
+      };
+      reduce_fold<T>(input, plan, output, lowest, keep_max, same);
       break;
     }
     case ReduceKind::Min: {
-      const Acc highest = std::numeric_limits<T>::has_infinity ? std::numeric_limits<Acc>::infinity()
-                                                               : static_cast<Acc>(std::numeric_limits<T>::max());
-      reduce_fold<T>(input, plan, output, highest,
-                     [](Acc a, T x) { return (is_nan_value(x) || static_cast<Acc>(x) < a) ? static_cast<Acc>(x) : a; },
-                     same);
+      Acc highest = static_cast<Acc>(std::numeric_limits<T>::max());
+      if constexpr (std::is_floating_point_v<T>) highest = std::numeric_limits<Acc>::infinity();
+      auto keep_min = [](Acc a, T x) {
+        const Acc v = static_cast<Acc>(x);
+        return (is_nan_value(x) || v < a) ? v : a;
+      };
+      reduce_fold<T>(input, plan, output, highest, keep_min, same);
       break;
     }
     case ReduceKind::Prod:
