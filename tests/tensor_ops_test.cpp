@@ -209,6 +209,9 @@ TEST(TensorOpsSlice, NegativeStepsClampingAndOpset1Attributes) {
   // Negative start/end count from the end; step -2 from 8 down to (exclusive) 2: 8, 6, 4.
   EXPECT_EQ(run1("Slice", {x, i64v({-2}), i64v({-8}), Tensor(), i64v({-2})}).to_vector<float>(),
             (std::vector<float>{8, 6, 4}));
+  // A huge step takes only the first element (no overflow in the length).
+  EXPECT_EQ(run1("Slice", {x, i64v({0}), i64v({10}), i64v({0}), i64v({INT64_MAX})}).to_vector<float>(),
+            (std::vector<float>{0}));
   // Empty result when start is past end.
   EXPECT_EQ(run1("Slice", {x, i64v({5}), i64v({2})}).numel(), 0);
   // 2-D, second axis only, opset 1 attributes.
@@ -391,6 +394,9 @@ TEST(TensorOpsPad, ConstantReflectEdgeAndCrop) {
             (std::vector<float>{3, 2, 1, 2, 3, 2}));
   EXPECT_EQ(run1("Pad", {x, pads}, {{"mode", string_attr("edge")}}, 11).to_vector<float>(),
             (std::vector<float>{1, 1, 1, 2, 3, 3}));
+  // Reflection wider than the data repeats, as NumPy's: [1, 2, 3] padded 4 before.
+  EXPECT_EQ(run1("Pad", {f32({3}, {1, 2, 3}), i64v({4, 0})}, {{"mode", string_attr("reflect")}}, 11).to_vector<float>(),
+            (std::vector<float>{1, 2, 3, 2, 1, 2, 3}));
   // Negative begin crops: [2, 3] then one 0 after.
   EXPECT_EQ(run1("Pad", {x, i64v({0, -1, 0, 1})}, {}, 11).to_vector<float>(), (std::vector<float>{2, 3, 0}));
   // Opset 2: pads and value as attributes; int32 data.

@@ -93,10 +93,11 @@ void slice(KernelContext& ctx) {
       start = std::clamp<int64_t>(start, 0, dim - 1);
       end = std::clamp<int64_t>(end, -1, dim - 1);
     }
-    // ceil((end - start) / step) with integer arithmetic (the signs of both agree when > 0).
+    // ceil((end - start) / step) in integers, written so that a huge step cannot overflow.
     const int64_t span = end - start;
-    int64_t length = step > 0 ? (span + step - 1) / step : (span + step + 1) / step;
-    if ((step > 0 && span <= 0) || (step < 0 && span >= 0)) length = 0;
+    int64_t length = 0;
+    if (step > 0 && span > 0) length = 1 + (span - 1) / step;
+    if (step < 0 && span < 0) length = 1 + (span + 1) / step;
     out_shape[axis] = length;
     first[axis] = start;
     step_of[axis] = step;
