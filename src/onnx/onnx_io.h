@@ -13,6 +13,9 @@ namespace ocs {
 struct ImportOptions {
   // Refuse float weights holding NaN (a sign of a broken export). On by default.
   bool reject_nan_weights = true;
+  // Refuse models with ops no kernel implements, listing them all. Off only for tools that do
+  // not run the model.
+  bool require_kernels = true;
 };
 
 // Reads, checks (ONNX checker + our own checks) and converts a model. External data files are

@@ -1,8 +1,14 @@
+// The recurrent family: LSTM, GRU and RNN. The kernels live in lstm.cpp, gru.cpp and rnn.cpp;
+// what they share (activations, layout, direction, input checks) is in recurrent_common.h.
 #include "kernels/kernel.h"
+#include "kernels/reference/recurrent_common.h"
 
 namespace ocs {
 
-// TODO(helper): this family is being written.
-void register_recurrent_kernels(KernelRegistry& registry) { (void)registry; }
+void register_recurrent_kernels(KernelRegistry& registry) {
+  registry.add_reference("LSTM", recurrent_lstm);
+  registry.add_reference("GRU", recurrent_gru);
+  registry.add_reference("RNN", recurrent_rnn);
+}
 
 }  // namespace ocs

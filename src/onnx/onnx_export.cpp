@@ -1,0 +1,143 @@
+// Graph -> ONNX. Constants of the main graph become initializers; constants hoisted inside
+// subgraphs are written back as Constant nodes at the top of their body (ONNX Runtime and the
+// checker accept both; Constant nodes keep subgraph bodies self-describing).
+#include "onnx/onnx_io.h"
+#include "onnx/tensor_proto.h"
+
+#include <onnx/checker.h>
+
+#include <fstream>
+#include <unistd.h>
+
+namespace ocs {
+namespace fs = std::filesystem;
+
+namespace {
+
+void set_type(const Value& value, onnx::ValueInfoProto* info) {
+  info->set_name(value.name);
+  auto* tt = info->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(value.dtype));
+  if (value.shape) {
+    auto* shape = tt->mutable_shape();
+    for (int64_t d : *value.shape) {
+      auto* dim = shape->add_dim();
+      if (d >= 0) dim->set_dim_value(d);
+    }
+  }
+}
+
+void write_graph(const Graph& graph, onnx::GraphProto* proto, bool top_level);
+
+void write_attribute(const std::string& key, const Attribute& attr, onnx::AttributeProto* a) {
+  using AP = onnx::AttributeProto;
+  a->set_name(key);
+  switch (attr.kind) {
+    case Attribute::Kind::Float: a->set_type(AP::FLOAT); a->set_f(attr.f); break;
+    case Attribute::Kind::Int: a->set_type(AP::INT); a->set_i(attr.i); break;
+    case Attribute::Kind::String: a->set_type(AP::STRING); a->set_s(attr.s); break;
+    case Attribute::Kind::Tensor: a->set_type(AP::TENSOR); tensor_to_proto(attr.t, "", a->mutable_t()); break;
+    case Attribute::Kind::Graph: a->set_type(AP::GRAPH); write_graph(*attr.g, a->mutable_g(), false); break;
+    case Attribute::Kind::Floats:
+      a->set_type(AP::FLOATS);
+      for (float f : attr.floats) a->add_floats(f);
+      break;
+    case Attribute::Kind::Ints:
+      a->set_type(AP::INTS);
+      for (int64_t i : attr.ints) a->add_ints(i);
+      break;
+    case Attribute::Kind::Strings:
+      a->set_type(AP::STRINGS);
+      for (const auto& s : attr.strings) a->add_strings(s);
+      break;
+  }
+}
+
+void write_graph(const Graph& graph, onnx::GraphProto* proto, bool top_level) {
+  proto->set_name(graph.name.empty() ? "main" : graph.name);
+  for (const Value& v : graph.values) {
+    if (!v.constant) continue;
+    if (top_level) {
+      tensor_to_proto(*v.constant, v.name, proto->add_initializer());
+    } else {
+      auto* node = proto->add_node();
+      node->set_op_type("Constant");
+      node->set_name(v.name + "_constant");
+      node->add_output(v.name);
+      auto* a = node->add_attribute();
+      a->set_name("value");
+      a->set_type(onnx::AttributeProto::TENSOR);
+      tensor_to_proto(*v.constant, v.name, a->mutable_t());
+    }
+  }
+  for (ValueId id : graph.inputs) set_type(graph.values[id], proto->add_input());
+  for (ValueId id : graph.outputs) set_type(graph.values[id], proto->add_output());
+  for (const Node& node : graph.nodes) {
+    auto* n = proto->add_node();
+    n->set_name(node.name);
+    n->set_op_type(node.op_type);
+    if (!node.domain.empty()) n->set_domain(node.domain);
+    for (ValueId in : node.inputs) n->add_input(in == kNoValue ? "" : graph.values[in].name);
+    for (ValueId out : node.outputs) n->add_output(out == kNoValue ? "" : graph.values[out].name);
+    for (const auto& [key, attr] : node.attributes) write_attribute(key, attr, n->add_attribute());
+    for (ValueId out : node.outputs) {
+      if (out == kNoValue || graph.is_graph_output(out)) continue;
+      const Value& v = graph.values[out];
+      if (v.dtype != DType::Undefined && v.shape) set_type(v, proto->add_value_info());
+    }
+  }
+}
+
+onnx::ModelProto to_model(const Graph& graph) {
+  onnx::ModelProto model;
+  model.set_ir_version(graph.ir_version);
+  model.set_producer_name("ocs");
+  for (const auto& [domain, version] : graph.opsets) {
+    auto* op = model.add_opset_import();
+    op->set_domain(domain);
+    op->set_version(version);
+  }
+  write_graph(graph, model.mutable_graph(), true);
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    internal_error_at(__FILE__, __LINE__, fmt::format("exported model fails the ONNX checker: {}", e.what()));
+  }
+  return model;
+}
+
+}  // namespace
+
+std::string export_onnx_bytes(const Graph& graph) {
+  graph.verify();
+  std::string bytes;
+  if (!to_model(graph).SerializeToString(&bytes))
+    user_error("the model is too large to serialize in one file (over 2 GiB)");
+  return bytes;
+}
+
+void export_onnx_file(const Graph& graph, const fs::path& path, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && !overwrite)
+    user_error("'{}' already exists; pass --force to overwrite it", path.string());
+  const std::string bytes = export_onnx_bytes(graph);
+  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  fs::path tmp = dir / fmt::format(".{}.tmp.{}", path.filename().string(), getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) user_error("cannot write into folder '{}'", dir.string());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      fs::remove(tmp, ec);
+      user_error("writing '{}' failed (disk full?)", tmp.string());
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    user_error("cannot move the written model into place at '{}'", path.string());
+  }
+}
+
+}  // namespace ocs

@@ -1,0 +1,147 @@
+#include "onnx/tensor_proto.h"
+
+#include <cstring>
+#include <fstream>
+
+namespace ocs {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Refuse tensors whose declared size is absurd before allocating anything: 2^36 elements is
+// 256 GiB of float32, far beyond these machines.
+constexpr int64_t kMaxElements = int64_t{1} << 36;
+
+std::string tensor_label(const onnx::TensorProto& proto, const std::string& context) {
+  return fmt::format("tensor '{}' in {}", proto.name(), context);
+}
+
+// Resolves an external-data location against the model folder. Absolute paths, '..' components
+// and symlinks that lead outside the folder are refused, so that a model cannot make us read
+// arbitrary files.
+fs::path resolve_external(const std::string& location, const fs::path& base_dir,
+                          const std::string& label) {
+  if (base_dir.empty())
+    user_error("{} keeps its data in an external file '{}', which is not allowed here", label,
+               location);
+  fs::path rel(location);
+  if (rel.is_absolute() || location.empty())
+    user_error("{} names external data by the absolute path '{}'; external data must be a "
+               "relative path inside the model's folder", label, location);
+  for (const auto& part : rel)
+    if (part == "..")
+      user_error("{} names external data '{}' outside the model's folder ('..' is refused); move "
+                 "the data next to the model", label, location);
+  std::error_code ec;
+  fs::path base = fs::weakly_canonical(base_dir, ec);
+  fs::path full = fs::weakly_canonical(base_dir / rel, ec);
+  auto [b, f] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+  if (b != base.end())
+    user_error("{} names external data '{}' that resolves outside the model's folder; refused",
+               label, location);
+  return full;
+}
+
+std::string read_external(const onnx::TensorProto& proto, const fs::path& base_dir,
+                          const std::string& label, size_t expected_bytes) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto& entry : proto.external_data()) {
+    try {
+      if (entry.key() == "location") location = entry.value();
+      else if (entry.key() == "offset") offset = std::stoll(entry.value());
+      else if (entry.key() == "length") length = std::stoll(entry.value());
+    } catch (const std::exception&) {
+      user_error("{} has a malformed external-data entry {}='{}'", label, entry.key(), entry.value());
+    }
+  }
+  fs::path path = resolve_external(location, base_dir, label);
+  std::error_code ec;
+  auto file_size = fs::file_size(path, ec);
+  if (ec) user_error("{} keeps its data in '{}', which cannot be read: {}", label, path.string(), ec.message());
+  if (length < 0) length = static_cast<int64_t>(file_size) - offset;
+  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset + length) > file_size)
+    user_error("{}: external data range offset {} length {} exceeds the {} bytes of '{}'", label,
+               offset, length, file_size, path.string());
+  if (static_cast<size_t>(length) != expected_bytes)
+    user_error("{}: external data holds {} bytes but the tensor's shape needs {}", label, length,
+               expected_bytes);
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(offset);
+  std::string bytes(static_cast<size_t>(length), '\0');
+  in.read(bytes.data(), length);
+  if (!in) user_error("{}: reading external data from '{}' failed", label, path.string());
+  return bytes;
+}
+
+template <typename Out, typename Field>
+void copy_field(const Field& field, Tensor& tensor, const std::string& label) {
+  if (static_cast<int64_t>(field.size()) != tensor.numel())
+    user_error("{} declares {} elements but holds {}; the file is corrupt or incomplete", label,
+               tensor.numel(), field.size());
+  Out* out = tensor.data<Out>();
+  for (int64_t i = 0; i < tensor.numel(); ++i) out[i] = static_cast<Out>(field.Get(static_cast<int>(i)));
+}
+
+}  // namespace
+
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const fs::path& base_dir,
+                         const std::string& context) {
+  const std::string label = tensor_label(proto, context);
+  const auto dtype = static_cast<DType>(proto.data_type());
+  if (!dtype_supported(dtype))
+    user_error("{} has element type {} (ONNX code {}), which ocs does not support", label,
+               dtype_name(dtype), proto.data_type());
+  if (proto.has_segment()) user_error("{} is segmented, which ocs does not support", label);
+  Shape shape;
+  int64_t numel = 1;
+  for (int64_t d : proto.dims()) {
+    if (d < 0) user_error("{} has a negative dimension {}", label, d);
+    if (d > 0 && numel > kMaxElements / d)
+      user_error("{} declares more than 2^36 elements; the file is corrupt", label);
+    numel *= d;
+    shape.push_back(d);
+  }
+  const size_t bytes = static_cast<size_t>(numel) * dtype_size(dtype);
+
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string raw = read_external(proto, base_dir, label, bytes);
+    Tensor tensor(dtype, shape);
+    std::memcpy(tensor.raw(), raw.data(), bytes);
+    return tensor;
+  }
+  if (proto.has_raw_data()) {
+    if (proto.raw_data().size() != bytes)
+      user_error("{} declares shape {} ({} bytes) but holds {} bytes; the file is corrupt or "
+                 "incomplete", label, shape_str(shape), bytes, proto.raw_data().size());
+    Tensor tensor(dtype, shape);
+    std::memcpy(tensor.raw(), proto.raw_data().data(), bytes);
+    return tensor;
+  }
+  Tensor tensor(dtype, shape);
+  switch (dtype) {
+    case DType::Float32: copy_field<float>(proto.float_data(), tensor, label); break;
+    case DType::Float64: copy_field<double>(proto.double_data(), tensor, label); break;
+    case DType::Int64: copy_field<int64_t>(proto.int64_data(), tensor, label); break;
+    case DType::Int32: copy_field<int32_t>(proto.int32_data(), tensor, label); break;
+    case DType::Int16: copy_field<int16_t>(proto.int32_data(), tensor, label); break;
+    case DType::Int8: copy_field<int8_t>(proto.int32_data(), tensor, label); break;
+    case DType::UInt16: copy_field<uint16_t>(proto.int32_data(), tensor, label); break;
+    case DType::UInt8: copy_field<uint8_t>(proto.int32_data(), tensor, label); break;
+    case DType::Bool: copy_field<bool>(proto.int32_data(), tensor, label); break;
+    case DType::UInt32: copy_field<uint32_t>(proto.uint64_data(), tensor, label); break;
+    case DType::UInt64: copy_field<uint64_t>(proto.uint64_data(), tensor, label); break;
+    default: user_error("{} has element type {}, which ocs does not support", label, dtype_name(dtype));
+  }
+  return tensor;
+}
+
+void tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto) {
+  proto->Clear();
+  proto->set_name(name);
+  proto->set_data_type(static_cast<int32_t>(tensor.dtype()));
+  for (int64_t d : tensor.shape()) proto->add_dims(d);
+  proto->set_raw_data(tensor.raw(), tensor.nbytes());
+}
+
+}  // namespace ocs
