@@ -1,8 +1,17 @@
-#include "kernels/kernel.h"
+// The fast (oneDNN-backed) kernels. Each factory returns nullptr when a node is outside its fast
+// path; then the reference kernel runs. See dnnl_common.h for the shared pattern.
+#include "kernels/fast/dnnl_common.h"
 
 namespace ocs {
 
-// TODO(helper): this family is being written.
-void register_fast_kernels(KernelRegistry& registry) { (void)registry; }
+void register_fast_kernels(KernelRegistry& registry) {
+  registry.add_fast("Conv", dnnl_make_conv);
+  registry.add_fast("ConvTranspose", dnnl_make_conv_transpose);
+  registry.add_fast("MatMul", dnnl_make_matmul);
+  registry.add_fast("Gemm", dnnl_make_gemm);
+  registry.add_fast("MaxPool", dnnl_make_max_pool);
+  registry.add_fast("AveragePool", dnnl_make_average_pool);
+  registry.add_fast("GlobalAveragePool", dnnl_make_global_average_pool);
+}
 
 }  // namespace ocs

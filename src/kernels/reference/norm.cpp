@@ -46,6 +46,7 @@ void nn_batch_normalization(KernelContext& ctx) {
   const Node& node = ctx.node;
   const Tensor& x = ctx.input(0);
   if (x.rank() < 2) user_error("{}: input must have rank >= 2, got {}", node.describe(), shape_str(x.shape()));
+  dispatch_float(node, x.dtype(), [](auto) {});  // rejects non-float inputs
   for (size_t i = 1; i < 5; ++i)
     if (!ctx.has_input(i)) user_error("{}: needs 5 inputs (X, scale, B, mean, var)", node.describe());
   const double epsilon = node.attr_float("epsilon", 1e-5f);
@@ -101,7 +102,6 @@ void nn_batch_normalization(KernelContext& ctx) {
         const int64_t index = (n * channels + c) * spatial + i;
         y_values[index] = scale[p] * (x_values[index] - mean[p]) / std::sqrt(var[p] + epsilon) + bias[p];
       }
-  dispatch_float(node, x.dtype(), [](auto) {});
   ctx.outputs[0] = tensor_from_doubles(x.dtype(), x.shape(), y_values);
   if (training) {
     const Shape stat_shape{channels};
