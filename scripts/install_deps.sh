@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev zlib1g-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libonnx-testdata python3-onnx python3-numpy
+  libonnx-testdata python3-onnx python3-numpy python3-pil fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do

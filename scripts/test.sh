@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export OCS_CACHE=${OCS_CACHE:-$HOME/.cache/ocs}
+# The golden outputs are generated below, so a missing real model is a failure, not a skip.
+export OCS_REQUIRE_REAL_MODELS=1
 
 scripts/install_deps.sh
 scripts/build.sh build

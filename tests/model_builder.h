@@ -17,6 +17,7 @@ inline onnx::ValueInfoProto value_info(const std::string& name, std::vector<int6
   v.set_name(name);
   auto* tt = v.mutable_type()->mutable_tensor_type();
   tt->set_elem_type(elem_type);
+  tt->mutable_shape();  // present even for scalars (rank 0)
   for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
   return v;
 }

@@ -32,6 +32,7 @@ std::string_view dtype_name(DType type) {
   return "unknown";
 }
 
-bool dtype_supported(DType type) { return dtype_size(type) != 0; }
+// float16 has a size but no arithmetic here: refused at the boundary like strings.
+bool dtype_supported(DType type) { return dtype_size(type) != 0 && type != DType::Float16; }
 
 }  // namespace ocs

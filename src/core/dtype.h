@@ -28,7 +28,8 @@ enum class DType : int32_t {
 // Size in bytes of one element; 0 for types we cannot hold (String, Undefined).
 size_t dtype_size(DType type);
 std::string_view dtype_name(DType type);
-// True for the types a Tensor can store (everything numeric and Bool; not String).
+// True for the types a Tensor can store and kernels compute with (numeric and Bool; not String
+// or Float16).
 bool dtype_supported(DType type);
 
 template <typename T> struct DTypeOf;

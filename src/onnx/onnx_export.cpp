@@ -71,6 +71,10 @@ void write_graph(const Graph& graph, onnx::GraphProto* proto, bool top_level) {
     }
   }
   for (ValueId id : graph.inputs) set_type(graph.values[id], proto->add_input());
+  // Before IR version 4 every initializer must also be listed as a graph input.
+  if (top_level && graph.ir_version < 4)
+    for (const Value& v : graph.values)
+      if (v.constant) set_type(v, proto->add_input());
   for (ValueId id : graph.outputs) set_type(graph.values[id], proto->add_output());
   for (const Node& node : graph.nodes) {
     auto* n = proto->add_node();

@@ -39,10 +39,17 @@ struct Scope {
   }
 };
 
-void fill_type(Value& value, const onnx::TypeProto& type) {
-  if (!type.has_tensor_type()) return;
+// Declared types of graph inputs and outputs: a type we cannot hold is refused at import,
+// naming the value, rather than failing somewhere inside a run.
+void fill_type(Value& value, const onnx::TypeProto& type, const std::string& origin) {
+  if (!type.has_tensor_type())
+    user_error("'{}' in {} is not a tensor (sequences, maps and optionals); ocs does not support it",
+               value.name, origin);
   const auto& tt = type.tensor_type();
   if (tt.elem_type() != 0) value.dtype = static_cast<DType>(tt.elem_type());
+  if (tt.elem_type() != 0 && !dtype_supported(value.dtype))
+    user_error("'{}' in {} has element type {} (ONNX code {}), which ocs does not support",
+               value.name, origin, dtype_name(value.dtype), tt.elem_type());
   if (tt.has_shape()) {
     Shape shape;
     for (const auto& dim : tt.shape().dim())
@@ -169,7 +176,7 @@ void convert_graph(const onnx::GraphProto& proto, Graph& graph, Scope& scope, Im
     if (scope.ids.count(input.name())) continue;  // an initializer listed as input (IR < 4)
     Value v;
     v.name = input.name();
-    fill_type(v, input.type());
+    fill_type(v, input.type(), ctx.origin);
     graph.inputs.push_back(define(graph, scope, std::move(v)));
   }
   for (const auto& np : proto.node()) {
@@ -187,6 +194,11 @@ void convert_graph(const onnx::GraphProto& proto, Graph& graph, Scope& scope, Im
     node.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     for (const auto& in : np.input()) node.inputs.push_back(resolve_input(in, np, graph, scope, ctx));
     for (const auto& a : np.attribute()) {
+      if (a.name() == "to" && a.type() == onnx::AttributeProto::INT &&
+          !dtype_supported(static_cast<DType>(a.i())))
+        user_error("{} node '{}' in {} converts to element type {} (ONNX code {}), which ocs does "
+                   "not support", np.op_type(), np.name(), ctx.origin,
+                   dtype_name(static_cast<DType>(a.i())), a.i());
       if (!a.ref_attr_name().empty())
         user_error("{} node '{}' in {} uses a reference attribute (functions are not supported)",
                    np.op_type(), np.name(), ctx.origin);
@@ -202,7 +214,7 @@ void convert_graph(const onnx::GraphProto& proto, Graph& graph, Scope& scope, Im
                    np.name(), ctx.origin, out);
       Value v;
       v.name = out;
-      if (auto it = ctx.value_info.find(out); it != ctx.value_info.end()) fill_type(v, it->second->type());
+      if (auto it = ctx.value_info.find(out); it != ctx.value_info.end()) fill_type(v, it->second->type(), ctx.origin);
       node.outputs.push_back(define(graph, scope, std::move(v)));
     }
     graph.add_node(std::move(node));
@@ -221,7 +233,8 @@ void convert_graph(const onnx::GraphProto& proto, Graph& graph, Scope& scope, Im
     Value& v = graph.values[id];
     if (v.dtype == DType::Undefined || !v.shape) {
       Value typed;
-      fill_type(typed, output.type());
+      typed.name = output.name();
+      fill_type(typed, output.type(), ctx.origin);
       if (v.dtype == DType::Undefined) v.dtype = typed.dtype;
       if (!v.shape && !v.constant) v.shape = typed.shape;
     }
