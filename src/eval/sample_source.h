@@ -23,6 +23,8 @@ class SampleSource {
   // Total number of samples this source yields.
   virtual int64_t size() const = 0;
   virtual void rewind() = 0;
+  // Class labels of the batch last returned by next(), for labelled datasets; nullptr otherwise.
+  virtual const std::vector<int64_t>* batch_labels() const { return nullptr; }
 };
 
 // Samples held in arrays keyed by input name, axis 0 indexing samples (as .npz / .npy files
@@ -41,6 +43,12 @@ class ArraySampleSource : public SampleSource {
   int64_t batch_ = 1;
   int64_t position_ = 0;
 };
+
+// A source from a --calib / --data spec:
+//   fashion-mnist:train | fashion-mnist:test   Debian's dataset-fashion-mnist (labelled)
+//   FILE.npz | NAME=FILE.npy ...                arrays keyed by input name, samples on axis 0
+std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>& specs,
+                                                 const Graph& graph, int64_t limit);
 
 // Reads --calib / --data specs: "FILE.npz" or "NAME=FILE.npy" (several allowed).
 std::map<std::string, Tensor> read_sample_arrays(const std::vector<std::string>& specs);
