@@ -142,7 +142,7 @@ for case in "${cases[@]}"; do
   [[ -s "$model" ]] || fail "$case: model $model is missing"
   dir="$GOLDEN_DIR/$case"
   stamp="$dir/.stamp"
-  want_stamp="version=$GOLDEN_VERSION model=$(basename "$model") size=$(stat -c %s "$model")"
+  want_stamp="version=$GOLDEN_VERSION model=$model size=$(stat -c %s "$model")"
   if [[ $force -eq 0 && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]; then
     log "$case: up to date in $dir, skipped"
     continue

@@ -12,11 +12,14 @@
 // Skips, with a message, when the golden files are absent (run scripts/make_golden.sh; CI does)
 // and while ocs still lacks an op a model uses (`ocs run` says "does not implement"); set
 // OCS_REQUIRE_REAL_MODELS=1 to turn that second skip into a failure.
+#include "engine/session.h"
 #include "io/npy.h"
+#include "onnx/onnx_io.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -174,6 +177,52 @@ TEST_P(RealModels, OcsRunMatchesOnnxRuntime) {
     EXPECT_TRUE(expected_files.count(entry.path().filename().string()))
         << name << ": ocs wrote an output ONNX Runtime did not: " << entry.path();
   fs::remove_all(out_dir);
+}
+
+// Import -> export -> import -> run gives outputs identical to the first import's, bit for bit,
+// and ONNX Runtime runs the exported file to the same golden outputs.
+TEST_P(RealModels, ExportRoundTripIsIdenticalAndRunsInOnnxRuntime) {
+  const std::string name = GetParam();
+  const fs::path dir = golden_root() / name;
+  if (!fs::exists(dir / ".stamp") || !fs::exists(dir / "model"))
+    GTEST_SKIP() << "no golden files in " << dir << " (run scripts/make_golden.sh; CI does)";
+  std::string model = read_text(dir / "model");
+  while (!model.empty() && (model.back() == '\n' || model.back() == '\r')) model.pop_back();
+  std::map<std::string, Tensor> inputs;
+  for (const auto& entry : fs::directory_iterator(dir / "inputs"))
+    if (entry.path().extension() == ".npy")
+      inputs[unescape_file_name(entry.path().stem().string())] = read_npy(entry.path());
+
+  Graph first = import_onnx_file(model);
+  const std::string bytes = export_onnx_bytes(first);
+  auto original = std::make_shared<const Graph>(std::move(first));
+  auto again = std::make_shared<const Graph>(import_onnx_bytes(bytes, ".", "exported " + name));
+  auto want = Session(original).run(inputs);
+  auto got = Session(again).run(inputs);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].shape(), want[i].shape());
+    ASSERT_EQ(got[i].nbytes(), want[i].nbytes());
+    EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].nbytes()), 0) << name << " output " << i;
+  }
+
+  const fs::path ort = golden_root().parent_path() / "ort";
+  if (!fs::exists(ort / "node_modules" / "onnxruntime-node")) GTEST_SKIP() << "onnxruntime-node is not installed in " << ort;
+  const fs::path work = fs::temp_directory_path() / ("ocs_roundtrip_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::ofstream(work / "exported.onnx", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::string command = "node " + shell_quote(std::string(OCS_SOURCE_DIR) + "/scripts/ort_run.js") + " " +
+                        shell_quote((work / "exported.onnx").string()) + " " + shell_quote((work / "out").string());
+  for (const auto& entry : fs::directory_iterator(dir / "inputs"))
+    if (entry.path().extension() == ".npy")
+      command += " " + shell_quote(unescape_file_name(entry.path().stem().string()) + "=" + entry.path().string());
+  command += " > " + shell_quote((work / "log").string()) + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << read_text(work / "log");
+  for (const auto& entry : fs::directory_iterator(dir / "expected"))
+    EXPECT_EQ(compare_outputs(read_npy(work / "out" / entry.path().filename()), read_npy(entry.path())), "")
+        << name << ": ONNX Runtime on the exported model, output " << entry.path().filename();
+  fs::remove_all(work);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, RealModels,
