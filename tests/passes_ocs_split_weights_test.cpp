@@ -179,6 +179,37 @@ TEST(PassesOcsSplitWeights, ExcludeAndSkipFirstLast) {
   }
 }
 
+// A 1-D convolution and a MatMul on a 2-D input share one activation: each gets its own Gather
+// (axis 1 for both), and the function is unchanged.
+TEST(PassesOcsSplitWeights, Conv1dAndMatMulSharingAnInput) {
+  onnx::ModelProto m = model(11);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {5, 6});
+  *g->add_output() = value_info("c", {1, 4, 3});
+  *g->add_output() = value_info("mm", {5, 2});
+  tensor_to_proto(Tensor::from_vector<int64_t>({3}, {1, 5, 6}), "shape", g->add_initializer());
+  tensor_to_proto(outlier_weight({4, 5, 4}, 8, 9, 3.0f), "w_conv", g->add_initializer());
+  tensor_to_proto(outlier_weight({6, 2}, 9, 3, -2.0f), "w_mm", g->add_initializer());
+  *g->add_node() = node("Reshape", {"x", "shape"}, {"x3"}, "reshape");  // [1, 5, 6]: N, C, L
+  *g->add_node() = node("Conv", {"x3", "w_conv"}, {"c"}, "conv1d");
+  *g->add_node() = node("MatMul", {"x", "w_mm"}, {"mm"}, "matmul");
+  const Graph before = import_onnx_bytes(serialize(m), ".", "conv1d");
+  Graph after = before;
+  OcsSplitWeightsOptions options;
+  options.ratio = 0.4;  // conv: ceil(2) = 2 splits of 5 channels; MatMul: ceil(2.4) = 3 of 6
+  const OcsSplitWeightsReport report = ocs_split_weights(after, options);
+  EXPECT_EQ(find_layer(report, "conv1d")->channels_split,
+            (std::vector<int64_t>{2, 2}));  // flat index 9 of [4, 5, 4]: channel 2, then again
+  EXPECT_EQ(find_layer(report, "matmul")->channels_split.at(0), 1);  // flat 3 of [6, 2]: row 1
+  EXPECT_EQ(count_ops(after, "Gather"), 2);
+  for (const Node& node : after.nodes) {
+    if (node.op_type == "Gather") {
+      EXPECT_EQ(node.attr_int("axis", -99), 1);
+    }
+  }
+  expect_same_outputs(before, after, {{"x", random_tensor({5, 6}, 10)}});
+}
+
 // Fold BN, split, compare; then export, re-import and compare again.
 TEST(PassesOcsSplitWeights, SmallCnn) {
   const Graph original = import_onnx_file(small_cnn_path());
