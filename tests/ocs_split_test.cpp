@@ -22,7 +22,7 @@ TEST(FakeQuant, ScaleAndCodeRange) {
   EXPECT_EQ(quant_min_code(6), -32);
   EXPECT_EQ(quant_step(0.0, 8), 1.0f);
   EXPECT_THROW(quant_scale(1.0, 1), UserError);
-  EXPECT_THROW(quant_scale(1.0, 9), UserError);
+  EXPECT_THROW(quant_scale(1.0, 17), UserError);
 }
 
 TEST(FakeQuant, PerTensorHandComputed) {
@@ -35,6 +35,12 @@ TEST(FakeQuant, PerTensorHandComputed) {
   const Tensor x_hat = dequantize_symmetric(q, {1.75}, -1, 4);
   EXPECT_EQ(x_hat.to_vector<float>(), (std::vector<float>{0.0f, 0.5f, -0.5f, 1.75f, -2.0f, 0.25f}));
   EXPECT_EQ(fake_quantize(x, {1.75}, -1, 4).to_vector<float>(), x_hat.to_vector<float>());
+  // 12 bits: int16 codes, t = 2047 * 0.25 keeps the step at 0.25 (no clamping now).
+  const Tensor q12 = quantize_symmetric(x, {2047 * 0.25}, -1, 12);
+  ASSERT_EQ(q12.dtype(), DType::Int16);
+  EXPECT_EQ(q12.to_vector<int16_t>(), (std::vector<int16_t>{0, 2, -2, 8, -12, 1}));
+  EXPECT_EQ(dequantize_symmetric(q12, {2047 * 0.25}, -1, 12).to_vector<float>(),
+            (std::vector<float>{0.0f, 0.5f, -0.5f, 2.0f, -3.0f, 0.25f}));
 }
 
 TEST(FakeQuant, PerChannelUsesOneGridPerSlice) {

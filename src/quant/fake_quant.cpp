@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace ocs {
 
@@ -87,42 +88,54 @@ Tensor quantize_symmetric(const Tensor& x, const std::vector<double>& thresholds
   // Clamping before rounding is the same as after: both bounds are integers.
   const float low = static_cast<float>(quant_min_code(bits));
   const float high = static_cast<float>(quant_max_code(bits));
-  Tensor q(DType::Int8, x.shape());
+  Tensor q(bits <= 8 ? DType::Int8 : DType::Int16, x.shape());
   const float* in = x.data<float>();
-  int8_t* out = q.data<int8_t>();
-  for (int64_t o = 0; o < layout.outer; ++o)
-    for (int64_t c = 0; c < layout.channels; ++c) {
-      const float step = steps[c];
-      const bool all_zero = !(thresholds[c] > 0.0);
-      for (int64_t r = 0; r < layout.inner; ++r) {
-        const int64_t i = (o * layout.channels + c) * layout.inner + r;
-        // x / step in float32, as QuantizeLinear does (not x * s in double).
-        const float scaled = all_zero ? 0.0f : in[i] / step;
-        if (std::isnan(scaled)) {
-          out[i] = static_cast<int8_t>(quant_min_code(bits));  // as QuantizeLinear (round.h)
-          continue;
+  auto fill = [&](auto* out) {
+    using Code = std::remove_pointer_t<decltype(out)>;
+    for (int64_t o = 0; o < layout.outer; ++o)
+      for (int64_t c = 0; c < layout.channels; ++c) {
+        const float step = steps[c];
+        const bool all_zero = !(thresholds[c] > 0.0);
+        for (int64_t r = 0; r < layout.inner; ++r) {
+          const int64_t i = (o * layout.channels + c) * layout.inner + r;
+          // x / step in float32, as QuantizeLinear does (not x * s in double).
+          const float scaled = all_zero ? 0.0f : in[i] / step;
+          if (std::isnan(scaled)) {
+            out[i] = static_cast<Code>(quant_min_code(bits));  // as QuantizeLinear (round.h)
+            continue;
+          }
+          out[i] = static_cast<Code>(round_half_to_even(std::clamp(scaled, low, high)));
         }
-        const float clamped = std::clamp(scaled, low, high);
-        out[i] = static_cast<int8_t>(round_half_to_even(clamped));
       }
-    }
+  };
+  if (bits <= 8)
+    fill(q.data<int8_t>());
+  else
+    fill(q.data<int16_t>());
   return q;
 }
 
 Tensor dequantize_symmetric(const Tensor& q, const std::vector<double>& thresholds, int64_t axis,
                             int bits) {
   check_bits(bits);
+  OCS_CHECK(q.dtype() == DType::Int8 || q.dtype() == DType::Int16, "codes of type {}",
+            dtype_name(q.dtype()));
   const ChannelLayout layout = channel_layout(q.shape(), axis);
   const std::vector<float> steps = steps_for(thresholds, layout, bits);
   Tensor x(DType::Float32, q.shape());
-  const int8_t* in = q.data<int8_t>();
   float* out = x.data<float>();
-  for (int64_t o = 0; o < layout.outer; ++o)
-    for (int64_t c = 0; c < layout.channels; ++c)
-      for (int64_t r = 0; r < layout.inner; ++r) {
-        const int64_t i = (o * layout.channels + c) * layout.inner + r;
-        out[i] = dequantize_value(in[i], steps[c], 0);  // q * step in float32
-      }
+  auto read = [&](const auto* in) {
+    for (int64_t o = 0; o < layout.outer; ++o)
+      for (int64_t c = 0; c < layout.channels; ++c)
+        for (int64_t r = 0; r < layout.inner; ++r) {
+          const int64_t i = (o * layout.channels + c) * layout.inner + r;
+          out[i] = dequantize_value(in[i], steps[c], 0);  // q * step in float32
+        }
+  };
+  if (q.dtype() == DType::Int8)
+    read(q.data<int8_t>());
+  else
+    read(q.data<int16_t>());
   return x;
 }
 

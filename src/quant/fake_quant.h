@@ -22,9 +22,10 @@
 
 namespace ocs {
 
-// Bit widths the quantizer supports: q fits int8.
+// Bit widths the quantizer supports (the range QuantizeOptions accepts). Codes are int8 up to 8
+// bits (what ONNX QuantizeLinear stores before opset 21), int16 above.
 inline constexpr int kQuantMinBits = 2;
-inline constexpr int kQuantMaxBits = 8;
+inline constexpr int kQuantMaxBits = 16;
 
 // s = (2^(b-1) - 1) / t. Infinite for t = 0 (use quant_step, which handles it).
 double quant_scale(double threshold, int bits);
@@ -38,11 +39,11 @@ int32_t quant_min_code(int bits);
 double max_abs(const Tensor& x);
 std::vector<double> max_abs_per_channel(const Tensor& x, int64_t axis);
 
-// Codes (int8 tensor, same shape) for float32 `x`. `thresholds` has one entry (axis = -1) or
+// Codes (int8 tensor for bits <= 8, else int16; same shape) for float32 `x`. `thresholds` has one entry (axis = -1) or
 // x.dim(axis) entries.
 Tensor quantize_symmetric(const Tensor& x, const std::vector<double>& thresholds, int64_t axis,
                           int bits);
-// Float32 values q * step for int8 codes `q`, same granularity rules.
+// Float32 values q * step for int8/int16 codes `q`, same granularity rules.
 Tensor dequantize_symmetric(const Tensor& q, const std::vector<double>& thresholds, int64_t axis,
                             int bits);
 // dequantize(quantize(x)).
