@@ -1,0 +1,158 @@
+#include "passes/fold_batchnorm.h"
+
+#include "passes/pass_utils.h"
+
+#include <cmath>
+#include <optional>
+
+namespace ocs {
+
+namespace {
+
+struct BatchNormMatch {
+  NodeId bn = -1;
+  NodeId layer = -1;
+  int64_t channels = 0;
+  // Axis of the layer's weight that indexes output channels: Conv 0; Gemm 1 (B [K, N]) or
+  // 0 (transB, B [N, K]).
+  int64_t weight_out_axis = 0;
+};
+
+bool is_float_constant(const Graph& graph, ValueId id) {
+  return id != kNoValue && graph.values[id].constant &&
+         graph.values[id].constant->dtype() == DType::Float32;
+}
+
+// The pure condition of the header comment.
+std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
+  const Node& bn = graph.nodes[bn_id];
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty()) return std::nullopt;
+  if (bn.inputs.size() != 5 || bn.inputs[0] == kNoValue) return std::nullopt;
+  if (graph.opset() >= 14 && bn.attr_int("training_mode", 0) != 0) return std::nullopt;
+  if (bn.attr_int("spatial", 1) != 1) return std::nullopt;  // opsets < 9: per-position stats
+  for (size_t i = 1; i < bn.outputs.size(); ++i) {
+    const ValueId extra = bn.outputs[i];
+    if (extra != kNoValue && (graph.is_graph_output(extra) || !graph.consumers(extra).empty()))
+      return std::nullopt;
+  }
+  const ValueId x = bn.inputs[0];
+  if (!has_single_consumer(graph, x)) return std::nullopt;
+  for (size_t i = 1; i < 5; ++i)
+    if (bn.inputs[i] == x) return std::nullopt;
+  const std::optional<NodeId> producer = graph.producer(x);
+  if (!producer) return std::nullopt;
+  const Node& layer = graph.nodes[*producer];
+  if (!layer.domain.empty() || layer.outputs.empty() || layer.outputs[0] != x) return std::nullopt;
+
+  BatchNormMatch m;
+  m.bn = bn_id;
+  m.layer = *producer;
+  if (layer.op_type == "Conv") {
+    if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
+    const Tensor& w = *graph.values[layer.inputs[1]].constant;
+    if (w.rank() < 3) return std::nullopt;
+    m.weight_out_axis = 0;
+    m.channels = w.dim(0);
+    if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {
+      if (!is_float_constant(graph, layer.inputs[2])) return std::nullopt;
+      if (graph.values[layer.inputs[2]].constant->numel() != m.channels) return std::nullopt;
+    }
+  } else if (layer.op_type == "Gemm") {
+    if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
+    const Tensor& w = *graph.values[layer.inputs[1]].constant;
+    if (w.rank() != 2) return std::nullopt;
+    m.weight_out_axis = layer.attr_int("transB", 0) ? 0 : 1;
+    m.channels = w.dim(m.weight_out_axis);
+    if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {
+      // C must broadcast per output channel: one value, [N] or [1, N].
+      if (!is_float_constant(graph, layer.inputs[2])) return std::nullopt;
+      const Tensor& c = *graph.values[layer.inputs[2]].constant;
+      const bool per_channel = (c.rank() == 1 && c.dim(0) == m.channels) ||
+                               (c.rank() == 2 && c.dim(0) == 1 && c.dim(1) == m.channels);
+      if (c.numel() != 1 && !per_channel) return std::nullopt;
+    }
+  } else {
+    return std::nullopt;
+  }
+  for (size_t i = 1; i < 5; ++i)
+    if (!is_float_constant(graph, bn.inputs[i]) ||
+        graph.values[bn.inputs[i]].constant->numel() != m.channels)
+      return std::nullopt;
+  return m;
+}
+
+// W'[.., o, ..] = a[o] * W[.., o, ..] along `axis`.
+Tensor scale_along(const Tensor& w, int64_t axis, const std::vector<double>& a) {
+  Tensor out = w.clone();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
+  for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  const int64_t channels = w.dim(axis);
+  float* data = out.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t r = 0; r < inner; ++r) {
+        float& v = data[(o * channels + c) * inner + r];
+        v = static_cast<float>(a[c] * static_cast<double>(v));
+      }
+  return out;
+}
+
+void rewrite(Graph& graph, const BatchNormMatch& m) {
+  const Node bn = graph.nodes[m.bn];
+  auto param = [&](int i) { return graph.values[bn.inputs[i]].constant->to_double_vector(); };
+  const std::vector<double> gamma = param(1), beta = param(2), mean = param(3), var = param(4);
+  const double epsilon = bn.attr_float("epsilon", 1e-5f);
+  // a = gamma / sqrt(var + eps), in double as the reference kernel computes it.
+  std::vector<double> a(static_cast<size_t>(m.channels));
+  for (int64_t c = 0; c < m.channels; ++c) a[c] = gamma[c] / std::sqrt(var[c] + epsilon);
+
+  Node& layer = graph.nodes[m.layer];
+  const std::string layer_name = layer.name.empty() ? "layer" : layer.name;
+  const Tensor& weight = *graph.values[layer.inputs[1]].constant;
+  Tensor folded_weight = scale_along(weight, m.weight_out_axis, a);
+
+  // Old bias, broadcast to one value per channel (0 when absent). Gemm's bias term is beta_g * C;
+  // folding it in and setting beta_g = 1 keeps alpha A B' + C' = a (alpha A B + beta_g C) + ...
+  std::vector<double> bias(static_cast<size_t>(m.channels), 0.0);
+  double bias_factor = 1.0;
+  if (layer.op_type == "Gemm") bias_factor = layer.attr_float("beta", 1.0f);
+  if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {
+    const std::vector<double> old = graph.values[layer.inputs[2]].constant->to_double_vector();
+    for (int64_t c = 0; c < m.channels; ++c) bias[c] = bias_factor * old[old.size() == 1 ? 0 : c];
+  }
+  // b'[o] = (b[o] - mean[o]) * a[o] + beta[o].
+  std::vector<float> folded_bias(static_cast<size_t>(m.channels));
+  for (int64_t c = 0; c < m.channels; ++c)
+    folded_bias[c] = static_cast<float>((bias[c] - mean[c]) * a[c] + beta[c]);
+
+  set_constant_input(graph, m.layer, 1, std::move(folded_weight), layer_name + "_bn_folded_weight");
+  set_constant_input(graph, m.layer, 2, Tensor::from_vector<float>({m.channels}, folded_bias),
+                     layer_name + "_bn_folded_bias");
+  Node& rewritten = graph.nodes[m.layer];
+  if (rewritten.op_type == "Gemm" && rewritten.has_attr("beta")) rewritten.attributes["beta"].f = 1.0f;
+
+  // The layer now writes BN's output; BN goes away (its input value is left unused).
+  rewritten.outputs[0] = bn.outputs[0];
+  graph.nodes.erase(graph.nodes.begin() + m.bn);
+}
+
+}  // namespace
+
+int64_t fold_batchnorm(Graph& graph) {
+  int64_t folded = 0;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size());) {
+    const std::optional<BatchNormMatch> m = match(graph, id);
+    if (!m) {
+      ++id;
+      continue;
+    }
+    rewrite(graph, *m);  // erases node `id`; the next node moves into its place
+    ++folded;
+  }
+  if (folded) prune_unused_values(graph);
+  graph.verify();
+  return folded;
+}
+
+}  // namespace ocs

@@ -1,0 +1,24 @@
+// fold_batchnorm: merges an inference-mode BatchNormalization into the Conv or Gemm before it.
+//
+// Per output channel o, with a = gamma / sqrt(var + eps):
+//   BN(y) = gamma * (y - mean) / sqrt(var + eps) + beta = a * y + (beta - a * mean)
+// and y = W x + b is linear, so
+//   BN(W x + b) = (a W) x + (a (b - mean) + beta):
+//   W'[o, ...] = a[o] * W[o, ...],   b'[o] = (b[o] - mean[o]) * a[o] + beta[o]   (b = 0 if absent).
+// Folding is exact in real arithmetic; in float32 it differs by a few ulps of each product.
+//
+// Matched when exact (pure condition, no rewriting): a default-domain BatchNormalization whose
+// input X is produced by a Conv or Gemm, X has that BN as its only consumer and is not a graph
+// output, scale/B/mean/var are float32 constants with one entry per output channel, the layer's
+// weight (and bias) are float32 constants, and the BN runs in inference mode (training_mode = 0
+// from opset 14; its optional statistic outputs unused).
+#pragma once
+
+#include "ir/graph.h"
+
+namespace ocs {
+
+// Folds every matching BatchNormalization of the top-level graph; returns how many.
+int64_t fold_batchnorm(Graph& graph);
+
+}  // namespace ocs

@@ -1,0 +1,174 @@
+#include "passes/ocs_split_weights.h"
+
+#include "passes/pass_utils.h"
+#include "quant/fake_quant.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <optional>
+
+namespace ocs {
+
+namespace {
+
+struct Candidate {
+  WeightedLayer layer;
+  std::string skipped;
+};
+
+// Matching only: which layers to split, and why the others are left alone.
+std::vector<Candidate> find_candidates(const Graph& graph, const OcsSplitWeightsOptions& options) {
+  std::vector<Candidate> found;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    std::optional<WeightedLayer> layer = match_weighted_layer(graph, id);
+    if (!layer) continue;
+    Candidate c{*layer, ""};
+    const Node& node = graph.nodes[id];
+    if (node.op_type == "Conv" && conv_group(node) != 1) {
+      const int64_t in_channels = graph.values[node.inputs[1]].constant->dim(1);
+      c.skipped = in_channels == 1
+                      ? fmt::format("depthwise convolution (group {}); splitting inside a group "
+                                    "is not implemented", conv_group(node))
+                      : fmt::format("grouped convolution (group {}); splitting inside a group is "
+                                    "not implemented", conv_group(node));
+    } else if (options.exclude.count(node.name)) {
+      c.skipped = "excluded by option";
+    }
+    found.push_back(c);
+  }
+  if (options.skip_first_last) {
+    auto first_conv = std::find_if(found.begin(), found.end(), [&](const Candidate& c) {
+      return graph.nodes[c.layer.node].op_type == "Conv";
+    });
+    if (first_conv != found.end() && first_conv->skipped.empty())
+      first_conv->skipped = "first convolution kept in float (skip_first_last)";
+    auto last_fc = std::find_if(found.rbegin(), found.rend(), [&](const Candidate& c) {
+      return graph.nodes[c.layer.node].op_type != "Conv";
+    });
+    if (last_fc != found.rend() && last_fc->skipped.empty())
+      last_fc->skipped = "last fully connected layer kept in float (skip_first_last)";
+  }
+  return found;
+}
+
+// Rewriting one layer: the split weight in place of W, a Gather duplicating the input channels.
+void rewrite_layer(Graph& graph, const WeightedLayer& layer, const OcsSplitResult& split) {
+  const Node& node = graph.nodes[layer.node];
+  const std::string node_name = node.name.empty() ? node.op_type : node.name;
+  const ValueId input = node.inputs[layer.data_input];
+  const std::string weight_name = graph.values[node.inputs[layer.weight_input]].name;
+  const int64_t channels = split.weight.dim(layer.weight_axis) - static_cast<int64_t>(split.duplicated.size());
+
+  set_constant_input(graph, layer.node, layer.weight_input, split.weight, weight_name + "_ocs");
+
+  // indices = [0, 1, ..., C_in - 1, dup[0], ..., dup[k-1]]
+  std::vector<int64_t> indices;
+  for (int64_t c = 0; c < channels; ++c) indices.push_back(c);
+  indices.insert(indices.end(), split.duplicated.begin(), split.duplicated.end());
+  const int64_t widened = static_cast<int64_t>(indices.size());
+  const ValueId index_value = add_constant(graph, node_name + "_ocs_indices",
+                                           Tensor::from_vector<int64_t>({widened}, indices));
+
+  Value gathered;
+  gathered.name = unique_value_name(graph, graph.values[input].name + "_ocs_" + node_name);
+  gathered.dtype = graph.values[input].dtype;
+  gathered.shape = graph.values[input].shape;
+  if (gathered.shape) {
+    const int64_t rank = static_cast<int64_t>(gathered.shape->size());
+    const int64_t axis = layer.data_axis < 0 ? layer.data_axis + rank : layer.data_axis;
+    if (axis >= 0 && axis < rank) (*gathered.shape)[axis] = widened;
+  }
+  const ValueId gathered_id = graph.add_value(std::move(gathered));
+
+  Node gather;
+  gather.name = unique_node_name(graph, node_name + "_ocs_gather");
+  gather.op_type = "Gather";
+  gather.inputs = {input, index_value};
+  gather.outputs = {gathered_id};
+  Attribute axis;
+  axis.kind = Attribute::Kind::Int;
+  axis.i = layer.data_axis;
+  gather.attributes["axis"] = axis;
+  graph.nodes[layer.node].inputs[layer.data_input] = gathered_id;
+  insert_node(graph, layer.node, std::move(gather));
+}
+
+}  // namespace
+
+OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptions& options) {
+  OcsSplitWeightsReport report;
+  const std::vector<Candidate> candidates = find_candidates(graph, options);
+  OcsSplitOptions split_options;
+  split_options.ratio = options.ratio;
+  split_options.mode = options.mode;
+  split_options.bits = options.bits;
+  split_options.threshold = options.threshold;
+  ocs_split_count(options.ratio, 1);  // rejects a bad ratio before anything changes
+
+  // Plan every layer first (graph order, ids stable), then rewrite from the last layer back so
+  // that inserting a Gather never shifts a node id still to be used.
+  std::vector<std::optional<OcsSplitResult>> splits;
+  for (const Candidate& c : candidates) {
+    const Node& node = graph.nodes[c.layer.node];
+    const Value& weight_value = graph.values[node.inputs[c.layer.weight_input]];
+    const Tensor& weight = *weight_value.constant;
+    OcsWeightLayerReport r;
+    r.node = node.name;
+    r.op_type = node.op_type;
+    r.weight = weight_value.name;
+    r.skipped = c.skipped;
+    r.in_channels = weight.dim(c.layer.weight_axis);
+    r.weights_before = weight.numel();
+    r.threshold_before = max_abs(weight);
+    r.sqnr_before_db = sqnr_db(weight, fake_quantize(weight, {r.threshold_before}, -1, options.bits));
+    r.threshold_after = r.threshold_before;
+    r.sqnr_after_db = r.sqnr_before_db;
+    std::optional<OcsSplitResult> split;
+    if (r.skipped.empty()) {
+      split = ocs_split_weight(weight, c.layer.weight_axis, split_options);
+      r.splits = static_cast<int64_t>(split->duplicated.size());
+      if (r.splits == 0) {
+        r.skipped = "expand ratio gives no split";
+        split.reset();
+      }
+    }
+    if (split) {
+      r.channels_split = split->duplicated;
+      r.weights_added = split->weight.numel() - weight.numel();
+      r.weights_added_percent = 100.0 * static_cast<double>(r.weights_added) /
+                                static_cast<double>(std::max<int64_t>(1, r.weights_before));
+      r.threshold_after = split->threshold;
+      const Tensor effective = ocs_fold_split(
+          fake_quantize(split->weight, {split->threshold}, -1, options.bits), c.layer.weight_axis,
+          split->duplicated);
+      r.sqnr_after_db = sqnr_db(weight, effective);
+      report.weights_before += r.weights_before;
+      report.weights_added += r.weights_added;
+    }
+    report.layers.push_back(std::move(r));
+    splits.push_back(std::move(split));
+  }
+  for (size_t i = candidates.size(); i-- > 0;)
+    if (splits[i]) rewrite_layer(graph, candidates[i].layer, *splits[i]);
+  graph.verify();
+  return report;
+}
+
+nlohmann::json ocs_split_weights_json(const OcsSplitWeightsReport& report) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& r : report.layers)
+    layers.push_back({{"node", r.node}, {"op_type", r.op_type}, {"weight", r.weight},
+                      {"skipped", r.skipped}, {"in_channels", r.in_channels}, {"splits", r.splits},
+                      {"channels_split", r.channels_split}, {"weights_before", r.weights_before},
+                      {"weights_added", r.weights_added},
+                      {"weights_added_percent", r.weights_added_percent},
+                      {"sqnr_before_db", r.sqnr_before_db}, {"sqnr_after_db", r.sqnr_after_db},
+                      {"threshold_before", r.threshold_before},
+                      {"threshold_after", r.threshold_after}});
+  return {{"layers", layers},
+          {"weights_before", report.weights_before},
+          {"weights_added", report.weights_added}};
+}
+
+}  // namespace ocs
