@@ -9,6 +9,12 @@
 //    the largest value clips nothing and only coarsens the grid. t == 0 exactly when
 //    max|x| == 0 (an all-zero tensor); the caller must then pick any scale (e.g. 1).
 //  - Deterministic; reads only the statistics.
+//  - Unsigned activations (q in 0 .. 2^b - 1, s = (2^b - 1) / t) on non-negative data: call
+//    threshold(stats, b + 1). That grid is exactly the non-negative half of the signed (b+1)-bit
+//    grid, so max, mse, kl (2^b levels) and percentile carry over exactly; aciq's priors are
+//    symmetric, so on one-sided data it is a heuristic either way.
+//  - Per-output-channel weight scales: one TensorStats per output-channel slice
+//    (stats_of_tensor on the slice), one threshold each.
 //
 // Specs accepted by make_clip_method: "max", "mse", "aciq", "kl", "percentile" (99.99) and
 // "percentile:P" with 0 < P <= 100.
