@@ -1,0 +1,52 @@
+// Clip methods: each picks a per-tensor clip threshold t from the statistics of a tensor, for the
+// symmetric signed b-bit grid of docs/OCS.md (s = (2^(b-1) - 1) / t). One calibration pass
+// (TensorStats) serves every method and every bit width.
+//
+// Contract of threshold(stats, bits)
+//  - bits in [2, 16] (check_clip_bits; UserError otherwise). stats.count() > 0 (precondition:
+//    the caller makes sure the tensor was observed; InternalError otherwise).
+//  - Returns t in [0, max|x|]. A candidate above max|x| is clamped to max|x|: clipping beyond
+//    the largest value clips nothing and only coarsens the grid. t == 0 exactly when
+//    max|x| == 0 (an all-zero tensor); the caller must then pick any scale (e.g. 1).
+//  - Deterministic; reads only the statistics.
+//  - Unsigned activations (q in 0 .. 2^b - 1, s = (2^b - 1) / t) on non-negative data: call
+//    threshold(stats, b + 1). That grid is exactly the non-negative half of the signed (b+1)-bit
+//    grid, so max, mse, kl (2^b levels) and percentile carry over exactly; aciq's priors are
+//    symmetric, so on one-sided data it is a heuristic either way.
+//  - Per-output-channel weight scales: one TensorStats per output-channel slice
+//    (stats_of_tensor on the slice), one threshold each.
+//
+// Specs accepted by make_clip_method: "max", "mse", "aciq", "kl", "percentile" (99.99) and
+// "percentile:P" with 0 < P <= 100.
+#pragma once
+
+#include "calib/tensor_stats.h"
+
+#include <memory>
+#include <string>
+
+namespace ocs {
+
+class ClipMethod {
+ public:
+  virtual ~ClipMethod();
+  virtual std::string name() const = 0;  // the spec that recreates it, e.g. "percentile:99.9"
+  virtual double threshold(const TensorStats& stats, int bits) const = 0;
+};
+
+// UserError listing the valid specs for an unknown one.
+std::unique_ptr<ClipMethod> make_clip_method(const std::string& spec);
+
+// The individual methods (one file each: clip_max.cpp, clip_mse.cpp, ...).
+std::unique_ptr<ClipMethod> make_clip_max();
+std::unique_ptr<ClipMethod> make_clip_mse();
+std::unique_ptr<ClipMethod> make_clip_aciq();
+std::unique_ptr<ClipMethod> make_clip_kl();
+std::unique_ptr<ClipMethod> make_clip_percentile(double percent);  // UserError unless 0 < p <= 100
+
+inline constexpr int kMinClipBits = 2;
+inline constexpr int kMaxClipBits = 16;
+// UserError unless kMinClipBits <= bits <= kMaxClipBits.
+void check_clip_bits(int bits);
+
+}  // namespace ocs
