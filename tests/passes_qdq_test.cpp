@@ -407,6 +407,24 @@ TEST(PassesQdq, SmallCnnMatchesSimulation) {
   }
 }
 
+TEST(PassesQdq, MatMulPerChannelMatchesSimulation) {
+  // x [2, 3, 6] -> MatMul(B [6, 4]): output channels on B's last axis.
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {2, 3, 6});
+  *g->add_output() = value_info("y", {2, 3, 4});
+  tensor_to_proto(random_tensor({6, 4}, 61), "B", g->add_initializer());
+  *g->add_node() = node("MatMul", {"x", "B"}, {"y"}, "matmul");
+  const Graph original = load(m);
+  const std::map<std::string, Tensor> in{{"x", random_tensor({2, 3, 6}, 62)}};
+  const QdqLayer layer{"matmul", QdqWeight{5, true, {}}, QdqActivation{6, 3.0f, false}};
+  Graph q = original;
+  insert_qdq(q, QdqPlan{{layer}});
+  EXPECT_EQ(q.nodes[0].attr_int("axis", -7), 1);  // the weight's DequantizeLinear
+  std::map<std::string, SimLayer> sim{{"matmul", SimLayer{layer.weight, 1, layer.activation}}};
+  EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
+}
+
 TEST(PassesQdq, WeightsAbove8BitsStayFloatOnTheGrid) {
   const Graph g = load(conv_model(true));
   const std::map<std::string, Tensor> inputs{{"x", random_tensor({2, 4, 7, 7}, 5)}};

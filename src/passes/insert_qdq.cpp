@@ -350,7 +350,7 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
   // Match and validate everything before changing anything.
   std::vector<LayerInputs> matched;
   std::set<std::string> seen;
-  bool needs_per_channel = false, needs_round = false;
+  bool needs_qdq = false, needs_per_channel = false, needs_round = false;
   for (const QdqLayer& layer : plan.layers) {
     if (!seen.insert(layer.node).second)
       user_error("quantization plan names node '{}' twice", layer.node);
@@ -358,6 +358,7 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
     const Node& node = graph.nodes[matched.back().node];
     if (layer.weight) {
       check_bits(node, "weight", layer.weight->bits);
+      if (layer.weight->bits <= 8) needs_qdq = true;
       const Tensor& w = *graph.values[node.inputs[1]].constant;
       const size_t given = layer.weight->thresholds.size();
       const int64_t groups = layer.weight->per_channel && w.rank() >= 2 ? w.dim(matched.back().channel_axis) : 1;
@@ -377,15 +378,22 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
     if (layer.activation) {
       check_bits(node, "activation", layer.activation->bits);
       check_threshold(node, "activation", layer.activation->threshold);
+      const Value& x = graph.values[node.inputs[0]];
+      if (x.dtype != DType::Float32 && x.dtype != DType::Undefined)
+        user_error("quantization plan for {}: input '{}' is {}; only float activations are quantized",
+                   node.describe(), x.name, dtype_name(x.dtype));
       if (layer.activation->bits > 8) needs_round = true;
+      else needs_qdq = true;
     }
   }
   // QuantizeLinear/DequantizeLinear exist from opset 10, Round from 11, per-axis scales from 13.
-  int64_t target = 10;
-  std::string why = "QuantizeLinear/DequantizeLinear";
+  // (Weights above 8 bits are plain float constants and need none of them.)
+  int64_t target = 0;
+  std::string why;
+  if (needs_qdq) target = 10, why = "QuantizeLinear/DequantizeLinear";
   if (needs_round) target = 11, why = "activation quantization above 8 bits (Round)";
   if (needs_per_channel) target = 13, why = "per-channel weight scales";
-  if (!plan.layers.empty()) raise_opset(graph, names, target, why);
+  if (target > 0) raise_opset(graph, names, target, why);
   report.opset_after = graph.opset();
   const bool clip_has_inputs = graph.opset() >= 11;
 

@@ -27,7 +27,9 @@
 // appended half has the same max. The threshold after splitting is the largest current max;
 // D = t / (2^(b-1) - 1) (unsigned: t / (2^b - 1)) is computed from it (or from the caller's
 // threshold) after all splits, as the reference computes the scale from a naive split first.
-// (The QA halves can exceed t by D/4; clipped at t they still round to the top grid value.)
+// (The QA halves can exceed t by D/4; clipped at t they still round to the top grid value.
+// With an unsigned quantizer the lower half of a small x is negative, at least -D/4 in grid
+// terms; clipping it to 0 rounds it to 0, as rounding it unclipped would: the sum is kept.)
 #include "passes/ocs_split_activations.h"
 
 #include <algorithm>
