@@ -13,5 +13,6 @@ using Action = std::function<int()>;
 Action add_run_command(CLI::App& app);
 Action add_inspect_command(CLI::App& app);
 Action add_ops_command(CLI::App& app);
+Action add_eval_command(CLI::App& app);
 
 }  // namespace ocs::cli

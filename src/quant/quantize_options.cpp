@@ -1,0 +1,88 @@
+#include "quant/quantize_options.h"
+
+#include "core/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace ocs {
+
+namespace {
+
+void check_clip(const std::string& option, const std::string& value) {
+  const std::string base = value.substr(0, value.find(':'));
+  if (base != "max" && base != "mse" && base != "aciq" && base != "kl" && base != "percentile")
+    user_error("{} '{}' is not a clip method; use max, mse, aciq, kl or percentile[:P]", option, value);
+  if (base == "percentile" && value.size() > base.size()) {
+    double p = 0;
+    try {
+      p = std::stod(value.substr(base.size() + 1));
+    } catch (const std::exception&) {
+      user_error("{} '{}': the percentile must be a number, e.g. percentile:99.99", option, value);
+    }
+    if (!(p > 0 && p <= 100)) user_error("{} '{}': the percentile must be in (0, 100]", option, value);
+  }
+}
+
+}  // namespace
+
+void QuantizeOptions::validate() const {
+  if (weight_bits < 2 || weight_bits > 16)
+    user_error("--wbits {} is out of range; weights take 2 to 16 bits", weight_bits);
+  if (activation_bits != 0 && (activation_bits < 2 || activation_bits > 16))
+    user_error("--abits {} is out of range; activations take 2 to 16 bits (0 keeps them float)",
+               activation_bits);
+  if (!(ocs_ratio >= 0 && std::isfinite(ocs_ratio)) || ocs_ratio > 1)
+    user_error("--ocs-ratio {} is out of range; use 0 (off) to 1 (the paper uses 0.01 to 0.1)", ocs_ratio);
+  if (!(act_ocs_ratio >= 0 && std::isfinite(act_ocs_ratio)) || act_ocs_ratio > 1)
+    user_error("--act-ocs-ratio {} is out of range; use 0 (off) to 1", act_ocs_ratio);
+  if (split != "qa" && split != "naive") user_error("--split '{}' is unknown; use qa or naive", split);
+  check_clip("--wclip", weight_clip);
+  check_clip("--aclip", activation_clip);
+  if (format != "qdq" && format != "split-float")
+    user_error("--format '{}' is unknown; use qdq or split-float", format);
+  if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
+  if (threads < 0) user_error("--threads {} must be 0 (all cores) or more", threads);
+}
+
+nlohmann::json QuantizeOptions::to_json() const {
+  return {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
+          {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
+          {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
+          {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
+          {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
+          {"fold_batchnorm", fold_batchnorm}, {"format", format}, {"report", report},
+          {"force", force}, {"threads", threads}};
+}
+
+void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string& origin) {
+  if (!config.is_object()) user_error("config '{}' must hold a JSON object", origin);
+  for (const auto& [key, value] : config.items()) {
+    try {
+      if (key == "calib") calib = value.get<std::vector<std::string>>();
+      else if (key == "calib_samples") calib_samples = value.get<int>();
+      else if (key == "wbits") weight_bits = value.get<int>();
+      else if (key == "abits") activation_bits = value.get<int>();
+      else if (key == "ocs_ratio") ocs_ratio = value.get<double>();
+      else if (key == "act_ocs_ratio") act_ocs_ratio = value.get<double>();
+      else if (key == "split") split = value.get<std::string>();
+      else if (key == "wclip") weight_clip = value.get<std::string>();
+      else if (key == "aclip") activation_clip = value.get<std::string>();
+      else if (key == "per_channel") per_channel = value.get<bool>();
+      else if (key == "unsigned_activations") unsigned_activations = value.get<bool>();
+      else if (key == "keep_first_last_float") keep_first_last_float = value.get<bool>();
+      else if (key == "exclude") exclude = value.get<std::vector<std::string>>();
+      else if (key == "fold_batchnorm") fold_batchnorm = value.get<bool>();
+      else if (key == "format") format = value.get<std::string>();
+      else if (key == "report") report = value.get<std::string>();
+      else if (key == "force") force = value.get<bool>();
+      else if (key == "threads") threads = value.get<int>();
+      else user_error("config '{}': unknown key '{}' (keys mirror the long flags, with _ for -)", origin, key);
+    } catch (const nlohmann::json::exception&) {
+      user_error("config '{}': key '{}' has the wrong type ({})", origin, key, value.type_name());
+    }
+  }
+}
+
+}  // namespace ocs

@@ -1,0 +1,45 @@
+// Every choice `ocs quantize` makes, as one struct that the CLI flags and the JSON config file
+// (--config) both fill. validate() rejects bad values with a UserError naming the option; it runs
+// before any work starts.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <vector>
+
+namespace ocs {
+
+struct QuantizeOptions {
+  // Data.
+  std::vector<std::string> calib;  // .npz keyed by input name, or NAME=FILE.npy (axis 0 = samples)
+  int calib_samples = 512;         // the paper's calibration set size
+  // Bits.
+  int weight_bits = 8;      // 2..16
+  int activation_bits = 8;  // 2..16; 0 leaves activations in float
+  // OCS.
+  double ocs_ratio = 0.0;      // weight OCS expand ratio r (k = ceil(r * C_in))
+  double act_ocs_ratio = 0.0;  // activation OCS expand ratio r_a
+  std::string split = "qa";    // qa | naive
+  // Clipping.
+  std::string weight_clip = "max";      // max | mse | aciq | kl | percentile[:P]
+  std::string activation_clip = "max";  // same
+  bool per_channel = false;             // per-output-channel weight scales (not the paper's)
+  bool unsigned_activations = false;    // uint grid for non-negative activations (after ReLU)
+  // Which layers.
+  bool keep_first_last_float = true;  // the reference's policy: first conv and last FC stay float
+  std::vector<std::string> exclude;   // node names left in float
+  bool fold_batchnorm = true;
+  // Output.
+  std::string format = "qdq";  // qdq | split-float
+  std::string report;          // JSON report path ("" = OUT.report.json)
+  bool force = false;          // overwrite an existing output
+  int threads = 0;
+
+  void validate() const;
+  nlohmann::json to_json() const;
+  // Fills the fields present in `config`; unknown keys are a UserError naming them.
+  void merge_json(const nlohmann::json& config, const std::string& origin);
+};
+
+}  // namespace ocs
