@@ -1,0 +1,71 @@
+// insert_qdq: turns a float model into the quantized model that is both evaluated and exported
+// (docs/DESIGN.md section 1). For each layer of the plan (a Conv, Gemm or MatMul node by name):
+//
+//   weight W (a float constant)  ->  int8 constant Wq  -> DequantizeLinear -> layer
+//   activation x (the layer's data input)
+//                                ->  Clip -> QuantizeLinear -> DequantizeLinear -> layer
+//
+// with the quantizer of docs/OCS.md: q = clamp(round_half_to_even(x / scale), q_min, q_max),
+// x_hat = q * scale, scale = t / (2^(b-1) - 1) for a threshold t, [q_min, q_max] =
+// [-2^(b-1), 2^(b-1) - 1] (unsigned activations: scale = t / (2^b - 1), [0, 2^b - 1]).
+// Bit widths 2..16; above 8 bits ONNX 1.12 has no integer type for QuantizeLinear, so the grid is
+// emulated in float (see insert_qdq.cpp). The algebra, and the proof that Clip makes b < 8 exact,
+// is in insert_qdq.cpp.
+#pragma once
+
+#include "ir/graph.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ocs {
+
+struct QdqWeight {
+  int bits = 8;               // 2..16
+  bool per_channel = false;   // one scale per output channel (needs opset 13; raised if possible)
+  // Clip thresholds, precomputed by the caller: empty -> max|W| (of the tensor, or of each
+  // output channel); one value per tensor; C_out values per channel. Must be finite and >= 0.
+  std::vector<float> thresholds;
+};
+
+struct QdqActivation {
+  int bits = 8;              // 2..16
+  float threshold = 0.0f;    // t > 0 (t == 0, a dead activation, quantizes everything to 0)
+  // Only when the caller knows the activation is non-negative (after ReLU): uint8 grid on
+  // [0, t] with 2^b - 1 steps instead of a signed grid on [-t, t] with 2^(b-1) - 1 steps.
+  bool is_unsigned = false;
+};
+
+struct QdqLayer {
+  std::string node;                         // a Conv, Gemm or MatMul node name
+  std::optional<QdqWeight> weight;          // absent: the weight stays float
+  std::optional<QdqActivation> activation;  // absent: the input activation stays float
+};
+
+struct QdqPlan {
+  std::vector<QdqLayer> layers;
+};
+
+// What the pass did (for reports and tests).
+struct QdqReport {
+  int weights_quantized = 0;       // DequantizeLinear nodes (or float grids for bits > 8)
+  int activation_chains = 0;       // distinct chains inserted (shared by layers reading one x)
+  int64_t opset_before = 0;
+  int64_t opset_after = 0;
+  struct Layer {
+    std::string node;
+    std::vector<float> weight_scales;  // empty when the weight stays float
+    float activation_scale = 0.0f;     // 0 when the activation stays float
+  };
+  std::vector<Layer> layers;
+};
+
+// Rewrites `graph` in place. Throws UserError (naming the node) when the plan names a node that
+// is not a Conv/Gemm/MatMul with a constant float weight, asks for bits outside 2..16, gives the
+// wrong number of thresholds, or asks for per-channel scales in a model whose opset is below 13
+// and whose ops cannot be moved to opset 13 unchanged. Float weights left without consumers are
+// removed. graph.verify() holds afterwards.
+QdqReport insert_qdq(Graph& graph, const QdqPlan& plan);
+
+}  // namespace ocs

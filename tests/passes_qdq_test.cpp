@@ -1,0 +1,633 @@
+// insert_qdq: the QDQ graph our engine runs must equal an independent fake-quant simulation,
+// and ONNX Runtime running the exported file must agree with our engine.
+//
+// The simulation (below) walks the ORIGINAL float graph with the reference kernels, and before
+// each quantized layer replaces its input and weight by fake-quantized copies computed here
+// with different code (std::nearbyint, clamp after rounding, no Clip/QuantizeLinear nodes). The
+// grid is the one docs/OCS.md defines with the stored float scale fl(t / M) as divisor, which
+// is what QuantizeLinear computes. Reference kernels on both sides make the comparison exact:
+// tolerance 0 (bit-identical). Fast (oneDNN) kernels sum in another order: tolerance stated at
+// each use.
+#include "engine/session.h"
+#include "io/npy.h"
+#include "kernels/kernel.h"
+#include "model_builder.h"
+#include "onnx/onnx_io.h"
+#include "passes/insert_qdq.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+namespace ocs {
+namespace {
+using namespace ocs::testing;
+namespace fs = std::filesystem;
+
+// ---- models ----------------------------------------------------------------------------------
+
+std::vector<float> random_values(size_t n, uint32_t seed, float outlier_scale = 4.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  // A few outliers, the situation OCS is about.
+  for (size_t k = 0; k < n; k += 17) v[k] *= outlier_scale;
+  return v;
+}
+
+Tensor random_tensor(Shape shape, uint32_t seed) {
+  const auto n = static_cast<size_t>(shape_numel(shape));
+  return Tensor::from_vector<float>(shape, random_values(n, seed));
+}
+
+Graph load(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
+
+// x [2, 4, 7, 7] -> (Relu) -> Conv(W [5, 4, 3, 3], b, pads 1) -> y
+onnx::ModelProto conv_model(bool relu_first, int64_t opset = 13) {
+  onnx::ModelProto m = model(opset);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {2, 4, 7, 7});
+  *g->add_output() = value_info("y", {2, 5, 7, 7});
+  tensor_to_proto(random_tensor({5, 4, 3, 3}, 11), "W", g->add_initializer());
+  tensor_to_proto(random_tensor({5}, 12), "b", g->add_initializer());
+  std::string in = "x";
+  if (relu_first) {
+    *g->add_node() = node("Relu", {"x"}, {"r"}, "relu");
+    in = "r";
+  }
+  auto conv = node("Conv", {in, "W", "b"}, {"y"}, "conv");
+  auto* pads = conv.add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int k = 0; k < 4; ++k) pads->add_ints(1);
+  *g->add_node() = conv;
+  return m;
+}
+
+// x [3, 8] -> Relu -> Gemm(B, C, transB) -> y [3, 6]
+onnx::ModelProto gemm_model(bool trans_b) {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {3, 8});
+  *g->add_output() = value_info("y", {3, 6});
+  tensor_to_proto(random_tensor(trans_b ? Shape{6, 8} : Shape{8, 6}, 21), "B", g->add_initializer());
+  tensor_to_proto(random_tensor({6}, 22), "C", g->add_initializer());
+  *g->add_node() = node("Relu", {"x"}, {"r"}, "relu");
+  auto gemm = node("Gemm", {"r", "B", "C"}, {"y"}, "gemm");
+  auto* t = gemm.add_attribute();
+  t->set_name("transB");
+  t->set_type(onnx::AttributeProto::INT);
+  t->set_i(trans_b ? 1 : 0);
+  *g->add_node() = gemm;
+  return m;
+}
+
+fs::path small_cnn_path() { return fs::path(OCS_SOURCE_DIR) / "tests" / "data" / "small_cnn.onnx"; }
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const Node& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
+// ---- the independent simulation -------------------------------------------------------------
+
+// x_hat = clamp(nearbyint(x / scale), lo, hi) * scale, nearbyint rounding ties to even in the
+// default rounding mode.
+float sim_fake_quant(float x, float scale, int lo, int hi) {
+  float q = std::nearbyint(x / scale);
+  q = std::min(std::max(q, static_cast<float>(lo)), static_cast<float>(hi));
+  return q * scale;
+}
+
+float sim_scale(float t, int steps) {
+  return t == 0.0f ? 1.0f : static_cast<float>(static_cast<double>(t) / steps);
+}
+
+struct SimLayer {
+  std::optional<QdqWeight> weight;
+  int64_t weight_axis = 0;
+  std::optional<QdqActivation> activation;
+};
+
+Tensor sim_weight(const Tensor& w, const QdqWeight& plan, int64_t axis) {
+  const int64_t groups = plan.per_channel ? w.dim(axis) : 1;
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  if (!plan.per_channel) inner = w.numel();
+  auto group_of = [&](int64_t k) { return (k / inner) % groups; };
+  std::vector<float> t(groups, 0.0f);
+  const std::vector<float> values = w.to_vector<float>();
+  for (int64_t k = 0; k < w.numel(); ++k) t[group_of(k)] = std::max(t[group_of(k)], std::fabs(values[k]));
+  if (!plan.thresholds.empty()) t = plan.thresholds;
+  const int m = (1 << (plan.bits - 1)) - 1;
+  std::vector<float> out(values.size());
+  for (int64_t k = 0; k < w.numel(); ++k) {
+    const float tg = t[group_of(k)];
+    out[k] = tg == 0.0f ? 0.0f : sim_fake_quant(values[k], sim_scale(tg, m), -m - 1, m);
+  }
+  return Tensor::from_vector<float>(w.shape(), out);
+}
+
+Tensor sim_activation(const Tensor& x, const QdqActivation& a) {
+  const int steps = a.is_unsigned ? (1 << a.bits) - 1 : (1 << (a.bits - 1)) - 1;
+  const int lo = a.is_unsigned ? 0 : -steps - 1;
+  std::vector<float> v = x.to_vector<float>();
+  for (float& e : v) e = a.threshold == 0.0f ? 0.0f : sim_fake_quant(e, sim_scale(a.threshold, steps), lo, steps);
+  return Tensor::from_vector<float>(x.shape(), v);
+}
+
+// Runs the float graph node by node with the reference kernels, fake-quantizing the inputs and
+// weights of the layers in `layers` (by node name).
+std::vector<Tensor> simulate(const Graph& g, const std::map<std::string, Tensor>& inputs,
+                             const std::map<std::string, SimLayer>& layers) {
+  std::vector<Tensor> env(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (g.values[v].constant) env[v] = *g.values[v].constant;
+  for (ValueId id : g.inputs) env[id] = inputs.at(g.values[id].name);
+  for (const Node& node : g.nodes) {
+    std::vector<Tensor> in;
+    for (ValueId id : node.inputs) in.push_back(id == kNoValue ? Tensor() : env[id]);
+    auto layer = layers.find(node.name);
+    if (layer != layers.end()) {
+      if (layer->second.activation) in[0] = sim_activation(in[0], *layer->second.activation);
+      if (layer->second.weight) in[1] = sim_weight(in[1], *layer->second.weight, layer->second.weight_axis);
+    }
+    std::vector<Tensor> out(node.outputs.size());
+    KernelContext ctx{node, std::span<const Tensor>(in), out, g.opset(node.domain)};
+    const KernelEntry* entry = KernelRegistry::global().find(node.domain, node.op_type);
+    EXPECT_TRUE(entry && entry->reference) << node.op_type;
+    entry->reference(ctx);
+    for (size_t k = 0; k < out.size(); ++k)
+      if (node.outputs[k] != kNoValue) env[node.outputs[k]] = out[k];
+  }
+  std::vector<Tensor> result;
+  for (ValueId id : g.outputs) result.push_back(env[id]);
+  return result;
+}
+
+std::vector<Tensor> run_engine(const Graph& g, const std::map<std::string, Tensor>& inputs,
+                               bool reference) {
+  SessionOptions options;
+  options.reference_kernels_only = reference;
+  Session session(std::make_shared<const Graph>(g), options);
+  return session.run(inputs);
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_double_vector()) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  const auto x = a.to_double_vector(), y = b.to_double_vector();
+  double m = 0;
+  for (size_t k = 0; k < x.size() && k < y.size(); ++k) m = std::max(m, std::fabs(x[k] - y[k]));
+  return m;
+}
+
+// max|x| of every value, from one float run (the calibration of these tests).
+std::map<std::string, float> calibrate(const Graph& g, const std::map<std::string, Tensor>& inputs) {
+  std::map<std::string, float> max_of;
+  Session session(std::make_shared<const Graph>(g));
+  session.run(inputs, [&](const Graph& graph, ValueId id, const Tensor& t) {
+    if (t.dtype() == DType::Float32) max_of[graph.values[id].name] = static_cast<float>(max_abs(t));
+  });
+  return max_of;
+}
+
+// A plan for every Conv/Gemm of `g`: activation threshold = clip_fraction * max|x| (so that
+// Clip does clip), unsigned where the layer's input is known non-negative.
+struct PlanOptions {
+  int wbits = 8, abits = 8;
+  bool per_channel = false;
+  bool use_unsigned = false;
+  float clip_fraction = 0.7f;
+};
+
+std::pair<QdqPlan, std::map<std::string, SimLayer>> make_plan(
+    const Graph& g, const std::map<std::string, float>& max_of, const PlanOptions& o,
+    const std::set<std::string>& nonnegative_inputs) {
+  QdqPlan plan;
+  std::map<std::string, SimLayer> sim;
+  for (const Node& node : g.nodes) {
+    if (node.op_type != "Conv" && node.op_type != "Gemm") continue;
+    QdqLayer layer;
+    layer.node = node.name;
+    layer.weight = QdqWeight{o.wbits, o.per_channel, {}};
+    const std::string& x = g.values[node.inputs[0]].name;
+    const bool non_negative = nonnegative_inputs.count(x) != 0;
+    layer.activation = QdqActivation{o.abits, o.clip_fraction * max_of.at(x), o.use_unsigned && non_negative};
+    SimLayer s;
+    s.weight = layer.weight;
+    s.weight_axis = node.op_type == "Gemm" && node.attr_int("transB", 0) == 0 ? 1 : 0;
+    s.activation = layer.activation;
+    sim[node.name] = s;
+    plan.layers.push_back(layer);
+  }
+  return {plan, sim};
+}
+
+// ---- hand-computed values -------------------------------------------------------------------
+
+TEST(PassesQdq, WeightIntegersMatchHandComputedGrid) {
+  // Gemm with B = [[1, -0.5, 0.3], [-1, 0, 0.6]] (transB: rows are output channels), 4 bits,
+  // M = 7, scale = fl(1/7) = 0.142857149...
+  //   1 / scale = 6.9999997 -> 7;  -0.5 / scale = -3.4999998 -> -3 (x * 7 would be the tie
+  //   -3.5 -> -4: the stored float scale decides, as in QuantizeLinear); 0.3 -> 2.0999999 -> 2;
+  //   -1 -> -7; 0 -> 0; 0.6 -> 4.1999998 -> 4.
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {1, 3});
+  *g->add_output() = value_info("y", {1, 2});
+  tensor_to_proto(Tensor::from_vector<float>({2, 3}, {1.0f, -0.5f, 0.3f, -1.0f, 0.0f, 0.6f}), "B",
+                  g->add_initializer());
+  auto gemm = node("Gemm", {"x", "B"}, {"y"}, "gemm");
+  auto* t = gemm.add_attribute();
+  t->set_name("transB");
+  t->set_type(onnx::AttributeProto::INT);
+  t->set_i(1);
+  *g->add_node() = gemm;
+
+  auto quantized_weight = [&](QdqWeight w) {
+    Graph graph = load(m);
+    QdqPlan plan{{QdqLayer{"gemm", w, std::nullopt}}};
+    insert_qdq(graph, plan);
+    const Value& q = graph.values[graph.nodes[0].inputs[0]];  // DequantizeLinear's x
+    EXPECT_EQ(graph.nodes[0].op_type, "DequantizeLinear");
+    return q.constant->to_vector<int8_t>();
+  };
+  EXPECT_EQ(quantized_weight({4, false, {}}), (std::vector<int8_t>{7, -3, 2, -7, 0, 4}));
+  // Threshold 0.5 clips: scale = fl(0.5/7); 1 -> 14 -> 7; -1 -> -14 -> -8 = -2^(b-1) (the
+  // clamp range is asymmetric, as in docs/OCS.md); 0.3 -> 4.2 -> 4; -0.5 -> -7; 0.6 -> 8.4 -> 7.
+  EXPECT_EQ(quantized_weight({4, false, {0.5f}}), (std::vector<int8_t>{7, -7, 4, -8, 0, 7}));
+  // Per channel (rows): row 0 max 1 -> as above; row 1 threshold 0.6 -> scale fl(0.6/7):
+  // -1 -> -11.67 -> -8; 0 -> 0; 0.6 -> 7.
+  EXPECT_EQ(quantized_weight({4, true, {1.0f, 0.6f}}), (std::vector<int8_t>{7, -3, 2, -8, 0, 7}));
+  // An all-zero channel (threshold 0) quantizes to zeros.
+  EXPECT_EQ(quantized_weight({4, true, {0.0f, 0.6f}}), (std::vector<int8_t>{0, 0, 0, -8, 0, 7}));
+}
+
+TEST(PassesQdq, ActivationChainClipsAndRoundsOnTheBBitGrid) {
+  // x -> Gemm(identity B) so y = x_hat. 3-bit signed, t = 3: M = 3, scale = 1, grid -4..3.
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {1, 8});
+  *g->add_output() = value_info("y", {1, 8});
+  std::vector<float> eye(64, 0.0f);
+  for (int k = 0; k < 8; ++k) eye[k * 9] = 1.0f;
+  tensor_to_proto(Tensor::from_vector<float>({8, 8}, eye), "B", g->add_initializer());
+  *g->add_node() = node("Gemm", {"x", "B"}, {"y"}, "gemm");
+  const Tensor x = Tensor::from_vector<float>({1, 8}, {-9.0f, -4.4f, -3.6f, -2.5f, 0.5f, 1.5f, 3.0f, 7.0f});
+  auto run = [&](QdqActivation a) {
+    Graph graph = load(m);
+    insert_qdq(graph, QdqPlan{{QdqLayer{"gemm", std::nullopt, a}}});
+    return run_engine(graph, {{"x", x}}, true)[0].to_vector<float>();
+  };
+  // Clip to [-4, 3]; round half to even: -3.6 -> -4, -2.5 -> -2, 0.5 -> 0, 1.5 -> 2.
+  EXPECT_EQ(run({3, 3.0f, false}), (std::vector<float>{-4, -4, -4, -2, 0, 2, 3, 3}));
+  // Unsigned 2-bit, t = 3: N = 3, scale 1, grid 0..3.
+  EXPECT_EQ(run({2, 3.0f, true}), (std::vector<float>{0, 0, 0, 0, 0, 2, 3, 3}));
+  // Dead activation (t = 0): everything is 0.
+  EXPECT_EQ(run({5, 0.0f, false}), (std::vector<float>(8, 0.0f)));
+  // 10 bits, t = 511: scale 1, grid -512..511 through Clip/Div/Round/Mul.
+  const Tensor wide = Tensor::from_vector<float>({1, 8}, {-600.0f, -511.5f, -2.5f, 0.5f, 1.5f, 510.5f, 511.0f, 1e6f});
+  Graph graph = load(m);
+  insert_qdq(graph, QdqPlan{{QdqLayer{"gemm", std::nullopt, QdqActivation{10, 511.0f, false}}}});
+  EXPECT_EQ(count_ops(graph, "Round"), 1);
+  EXPECT_EQ(count_ops(graph, "QuantizeLinear"), 0);
+  EXPECT_EQ(run_engine(graph, {{"x", wide}}, true)[0].to_vector<float>(),
+            (std::vector<float>{-512, -512, -2, 0, 2, 510, 511, 511}));
+}
+
+// ---- against the simulation -----------------------------------------------------------------
+
+struct GridCase {
+  int wbits, abits;
+  bool per_channel, use_unsigned;
+};
+
+std::string case_name(const GridCase& c) {
+  return fmt::format("w{}_a{}_{}_{}", c.wbits, c.abits, c.per_channel ? "per_channel" : "per_tensor",
+                     c.use_unsigned ? "unsigned" : "signed");
+}
+
+std::vector<GridCase> grid_cases() {
+  std::vector<GridCase> cases;
+  for (int w : {6, 4})
+    for (int a : {8, 5})
+      for (bool pc : {false, true})
+        for (bool u : {false, true}) cases.push_back({w, a, pc, u});
+  return cases;
+}
+
+// Quantizes every Conv/Gemm of `float_graph`, checks verify() and the op counts, and compares
+// our engine with the simulation. Returns the quantized graph.
+Graph check_against_simulation(const Graph& float_graph, const std::map<std::string, Tensor>& inputs,
+                               const GridCase& c, const std::set<std::string>& nonnegative) {
+  const auto max_of = calibrate(float_graph, inputs);
+  auto [plan, sim] = make_plan(float_graph, max_of,
+                               {c.wbits, c.abits, c.per_channel, c.use_unsigned, 0.7f}, nonnegative);
+  Graph q = float_graph;
+  const QdqReport report = insert_qdq(q, plan);
+  q.verify();
+  const int layers = static_cast<int>(plan.layers.size());
+  EXPECT_EQ(report.weights_quantized, layers);
+  EXPECT_EQ(report.activation_chains, layers);  // every layer reads a different activation
+  EXPECT_EQ(count_ops(q, "DequantizeLinear"), 2 * layers);
+  EXPECT_EQ(count_ops(q, "QuantizeLinear"), layers);
+  EXPECT_EQ(count_ops(q, "Clip"), c.abits == 8 ? 0 : layers);
+  for (const Node& node : q.nodes) {  // the float weights are gone, DequantizeLinear feeds each layer
+    if (node.op_type != "Conv" && node.op_type != "Gemm") continue;
+    EXPECT_FALSE(q.values[node.inputs[1]].constant) << node.name;
+    EXPECT_EQ(q.nodes[*q.producer(node.inputs[1])].op_type, "DequantizeLinear") << node.name;
+  }
+  for (const Node& node : float_graph.nodes) {
+    if (node.op_type != "Conv" && node.op_type != "Gemm") continue;
+    EXPECT_EQ(q.find_value(float_graph.values[node.inputs[1]].name), kNoValue);
+  }
+
+  const auto want = simulate(float_graph, inputs, sim);
+  const auto got = run_engine(q, inputs, /*reference=*/true);
+  EXPECT_EQ(max_abs_diff(got[0], want[0]), 0.0) << "reference kernels must be bit-identical";
+  // Fast kernels: only the summation order differs; it may move an intermediate value across a
+  // rounding boundary of the next quantizer, costing one step there, so the bound is loose:
+  // 1e-3 of the output's scale (one step of an 8-bit grid is ~1e-2 of it).
+  const auto fast = run_engine(q, inputs, /*reference=*/false);
+  EXPECT_LE(max_abs_diff(fast[0], want[0]), 1e-3 * max_abs(want[0]));
+  return q;
+}
+
+TEST(PassesQdq, ConvMatchesSimulation) {
+  for (const GridCase& c : grid_cases()) {
+    SCOPED_TRACE(case_name(c));
+    const Graph g = load(conv_model(/*relu_first=*/true));
+    check_against_simulation(g, {{"x", random_tensor({2, 4, 7, 7}, 1)}}, c, {"r"});
+  }
+}
+
+TEST(PassesQdq, SignedConvWithoutReluMatchesSimulation) {
+  const Graph g = load(conv_model(/*relu_first=*/false));
+  check_against_simulation(g, {{"x", random_tensor({2, 4, 7, 7}, 2)}}, {5, 4, true, false}, {});
+}
+
+TEST(PassesQdq, GemmMatchesSimulation) {
+  for (bool trans_b : {false, true})
+    for (const GridCase& c : grid_cases()) {
+      SCOPED_TRACE(case_name(c) + (trans_b ? " transB" : ""));
+      const Graph g = load(gemm_model(trans_b));
+      check_against_simulation(g, {{"x", random_tensor({3, 8}, 3)}}, c, {"r"});
+    }
+}
+
+std::set<std::string> small_cnn_nonnegative_inputs(const Graph& g) {
+  // Every Conv/Gemm input except the image: MaxPool/Relu/GlobalAveragePool/Flatten of ReLUs.
+  std::set<std::string> names;
+  for (const Node& node : g.nodes)
+    if ((node.op_type == "Conv" || node.op_type == "Gemm") && g.values[node.inputs[0]].name != "input")
+      names.insert(g.values[node.inputs[0]].name);
+  return names;
+}
+
+TEST(PassesQdq, SmallCnnMatchesSimulation) {
+  const Graph g = import_onnx_file(small_cnn_path());
+  const std::map<std::string, Tensor> inputs{{"input", random_tensor({1, 1, 28, 28}, 4)}};
+  for (const GridCase& c : grid_cases()) {
+    SCOPED_TRACE(case_name(c));
+    check_against_simulation(g, inputs, c, small_cnn_nonnegative_inputs(g));
+  }
+}
+
+TEST(PassesQdq, MatMulPerChannelMatchesSimulation) {
+  // x [2, 3, 6] -> MatMul(B [6, 4]): output channels on B's last axis.
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {2, 3, 6});
+  *g->add_output() = value_info("y", {2, 3, 4});
+  tensor_to_proto(random_tensor({6, 4}, 61), "B", g->add_initializer());
+  *g->add_node() = node("MatMul", {"x", "B"}, {"y"}, "matmul");
+  const Graph original = load(m);
+  const std::map<std::string, Tensor> in{{"x", random_tensor({2, 3, 6}, 62)}};
+  const QdqLayer layer{"matmul", QdqWeight{5, true, {}}, QdqActivation{6, 3.0f, false}};
+  Graph q = original;
+  insert_qdq(q, QdqPlan{{layer}});
+  EXPECT_EQ(q.nodes[0].attr_int("axis", -7), 1);  // the weight's DequantizeLinear
+  std::map<std::string, SimLayer> sim{{"matmul", SimLayer{layer.weight, 1, layer.activation}}};
+  EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
+}
+
+TEST(PassesQdq, WeightsAbove8BitsStayFloatOnTheGrid) {
+  const Graph g = load(conv_model(true));
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({2, 4, 7, 7}, 5)}};
+  for (bool pc : {false, true}) {
+    QdqLayer layer{"conv", QdqWeight{12, pc, {}}, QdqActivation{12, 2.0f, true}};
+    Graph q = g;
+    insert_qdq(q, QdqPlan{{layer}});
+    EXPECT_EQ(count_ops(q, "DequantizeLinear"), 0);
+    EXPECT_EQ(count_ops(q, "QuantizeLinear"), 0);
+    EXPECT_EQ(count_ops(q, "Round"), 1);
+    std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
+    EXPECT_EQ(max_abs_diff(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
+  }
+}
+
+TEST(PassesQdq, LayersReadingOneActivationShareAChain) {
+  // x -> Relu -> r; conv_a(r), conv_b(r) -> Add -> y.
+  onnx::ModelProto m = model(13);
+  auto* gp = m.mutable_graph();
+  *gp->add_input() = value_info("x", {1, 4, 5, 5});
+  *gp->add_output() = value_info("y", {1, 3, 3, 3});
+  tensor_to_proto(random_tensor({3, 4, 3, 3}, 31), "Wa", gp->add_initializer());
+  tensor_to_proto(random_tensor({3, 4, 3, 3}, 32), "Wb", gp->add_initializer());
+  *gp->add_node() = node("Relu", {"x"}, {"r"}, "relu");
+  *gp->add_node() = node("Conv", {"r", "Wa"}, {"a"}, "conv_a");
+  *gp->add_node() = node("Conv", {"r", "Wb"}, {"b"}, "conv_b");
+  *gp->add_node() = node("Add", {"a", "b"}, {"y"}, "add");
+  const Graph g = load(m);
+  const QdqActivation same{5, 1.5f, true};
+  {
+    Graph q = g;
+    const QdqReport r = insert_qdq(q, QdqPlan{{QdqLayer{"conv_b", QdqWeight{}, same},
+                                               QdqLayer{"conv_a", QdqWeight{}, same}}});
+    EXPECT_EQ(r.activation_chains, 1);
+    EXPECT_EQ(count_ops(q, "QuantizeLinear"), 1);
+    EXPECT_EQ(count_ops(q, "Clip"), 1);
+    EXPECT_EQ(count_ops(q, "DequantizeLinear"), 3);
+    const std::map<std::string, Tensor> in{{"x", random_tensor({1, 4, 5, 5}, 6)}};
+    std::map<std::string, SimLayer> sim{{"conv_a", SimLayer{QdqWeight{}, 0, same}},
+                                        {"conv_b", SimLayer{QdqWeight{}, 0, same}}};
+    EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(g, in, sim)[0]), 0.0);
+  }
+  {
+    Graph q = g;
+    const QdqReport r = insert_qdq(q, QdqPlan{{QdqLayer{"conv_a", std::nullopt, same},
+                                               QdqLayer{"conv_b", std::nullopt, QdqActivation{5, 1.5f, false}}}});
+    EXPECT_EQ(r.activation_chains, 2);
+    EXPECT_EQ(count_ops(q, "QuantizeLinear"), 2);
+  }
+}
+
+// ---- opset and errors -----------------------------------------------------------------------
+
+TEST(PassesQdq, PerChannelRaisesOpsetWhenTheOpsAllowIt) {
+  Graph g = load(conv_model(true, /*opset=*/11));
+  const QdqReport r = insert_qdq(g, QdqPlan{{QdqLayer{"conv", QdqWeight{4, true, {}}, QdqActivation{4, 2.0f, true}}}});
+  EXPECT_EQ(r.opset_before, 11);
+  EXPECT_EQ(r.opset_after, 13);
+  EXPECT_EQ(g.opset(), 13);
+  EXPECT_NO_THROW(export_onnx_bytes(g));
+
+  // Softmax changed its axis semantics in opset 13: per-channel is refused, per-tensor works.
+  onnx::ModelProto m = conv_model(true, 11);
+  *m.mutable_graph()->add_node() = node("Softmax", {"y"}, {"s"}, "softmax");
+  *m.mutable_graph()->add_output() = value_info("s", {2, 5, 7, 7});
+  Graph soft = load(m);
+  EXPECT_THROW(insert_qdq(soft, QdqPlan{{QdqLayer{"conv", QdqWeight{4, true, {}}, std::nullopt}}}), UserError);
+  const QdqReport per_tensor = insert_qdq(soft, QdqPlan{{QdqLayer{"conv", QdqWeight{4, false, {}}, std::nullopt}}});
+  EXPECT_EQ(per_tensor.opset_after, 11);
+}
+
+TEST(PassesQdq, ClipAttributesBecomeInputsWhenOpset10IsRaised) {
+  // opset 10: Clip carries min/max attributes; a 10-bit activation needs Round (opset 11).
+  onnx::ModelProto m = model(10);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {1, 4});
+  *g->add_output() = value_info("y", {1, 2});
+  tensor_to_proto(random_tensor({4, 2}, 41), "B", g->add_initializer());
+  auto clip = node("Clip", {"x"}, {"c"}, "clip");
+  for (auto [key, value] : {std::pair{"min", -0.5f}, std::pair{"max", 0.5f}}) {
+    auto* a = clip.add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(value);
+  }
+  *g->add_node() = clip;
+  *g->add_node() = node("MatMul", {"c", "B"}, {"y"}, "matmul");
+  const Graph original = load(m);
+  const std::map<std::string, Tensor> in{{"x", random_tensor({1, 4}, 7)}};
+  Graph q = original;
+  insert_qdq(q, QdqPlan{{QdqLayer{"matmul", QdqWeight{6, false, {}}, QdqActivation{10, 0.5f, false}}}});
+  EXPECT_EQ(q.opset(), 11);
+  EXPECT_EQ(q.nodes[0].inputs.size(), 3u);  // the model's Clip, now with min/max inputs
+  std::map<std::string, SimLayer> sim{{"matmul", SimLayer{QdqWeight{6, false, {}}, 1, QdqActivation{10, 0.5f, false}}}};
+  EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
+}
+
+TEST(PassesQdq, BadPlansAreUserErrors) {
+  const Graph g = load(conv_model(true));
+  auto fails = [&](QdqLayer layer) {
+    Graph q = g;
+    EXPECT_THROW(insert_qdq(q, QdqPlan{{layer}}), UserError) << layer.node;
+  };
+  fails({"nope", QdqWeight{}, std::nullopt});
+  fails({"relu", QdqWeight{}, std::nullopt});
+  fails({"conv", QdqWeight{1, false, {}}, std::nullopt});
+  fails({"conv", QdqWeight{17, false, {}}, std::nullopt});
+  fails({"conv", QdqWeight{8, true, {1.0f, 2.0f}}, std::nullopt});   // 5 channels
+  fails({"conv", QdqWeight{8, false, {-1.0f}}, std::nullopt});
+  fails({"conv", std::nullopt, QdqActivation{8, NAN, false}});
+  Graph twice = g;
+  EXPECT_THROW(insert_qdq(twice, QdqPlan{{QdqLayer{"conv", QdqWeight{}, std::nullopt},
+                                          QdqLayer{"conv", QdqWeight{}, std::nullopt}}}),
+               UserError);
+  // A quantized weight is no longer a float constant: a second pass over it is refused.
+  Graph again = g;
+  insert_qdq(again, QdqPlan{{QdqLayer{"conv", QdqWeight{}, std::nullopt}}});
+  EXPECT_THROW(insert_qdq(again, QdqPlan{{QdqLayer{"conv", QdqWeight{}, std::nullopt}}}), UserError);
+}
+
+// ---- ONNX Runtime on the exported file --------------------------------------------------------
+
+fs::path ocs_cache() {
+  const char* cache = std::getenv("OCS_CACHE");
+  if (cache && *cache) return cache;
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : "/root") / ".cache" / "ocs";
+}
+
+bool ort_available() {
+  return fs::exists(ocs_cache() / "ort" / "node_modules" / "onnxruntime-node") &&
+         std::system("command -v node >/dev/null 2>&1") == 0;
+}
+
+// Exports `g`, runs it with ONNX Runtime (scripts/ort_run.js) on `inputs`, returns output 0.
+Tensor run_ort(const Graph& g, const std::map<std::string, Tensor>& inputs, const fs::path& dir) {
+  fs::create_directories(dir);
+  export_onnx_file(g, dir / "model.onnx", /*overwrite=*/true);
+  std::string command = fmt::format("node '{}' '{}' '{}'", std::string(OCS_SOURCE_DIR) + "/scripts/ort_run.js",
+                                    (dir / "model.onnx").string(), (dir / "out").string());
+  for (const auto& [name, t] : inputs) {
+    const fs::path file = dir / (escape_file_name(name) + ".npy");
+    write_npy(file, t);
+    command += fmt::format(" '{}={}'", name, file.string());
+  }
+  command += " 2>'" + (dir / "ort.log").string() + "'";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return read_npy(dir / "out" / (escape_file_name(g.values[g.outputs[0]].name) + ".npy"));
+}
+
+// ONNX Runtime (graph optimizations on, as a user would run it) against our engine (reference
+// kernels). Bound: 1e-5 of the output's scale. One step of any quantizer here moves the output
+// by far more (a 8-bit step is ~1e-2 of its input's scale), so passing means both computed the
+// same integers at every quantizer and differ only by float summation order (measured: ~1e-7
+// relative). A float sum landing within rounding noise of a grid boundary would break this;
+// with these seeds none does.
+TEST(PassesQdq, OnnxRuntimeAgreesOnExportedSmallCnn) {
+  if (!ort_available())
+    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort"
+                 << " (scripts/fetch_models.sh installs it; CI does)";
+  const Graph g = import_onnx_file(small_cnn_path());
+  const std::map<std::string, Tensor> inputs{{"input", random_tensor({1, 1, 28, 28}, 4)}};
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_qdq_ort_{}", getpid());
+  for (const GridCase& c : grid_cases()) {
+    SCOPED_TRACE(case_name(c));
+    const auto max_of = calibrate(g, inputs);
+    auto [plan, sim] = make_plan(g, max_of, {c.wbits, c.abits, c.per_channel, c.use_unsigned, 0.7f},
+                                 small_cnn_nonnegative_inputs(g));
+    Graph q = g;
+    insert_qdq(q, plan);
+    const Tensor ours = run_engine(q, inputs, true)[0];
+    const Tensor ort = run_ort(q, inputs, dir / case_name(c));
+    const double diff = max_abs_diff(ours, ort);
+    EXPECT_LE(diff, 1e-5 * max_abs(ours)) << "max |ocs - ort| = " << diff;
+    if (std::getenv("OCS_VERBOSE")) fmt::print("{}: max |ocs - ort| = {:.3g} (max |out| {:.3g})\n", case_name(c), diff, max_abs(ours));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(PassesQdq, OnnxRuntimeAgreesOnExportedConvAndGemm) {
+  if (!ort_available())
+    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort"
+                 << " (scripts/fetch_models.sh installs it; CI does)";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_qdq_ort_small_{}", getpid());
+  for (const GridCase& c : grid_cases()) {
+    SCOPED_TRACE(case_name(c));
+    for (int which = 0; which < 2; ++which) {
+      const Graph g = load(which == 0 ? conv_model(true) : gemm_model(true));
+      const std::map<std::string, Tensor> inputs{
+          {"x", which == 0 ? random_tensor({2, 4, 7, 7}, 8) : random_tensor({3, 8}, 9)}};
+      auto [plan, sim] = make_plan(g, calibrate(g, inputs),
+                                   {c.wbits, c.abits, c.per_channel, c.use_unsigned, 0.7f}, {"r"});
+      Graph q = g;
+      insert_qdq(q, plan);
+      const Tensor ours = run_engine(q, inputs, true)[0];
+      const Tensor ort = run_ort(q, inputs, dir / fmt::format("{}_{}", case_name(c), which));
+      const double diff = max_abs_diff(ours, ort);
+      EXPECT_LE(diff, 1e-5 * max_abs(ours)) << "max |ocs - ort| = " << diff;
+      if (std::getenv("OCS_VERBOSE")) fmt::print("{} {}: max |ocs - ort| = {:.3g} (max |out| {:.3g})\n", case_name(c), which, diff, max_abs(ours));
+    }
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ocs
