@@ -48,7 +48,6 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <tuple>
 
 namespace ocs {
 namespace {
@@ -390,9 +389,18 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
   // (Weights above 8 bits are plain float constants and need none of them.)
   int64_t target = 0;
   std::string why;
-  if (needs_qdq) target = 10, why = "QuantizeLinear/DequantizeLinear";
-  if (needs_round) target = 11, why = "activation quantization above 8 bits (Round)";
-  if (needs_per_channel) target = 13, why = "per-channel weight scales";
+  if (needs_qdq) {
+    target = 10;
+    why = "QuantizeLinear/DequantizeLinear";
+  }
+  if (needs_round) {
+    target = 11;
+    why = "activation quantization above 8 bits (Round)";
+  }
+  if (needs_per_channel) {
+    target = 13;
+    why = "per-channel weight scales";
+  }
   if (target > 0) raise_opset(graph, names, target, why);
   report.opset_after = graph.opset();
   const bool clip_has_inputs = graph.opset() >= 11;
