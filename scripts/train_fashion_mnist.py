@@ -49,12 +49,11 @@ class Block(nn.Module):
 
 
 class ResNet(nn.Module):
-    """3 stages of 2 residual blocks (16, 32, 64 channels)."""
+    """3 stages of one residual block each (16, 32, 64 channels), 78 k parameters."""
     def __init__(self):
         super().__init__()
         self.stem = conv_bn(1, 16)
-        self.layers = nn.Sequential(Block(16, 16, 1), Block(16, 16, 1), Block(16, 32, 2),
-                                    Block(32, 32, 1), Block(32, 64, 2), Block(64, 64, 1))
+        self.layers = nn.Sequential(Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2))
         self.fc = nn.Linear(64, 10)
 
     def forward(self, x):

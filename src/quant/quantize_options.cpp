@@ -1,5 +1,6 @@
 #include "quant/quantize_options.h"
 
+#include "calib/clip_method.h"
 #include "core/error.h"
 
 #include <nlohmann/json.hpp>
@@ -10,18 +11,12 @@ namespace ocs {
 
 namespace {
 
+// One parser for clip specs: the calibration library's.
 void check_clip(const std::string& option, const std::string& value) {
-  const std::string base = value.substr(0, value.find(':'));
-  if (base != "max" && base != "mse" && base != "aciq" && base != "kl" && base != "percentile")
-    user_error("{} '{}' is not a clip method; use max, mse, aciq, kl or percentile[:P]", option, value);
-  if (base == "percentile" && value.size() > base.size()) {
-    double p = 0;
-    try {
-      p = std::stod(value.substr(base.size() + 1));
-    } catch (const std::exception&) {
-      user_error("{} '{}': the percentile must be a number, e.g. percentile:99.99", option, value);
-    }
-    if (!(p > 0 && p <= 100)) user_error("{} '{}': the percentile must be in (0, 100]", option, value);
+  try {
+    make_clip_method(value);
+  } catch (const UserError& e) {
+    user_error("{}: {}", option, e.what());
   }
 }
 

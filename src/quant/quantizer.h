@@ -1,0 +1,42 @@
+// The quantization recipe behind `ocs quantize`: an ordered list of passes over a copy of the
+// float graph, each recorded in the report with its time.
+//
+//   1. fold_batchnorm                   (passes/fold_batchnorm.h)
+//   2. choose the quantized layers      Conv / Gemm / MatMul with a constant weight, minus
+//                                       --exclude and (by default) the first conv and last FC
+//   3. calibrate                        one streaming pass over the calibration data
+//                                       (calib/calibrator.h), only when activations are quantized
+//   4. ocs_split_weights                weight OCS with the chosen clip method (OCS + clip)
+//   5. ocs_split_activations            activation OCS: channels from step 3; the split values
+//                                       are calibrated again (naive split on a scratch copy) so
+//                                       the clip method sees the real split distribution, then
+//                                       the QA split is applied with that threshold
+//   6. insert_qdq                       weights and activations on their b-bit grids (QDQ nodes)
+//
+// The result is an ordinary ONNX graph: what `ocs eval` measures is exactly what is exported
+// (../shared/docs/DESIGN.md section 1).
+#pragma once
+
+#include "eval/sample_source.h"
+#include "ir/graph.h"
+#include "quant/quantize_options.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace ocs {
+
+struct QuantizeResult {
+  Graph graph;
+  nlohmann::json report;  // per layer and per model; see docs/QUANTIZE.md
+};
+
+// `calib` may be null when activations stay float (abits 0) and activation OCS is off.
+QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options,
+                              SampleSource* calib);
+
+// A readable table of the report, for the terminal.
+std::string quantize_report_table(const nlohmann::json& report);
+
+}  // namespace ocs

@@ -1,0 +1,98 @@
+#include "commands.h"
+#include "eval/sample_source.h"
+#include "onnx/onnx_io.h"
+#include "quant/quantizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace ocs::cli {
+namespace fs = std::filesystem;
+
+Action add_quantize_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("quantize", "Split outlier channels, clip and quantize a float model; "
+                                             "write the result as ONNX (QDQ or split float)");
+  struct Options {
+    std::string in, out, config;
+    QuantizeOptions q;
+    bool keep_float_ends = true;
+    bool quantize_ends = false;
+  };
+  auto opt = std::make_shared<Options>();
+  auto& q = opt->q;
+  cmd->add_option("input", opt->in, "float ONNX model (never modified)")->required();
+  cmd->add_option("output", opt->out, "quantized ONNX model to write")->required();
+  cmd->add_option("--config", opt->config, "JSON file whose keys mirror the long flags (flags given on the command line win)");
+  cmd->add_option("--calib", q.calib, "calibration data: fashion-mnist:train, FILE.npz or NAME=FILE.npy (samples on axis 0)");
+  cmd->add_option("--calib-samples", q.calib_samples, "calibration samples (default 512, as in the paper)");
+  cmd->add_option("--wbits", q.weight_bits, "weight bits, 2..16");
+  cmd->add_option("--abits", q.activation_bits, "activation bits, 2..16 (0 keeps activations in float)");
+  cmd->add_option("--ocs-ratio", q.ocs_ratio, "weight OCS expand ratio r: ceil(r * C_in) channels split per layer");
+  cmd->add_option("--act-ocs-ratio", q.act_ocs_ratio, "activation OCS expand ratio");
+  cmd->add_option("--split", q.split, "qa (quantization-aware, default) or naive");
+  cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl, percentile[:P]");
+  cmd->add_option("--aclip", q.activation_clip, "activation clip method: max, mse, aciq, kl, percentile[:P]");
+  cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
+  cmd->add_flag("--unsigned-activations", q.unsigned_activations, "unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0)");
+  cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and the last FC layer (the reference keeps them float)");
+  cmd->add_option("--exclude", q.exclude, "node names to leave in float");
+  cmd->add_option("--format", q.format, "qdq (default) or split-float");
+  cmd->add_option("--report", q.report, "JSON report path (default: OUTPUT with .report.json)");
+  cmd->add_flag("--force", q.force, "overwrite OUTPUT if it exists");
+  cmd->add_option("--threads", q.threads, "threads (default: all cores)");
+  return [opt, cmd]() {
+    QuantizeOptions options;
+    if (!opt->config.empty()) {
+      std::ifstream in(opt->config);
+      if (!in) user_error("cannot open config file '{}'", opt->config);
+      nlohmann::json config;
+      try {
+        in >> config;
+      } catch (const nlohmann::json::exception& e) {
+        user_error("config file '{}' is not valid JSON: {}", opt->config, e.what());
+      }
+      options.merge_json(config, opt->config);
+    }
+    // Command-line flags override the config file.
+    QuantizeOptions defaults;
+    nlohmann::json given = opt->q.to_json(), base = defaults.to_json();
+    nlohmann::json flags = nlohmann::json::object();
+    for (auto* o : cmd->get_options())
+      if (o->count() > 0 && o->get_lnames().size() == 1) {
+        std::string key = o->get_lnames()[0];
+        std::replace(key.begin(), key.end(), '-', '_');
+        if (given.contains(key)) flags[key] = given[key];
+      }
+    if (cmd->count("--quantize-first-last")) flags["keep_first_last_float"] = false;
+    options.merge_json(flags, "command line");
+    options.validate();
+
+    std::error_code ec;
+    if (fs::exists(opt->out, ec) && fs::exists(opt->in, ec) && fs::equivalent(opt->in, opt->out, ec))
+      user_error("the output '{}' is the input model; ocs never modifies its input, choose another name", opt->out);
+    if (fs::exists(opt->out, ec) && !options.force)
+      user_error("'{}' already exists; pass --force to overwrite it", opt->out);
+    std::string report_path = options.report.empty() ? fs::path(opt->out).replace_extension(".report.json").string() : options.report;
+
+    Graph graph = import_onnx_file(opt->in);
+    std::unique_ptr<SampleSource> calib;
+    if (!options.calib.empty()) calib = make_sample_source(options.calib, graph, options.calib_samples);
+    QuantizeResult result = quantize_model(graph, options, calib.get());
+    result.report["input"] = opt->in;
+    result.report["output"] = opt->out;
+    export_onnx_file(result.graph, opt->out, options.force);
+    {
+      std::ofstream out(report_path);
+      if (!out) user_error("cannot write the report '{}'", report_path);
+      out << result.report.dump(2) << "\n";
+    }
+    std::cout << quantize_report_table(result.report);
+    std::cout << fmt::format("wrote {} and {}\n", opt->out, report_path);
+    return 0;
+  };
+}
+
+}  // namespace ocs::cli
