@@ -54,6 +54,7 @@ Action add_run_command(CLI::App& app) {
     bool reference = false;
     int threads = 0;
     int repeat = 0;
+    int warmup = 0;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model file")->required();
@@ -63,6 +64,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_flag("--reference", opt->reference, "use the plain reference kernels (slow; the oracle)");
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
   cmd->add_option("--repeat", opt->repeat, "after the first run, run N more times and print the median latency")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--warmup", opt->warmup, "with --repeat: untimed runs before the timed ones (besides the first)")
       ->check(CLI::Range(0, 100000));
   return [opt]() {
     auto graph = std::make_shared<const Graph>(import_onnx_file(opt->model));
@@ -83,6 +86,7 @@ Action add_run_command(CLI::App& app) {
     }
     std::cout << fmt::format("ran in {:.2f} ms\n", ms);
     if (opt->repeat > 0) {
+      for (int r = 0; r < opt->warmup; ++r) session.run(inputs);
       std::vector<double> times;
       for (int r = 0; r < opt->repeat; ++r) {
         auto t0 = std::chrono::steady_clock::now();
