@@ -47,8 +47,12 @@ std::optional<std::vector<NodeId>> match_hardswish(const Graph& graph, ValueId x
     const std::vector<NodeId> after_add = hideable_consumers(graph, add.outputs[0]);
     if (after_add.size() != 1) continue;
     const Node& clip = graph.nodes[after_add[0]];
-    if (!is(clip, "Clip") || clip.inputs.size() != 3 || clip.inputs[0] != add.outputs[0]) continue;
-    if (scalar_constant(graph, clip.inputs[1]) != 0.0f || scalar_constant(graph, clip.inputs[2]) != 6.0f) continue;
+    if (!is(clip, "Clip") || clip.inputs.empty() || clip.inputs[0] != add.outputs[0]) continue;
+    const bool bounds_0_6 =
+        clip.inputs.size() == 1 ? clip.attr_float("min", -1.0f) == 0.0f && clip.attr_float("max", -1.0f) == 6.0f
+                                : clip.inputs.size() == 3 && scalar_constant(graph, clip.inputs[1]) == 0.0f &&
+                                      scalar_constant(graph, clip.inputs[2]) == 6.0f;
+    if (!bounds_0_6) continue;
     const std::vector<NodeId> after_clip = hideable_consumers(graph, clip.outputs[0]);
     if (after_clip.size() != 1 || after_clip[0] != second || uses(mul, clip.outputs[0]) != 1) continue;
     const std::vector<NodeId> after_mul = hideable_consumers(graph, mul.outputs[0]);
@@ -62,6 +66,33 @@ std::optional<std::vector<NodeId>> match_hardswish(const Graph& graph, ValueId x
     return std::vector<NodeId>{first, after_add[0], second, after_mul[0]};
   }
   return std::nullopt;
+}
+
+// Appends element-wise post-ops to `chain` (see fusion.h for the rules); false, leaving the
+// chain as it was, when they cannot join it.
+bool append_eltwise(FusedChain& chain, const std::vector<EltwiseOp>& ops) {
+  FusedChain grown = chain;
+  for (const EltwiseOp& op : ops) {
+    const bool linear = op.kind == EltwiseOp::Kind::Linear;
+    if (linear && grown.post_ops.empty()) {  // a * (scale x + shift) + b
+      grown.scale *= op.alpha;
+      grown.shift = op.alpha * grown.shift + op.beta;
+      continue;
+    }
+    if (linear && !grown.post_ops.back().sum && grown.post_ops.back().eltwise.kind == EltwiseOp::Kind::Linear) {
+      EltwiseOp& last = grown.post_ops.back().eltwise;
+      last.beta = op.alpha * last.beta + op.beta;
+      last.alpha *= op.alpha;
+      continue;
+    }
+    // Relu and LeakyRelu are one oneDNN algorithm.
+    auto algorithm = [](EltwiseOp::Kind k) { return k == EltwiseOp::Kind::LeakyRelu ? EltwiseOp::Kind::Relu : k; };
+    for (const PostOp& p : grown.post_ops)
+      if (!p.sum && algorithm(p.eltwise.kind) == algorithm(op.kind)) return false;
+    grown.post_ops.push_back(PostOp{false, op});
+  }
+  chain = std::move(grown);
+  return true;
 }
 
 }  // namespace
@@ -127,8 +158,7 @@ std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opse
       if (next.size() == 1 && !claimed[next[0]] && uses(graph.nodes[next[0]], current) == 1) {
         const Node& node = graph.nodes[next[0]];
         if (auto ops = fusion_node_as_eltwise(graph, node, current, opset)) {
-          for (const EltwiseOp& op : *ops) chain.post_ops.push_back(PostOp{false, op});
-          grown = true;
+          grown = append_eltwise(chain, *ops);
         } else if (is(node, "Add") && node.inputs.size() == 2 && opset >= 7 && chain.sum_operand == kNoValue) {
           const ValueId other = node.inputs[0] == current ? node.inputs[1] : node.inputs[0];
           const Value& other_value = graph.values.at(static_cast<size_t>(other));
@@ -147,8 +177,7 @@ std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opse
         if (auto nodes = match_hardswish(graph, current, next[0], next[1])) {
           bool free = true;
           for (NodeId n : *nodes) free = free && !claimed[n];
-          if (free) {
-            chain.post_ops.push_back(PostOp{false, {EltwiseOp::Kind::HardSwish}});
+          if (free && append_eltwise(chain, {{EltwiseOp::Kind::HardSwish}})) {
             for (NodeId n : *nodes) chain.nodes.push_back(n), claimed[n] = true;
             current = graph.nodes[nodes->back()].outputs[0];
             grown = true;

@@ -8,6 +8,10 @@
 //   - the expanded HardSwish x * Clip(x + 3, 0, 6) / 6 that Paddle exports (x then has exactly
 //     those two consumers);
 //   - one Add of another tensor (a sum post-op; its shape is checked at run time).
+// Leading scalar affine ops fold into the weights; later ones merge with a preceding linear
+// post-op. A chain never holds two post-ops of the same oneDNN algorithm: oneDNN 2.6 computes
+// a second eltwise_linear in one chain with the first one's constants (measured: Mul 1.5 then
+// Add 0.25 gave 2.25 x + 0.25), so the chain ends before such a repeat.
 // The fused step runs where the chain's last node was, so every operand exists by then.
 #pragma once
 
@@ -22,6 +26,9 @@ namespace ocs {
 struct FusedChain {
   NodeId head = -1;             // the Conv
   std::vector<NodeId> nodes;    // head first, in graph order
+  // Scalar Mul/Add/Sub/Div right after the Conv, folded into its weights and bias at plan time:
+  // conv(x) * scale + shift.
+  float scale = 1.0f, shift = 0.0f;
   std::vector<PostOp> post_ops;
   ValueId sum_operand = kNoValue;
   ValueId output = kNoValue;    // the chain's result (the last node's output)

@@ -88,6 +88,12 @@ struct Session::Plan {
 
   // The layout-aware kernel of a single node whose inputs may come in oneDNN layouts, or
   // nullptr. `from_layout[v]`: v is produced by a layout step.
+  // OCS_NO_LAYOUT=pool,eltwise,binary,chain,conv turns kinds of layout steps off (to bisect).
+  static bool disabled(const char* kind) {
+    const char* env = std::getenv("OCS_NO_LAYOUT");
+    return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
+  }
+
   void try_layout_step(Step& step, const Graph& graph, int64_t opset, const std::vector<bool>& from_layout) {
     const Node& node = *step.node;
     if (!node.domain.empty() || node.outputs.size() < 1 || node.inputs.empty()) return;
@@ -95,9 +101,10 @@ struct Session::Plan {
     auto layout_input = [&](size_t i) {
       return i < node.inputs.size() && node.inputs[i] != kNoValue && from_layout[node.inputs[i]];
     };
-    if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") {
+    if ((op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") && !disabled("pool")) {
       step.layout = dnnl_make_layout_pool(node, graph);
       step.layout_inputs = {node.inputs[0]};
+    } else if (disabled("eltwise")) {
     } else if (layout_input(0) && fusion_node_as_eltwise(graph, node, node.inputs[0], opset)) {
       step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[0], opset));
       step.layout_inputs = {node.inputs[0]};
@@ -105,7 +112,7 @@ struct Session::Plan {
       step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[1], opset));
       step.layout_inputs = {node.inputs[1]};
     } else if ((op == "Add" || op == "Mul" || op == "Sub" || op == "Div") && node.inputs.size() == 2 &&
-               opset >= 7 && (layout_input(0) || layout_input(1))) {
+               opset >= 7 && (layout_input(0) || layout_input(1)) && !disabled("binary")) {
       step.layout = dnnl_make_layout_binary(node);
       step.layout_inputs = node.inputs;
     }
@@ -123,10 +130,19 @@ struct Session::Plan {
     std::vector<FusedChain> chains;
     std::map<NodeId, size_t> chain_at_tail;
     std::vector<bool> in_chain(graph.nodes.size(), false);
-    if (layouts) {
+    if (layouts && !disabled("conv")) {
       chains = fusion_find_chains(graph, opset, [&](const Node& conv) {
         return dnnl_make_layout_conv(conv, graph, {}) != nullptr;
       });
+      if (disabled("chain"))
+        for (FusedChain& chain : chains) {
+          chain.nodes = {chain.head};
+          chain.post_ops.clear();
+          chain.scale = 1.0f;
+          chain.shift = 0.0f;
+          chain.sum_operand = kNoValue;
+          chain.output = graph.nodes[chain.head].outputs[0];
+        }
       for (size_t c = 0; c < chains.size(); ++c) {
         chain_at_tail[chains[c].tail()] = c;
         for (NodeId n : chains[c].nodes) in_chain[n] = true;
@@ -144,7 +160,7 @@ struct Session::Plan {
         const Node& head = graph.nodes[chain.head];
         Step step;
         step.node = &head;
-        step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops);
+        step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);
         OCS_CHECK(step.layout, "{} was eligible for fusion but has no layout kernel", head.describe());
         step.layout_inputs = head.inputs;
         step.layout_inputs.resize(3, kNoValue);

@@ -211,7 +211,7 @@ class LayoutConv final : public LayoutKernel {
   }
 
   const Node& node_;
-  const Tensor weights_, bias_;  // graph constants (their buffers outlive the session)
+  const Tensor weights_, bias_;  // graph constants or their scaled copies (shared buffers)
   const std::vector<PostOp> post_ops_;
   bool has_sum_ = false;
   std::mutex mutex_;
@@ -462,7 +462,7 @@ std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
 }
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
-                                                    std::vector<PostOp> post_ops) {
+                                                    std::vector<PostOp> post_ops, float scale, float shift) {
   if (!dnnl_input_may_be_float(conv, graph, 0) || !dnnl_input_is_constant(conv, graph, 1)) return nullptr;
   const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] != kNoValue;
   if (has_bias && !dnnl_input_is_constant(conv, graph, 2)) return nullptr;
@@ -471,6 +471,16 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
   if (w.dtype() != DType::Float32 || w.rank() != 4 || (has_bias && b.dtype() != DType::Float32)) return nullptr;
   const int64_t rank = dnnl_input_rank(conv, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;
+  if (has_bias && (b.rank() != 1 || b.numel() != w.dim(0))) return nullptr;
+  if (scale != 1.0f || shift != 0.0f) {
+    // (W * x + B) * scale + shift == (scale W) * x + (scale B + shift), per output channel.
+    Tensor scaled_w = w.clone();
+    for (float& v : scaled_w.span<float>()) v *= scale;
+    Tensor shifted_b(DType::Float32, {w.dim(0)});
+    float* out = shifted_b.data<float>();
+    for (int64_t m = 0; m < w.dim(0); ++m) out[m] = (has_bias ? b.data<float>()[m] * scale : 0.0f) + shift;
+    return std::make_unique<LayoutConv>(conv, scaled_w, shifted_b, std::move(post_ops));
+  }
   return std::make_unique<LayoutConv>(conv, w, b, std::move(post_ops));
 }
 

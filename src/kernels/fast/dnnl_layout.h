@@ -63,10 +63,12 @@ class LayoutKernel {
   virtual bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) = 0;
 };
 
-// Conv (2-D, float32, constant weights and bias) followed by `post_ops`. Inputs: X, W, B (an
-// undefined DnnlValue when absent), then the sum operand when a post-op is a sum.
+// Conv (2-D, float32, constant weights and bias) times `scale` plus `shift` (folded into the
+// weights and bias once), followed by `post_ops`. Inputs: X, W, B (an undefined DnnlValue when
+// absent), then the sum operand when a post-op is a sum.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
-                                                    std::vector<PostOp> post_ops);
+                                                    std::vector<PostOp> post_ops, float scale = 1.0f,
+                                                    float shift = 0.0f);
 // MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph);
 // Add, Mul, Sub, Div of two 4-D float32 tensors; the second may broadcast along axes of size 1
