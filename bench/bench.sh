@@ -15,6 +15,8 @@
 #                on a shared machine the best round is the one least disturbed by other work
 #   --threads T  threads for both engines (default 2)
 #   --ocs PATH   the ocs binary (default build/ocs)
+#   --unfused    also time `ocs run --no-fuse` (one kernel per node on plain tensors: the engine
+#                before fusion and blocked layouts)
 # The load average is printed before and after: numbers taken under load are not comparable.
 set -euo pipefail
 
@@ -30,6 +32,7 @@ runs=30
 rounds=3
 threads=2
 ocs="$REPO/build/ocs"
+unfused=0
 models=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -37,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --ocs) ocs="$2"; shift 2 ;;
+    --unfused) unfused=1; shift ;;
     -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "bench: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
@@ -72,9 +76,10 @@ prepare() {
   esac
 }
 
-ocs_median() {  # MODEL INPUT...
-  local model="$1"; shift
+ocs_median() {  # [--no-fuse] MODEL INPUT...
   local args=()
+  if [[ "$1" == --no-fuse ]]; then args+=(--no-fuse); shift; fi
+  local model="$1"; shift
   # Older builds have no --warmup; their first (untimed) run is the only warm-up.
   if "$ocs" run --help 2>/dev/null | grep -q -- --warmup; then args+=(--warmup 3); fi
   for spec in "$@"; do args+=(--input "$spec"); done
@@ -91,21 +96,36 @@ ort_median() {  # MODEL INPUT...
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; threads $threads, $runs runs x $rounds rounds)"
-printf '%-10s %12s %12s %8s\n' model "ocs ms" "ORT ms" "ocs/ORT"
+if ((unfused)); then
+  printf '%-10s %12s %12s %8s %14s %10s\n' model "ocs ms" "ORT ms" "ocs/ORT" "unfused ms" "unf/ORT"
+else
+  printf '%-10s %12s %12s %8s\n' model "ocs ms" "ORT ms" "ocs/ORT"
+fi
 for name in "${models[@]}"; do
   read -r -a spec <<<"$(prepare "$name")"
   best_ocs=""
   best_ort=""
+  best_unf=""
   for ((r = 0; r < rounds; ++r)); do
     o="$(ocs_median "${spec[@]}")"
     [[ -n "$o" ]] || fail "ocs run ${spec[0]} printed no median"
     t="$(ort_median "${spec[@]}")"
     [[ -n "$t" ]] || fail "ort_run.js ${spec[0]} printed no median"
-    log "$name round $((r + 1)): ocs $o ms, ORT $t ms (load $(cut -d' ' -f1 /proc/loadavg))"
+    u=""
+    if ((unfused)); then
+      u="$(ocs_median --no-fuse "${spec[@]}")"
+      best_unf="$(min "$u" "$best_unf")"
+    fi
+    log "$name round $((r + 1)): ocs $o ms, ORT $t ms${u:+, unfused $u ms} (load $(cut -d' ' -f1 /proc/loadavg))"
     best_ocs="$(min "$o" "$best_ocs")"
     best_ort="$(min "$t" "$best_ort")"
   done
-  printf '%-10s %12.2f %12.2f %8.2f\n' "$name" "$best_ocs" "$best_ort" \
-    "$(awk -v a="$best_ocs" -v b="$best_ort" 'BEGIN { print a / b }')"
+  ratio="$(awk -v a="$best_ocs" -v b="$best_ort" 'BEGIN { print a / b }')"
+  if ((unfused)); then
+    printf '%-10s %12.2f %12.2f %8.2f %14.2f %10.2f\n' "$name" "$best_ocs" "$best_ort" "$ratio" "$best_unf" \
+      "$(awk -v a="$best_unf" -v b="$best_ort" 'BEGIN { print a / b }')"
+  else
+    printf '%-10s %12.2f %12.2f %8.2f\n' "$name" "$best_ocs" "$best_ort" "$ratio"
+  fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
