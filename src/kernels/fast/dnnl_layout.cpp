@@ -461,13 +461,32 @@ std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
   });
 }
 
+// The constant behind `id`: a constant value, or the output of Identity nodes over one (torch
+// exports weights used twice through Identity). nullptr otherwise.
+static const Tensor* constant_behind(const Graph& graph, ValueId id) {
+  for (int hops = 0; hops < 8 && id != kNoValue; ++hops) {
+    const Value& value = graph.values.at(static_cast<size_t>(id));
+    if (value.constant) return &*value.constant;
+    if (value.outer_scope) return nullptr;
+    const std::optional<NodeId> producer = graph.producer(id);
+    if (!producer) return nullptr;
+    const Node& node = graph.nodes[*producer];
+    if (!node.domain.empty() || node.op_type != "Identity" || node.inputs.size() != 1) return nullptr;
+    id = node.inputs[0];
+  }
+  return nullptr;
+}
+
 std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
                                                     std::vector<PostOp> post_ops, float scale, float shift) {
-  if (!dnnl_input_may_be_float(conv, graph, 0) || !dnnl_input_is_constant(conv, graph, 1)) return nullptr;
+  if (!dnnl_input_may_be_float(conv, graph, 0) || conv.inputs.size() < 2) return nullptr;
+  const Tensor* weights = constant_behind(graph, conv.inputs[1]);
+  if (!weights) return nullptr;
   const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] != kNoValue;
-  if (has_bias && !dnnl_input_is_constant(conv, graph, 2)) return nullptr;
-  const Tensor& w = *graph.values.at(conv.inputs[1]).constant;
-  Tensor b = has_bias ? *graph.values.at(conv.inputs[2]).constant : Tensor();
+  const Tensor* bias = has_bias ? constant_behind(graph, conv.inputs[2]) : nullptr;
+  if (has_bias && !bias) return nullptr;
+  const Tensor& w = *weights;
+  Tensor b = has_bias ? *bias : Tensor();
   if (w.dtype() != DType::Float32 || w.rank() != 4 || (has_bias && b.dtype() != DType::Float32)) return nullptr;
   const int64_t rank = dnnl_input_rank(conv, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;
