@@ -1,7 +1,13 @@
 #include "engine/session.h"
 
+#include "engine/fusion.h"
+#include "kernels/fast/dnnl_layout.h"
+
 #include <omp.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <set>
 #include <unordered_map>
 
@@ -23,6 +29,17 @@ struct Frame {
   const Graph* graph = nullptr;
   std::vector<Tensor> values;
   const Frame* parent = nullptr;
+  // Fast fused runs: where each value lives in oneDNN memory (see kernels/fast/dnnl_layout.h).
+  // values[v] is undefined while v exists only there; plain() materializes it.
+  std::vector<DnnlValue> side;
+
+  const Tensor& plain(ValueId id) {
+    if (!values[id].defined() && !side.empty() && side[id].has_memory) values[id] = dnnl_materialize(side[id]);
+    return values[id];
+  }
+  void materialize_all() {
+    for (size_t v = 0; v < side.size(); ++v) plain(static_cast<ValueId>(v));
+  }
 
   const Tensor* lookup_outer(const std::string& name) const {
     for (const Frame* f = parent; f; f = f->parent) {
@@ -37,10 +54,15 @@ struct Frame {
 
 struct Session::Plan {
   struct Step {
-    const Node* node = nullptr;
+    const Node* node = nullptr;                  // for a fused step: the head Conv
     const KernelEntry* entry = nullptr;          // nullptr for control flow (If)
     std::unique_ptr<FastKernel> fast;
+    std::unique_ptr<LayoutKernel> layout;        // layout-aware oneDNN kernel (fast runs only)
+    std::vector<ValueId> layout_inputs;          // what `layout` reads (kNoValue: absent)
+    ValueId layout_output = kNoValue;
+    std::vector<Step> parts;                     // a fused step's nodes, run plainly if `layout` declines
     std::vector<ValueId> release_after;          // values whose last use is this step
+    std::string label;                           // for OCS_PROFILE
   };
   struct GraphPlan {
     const Graph* graph = nullptr;
@@ -48,47 +70,145 @@ struct Session::Plan {
     int64_t opset = 0;
   };
   std::unordered_map<const Graph*, GraphPlan> graphs;
+  bool layouts = false;  // fused, with oneDNN layouts between steps
+  bool profile = false;
+  std::map<std::string, std::pair<double, int64_t>> profile_totals;  // label -> ms, count
+
+  Step plain_step(const Node& node, const Graph& graph, const SessionOptions& options) {
+    Step step;
+    step.node = &node;
+    step.label = node.op_type;
+    if (!(node.domain.empty() && node.op_type == "If")) {
+      step.entry = KernelRegistry::global().find(node.domain, node.op_type);
+      OCS_CHECK(step.entry, "no kernel for {} (import should have refused it)", node.describe());
+      if (step.entry->fast && !options.reference_kernels_only) step.fast = step.entry->fast(node, graph);
+    }
+    return step;
+  }
+
+  // The layout-aware kernel of a single node whose inputs may come in oneDNN layouts, or
+  // nullptr. `from_layout[v]`: v is produced by a layout step.
+  // OCS_NO_LAYOUT=pool,eltwise,binary,chain,conv turns kinds of layout steps off (to bisect).
+  static bool disabled(const char* kind) {
+    const char* env = std::getenv("OCS_NO_LAYOUT");
+    return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
+  }
+
+  void try_layout_step(Step& step, const Graph& graph, int64_t opset, const std::vector<bool>& from_layout) {
+    const Node& node = *step.node;
+    if (!node.domain.empty() || node.outputs.size() < 1 || node.inputs.empty()) return;
+    const std::string& op = node.op_type;
+    auto layout_input = [&](size_t i) {
+      return i < node.inputs.size() && node.inputs[i] != kNoValue && from_layout[node.inputs[i]];
+    };
+    if ((op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") && !disabled("pool")) {
+      step.layout = dnnl_make_layout_pool(node, graph);
+      step.layout_inputs = {node.inputs[0]};
+    } else if (disabled("eltwise")) {
+    } else if (layout_input(0) && fusion_node_as_eltwise(graph, node, node.inputs[0], opset)) {
+      step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[0], opset));
+      step.layout_inputs = {node.inputs[0]};
+    } else if (layout_input(1) && fusion_node_as_eltwise(graph, node, node.inputs[1], opset)) {
+      step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[1], opset));
+      step.layout_inputs = {node.inputs[1]};
+    } else if ((op == "Add" || op == "Mul" || op == "Sub" || op == "Div") && node.inputs.size() == 2 &&
+               opset >= 7 && (layout_input(0) || layout_input(1)) && !disabled("binary")) {
+      step.layout = dnnl_make_layout_binary(node);
+      step.layout_inputs = node.inputs;
+    }
+    if (step.layout) {
+      step.layout_output = node.outputs[0];
+      step.label = "dnnl " + op;
+    }
+  }
 
   void build(const Graph& graph, int64_t opset, const SessionOptions& options) {
     GraphPlan& plan = graphs[&graph];
     plan.graph = &graph;
     plan.opset = opset;
-    const auto& registry = KernelRegistry::global();
-    std::vector<int64_t> last_use(graph.values.size(), -1);
+    // Fusion chains, keyed by the node where each runs (its last node).
+    std::vector<FusedChain> chains;
+    std::map<NodeId, size_t> chain_at_tail;
+    std::vector<bool> in_chain(graph.nodes.size(), false);
+    if (layouts && !disabled("conv")) {
+      chains = fusion_find_chains(graph, opset, [&](const Node& conv) {
+        return dnnl_make_layout_conv(conv, graph, {}) != nullptr;
+      });
+      if (disabled("chain"))
+        for (FusedChain& chain : chains) {
+          chain.nodes = {chain.head};
+          chain.post_ops.clear();
+          chain.scale = 1.0f;
+          chain.shift = 0.0f;
+          chain.sum_operand = kNoValue;
+          chain.output = graph.nodes[chain.head].outputs[0];
+        }
+      for (size_t c = 0; c < chains.size(); ++c) {
+        chain_at_tail[chains[c].tail()] = c;
+        for (NodeId n : chains[c].nodes) in_chain[n] = true;
+      }
+    }
+    std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       const Node& node = graph.nodes[i];
+      for (const auto& [key, attr] : node.attributes)
+        if (attr.g) build(*attr.g, opset, options);
+      if (in_chain[i]) {
+        auto it = chain_at_tail.find(static_cast<NodeId>(i));
+        if (it == chain_at_tail.end()) continue;  // runs inside its chain's step
+        const FusedChain& chain = chains[it->second];
+        const Node& head = graph.nodes[chain.head];
+        Step step;
+        step.node = &head;
+        step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);
+        OCS_CHECK(step.layout, "{} was eligible for fusion but has no layout kernel", head.describe());
+        step.layout_inputs = head.inputs;
+        step.layout_inputs.resize(3, kNoValue);
+        if (chain.sum_operand != kNoValue) step.layout_inputs.push_back(chain.sum_operand);
+        step.layout_output = chain.output;
+        step.label = "dnnl Conv";
+        for (NodeId n : chain.nodes) {
+          step.parts.push_back(plain_step(graph.nodes[n], graph, options));
+          if (n != chain.head) step.label += "+" + graph.nodes[n].op_type;
+        }
+        from_layout[chain.output] = true;
+        plan.steps.push_back(std::move(step));
+        continue;
+      }
+      Step step = plain_step(node, graph, options);
+      if (layouts) try_layout_step(step, graph, opset, from_layout);
+      if (step.layout) from_layout[step.layout_output] = true;
+      plan.steps.push_back(std::move(step));
+    }
+
+    // Release each value after the last step that reads it.
+    const int64_t end = static_cast<int64_t>(plan.steps.size());
+    std::vector<int64_t> last_use(graph.values.size(), -1);
+    auto note_reads = [&](const Node& node, int64_t s) {
       for (ValueId in : node.inputs)
-        if (in != kNoValue) last_use[in] = static_cast<int64_t>(i);
+        if (in != kNoValue) last_use[in] = s;
       std::set<std::string> outer;
       for (const auto& [key, attr] : node.attributes)
         if (attr.g) collect_outer_reads(*attr.g, outer);
       for (const auto& name : outer)
-        if (ValueId id = graph.find_value(name); id != kNoValue) last_use[id] = static_cast<int64_t>(i);
+        if (ValueId id = graph.find_value(name); id != kNoValue) last_use[id] = s;
+    };
+    for (int64_t s = 0; s < end; ++s) {
+      const Step& step = plan.steps[s];
+      if (step.parts.empty()) note_reads(*step.node, s);
+      for (const Step& part : step.parts) note_reads(*part.node, s);
     }
-    for (ValueId out : graph.outputs) last_use[out] = static_cast<int64_t>(graph.nodes.size());
-    plan.steps.resize(graph.nodes.size());
-    for (size_t i = 0; i < graph.nodes.size(); ++i) {
-      const Node& node = graph.nodes[i];
-      Step& step = plan.steps[i];
-      step.node = &node;
-      if (!(node.domain.empty() && node.op_type == "If")) {
-        step.entry = registry.find(node.domain, node.op_type);
-        OCS_CHECK(step.entry, "no kernel for {} (import should have refused it)", node.describe());
-        if (step.entry->fast && !options.reference_kernels_only)
-          step.fast = step.entry->fast(node, graph);
-      }
-      for (const auto& [key, attr] : node.attributes)
-        if (attr.g) build(*attr.g, opset, options);
-    }
+    for (ValueId out : graph.outputs) last_use[out] = end;
     for (size_t v = 0; v < graph.values.size(); ++v) {
       const Value& value = graph.values[v];
-      if (last_use[v] >= 0 && last_use[v] < static_cast<int64_t>(graph.nodes.size()) &&
-          !value.constant && !value.outer_scope)
+      if (last_use[v] >= 0 && last_use[v] < end && !value.constant && !value.outer_scope)
         plan.steps[last_use[v]].release_after.push_back(static_cast<ValueId>(v));
     }
   }
 
   void run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer);
+  void run_step(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer);
+  void run_plain(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer);
   void run_if(const Step& step, Frame& frame, const Observer& observer, std::vector<Tensor>& outputs);
 };
 
@@ -111,9 +231,60 @@ void Session::Plan::run_if(const Step& step, Frame& frame, const Observer& obser
   for (size_t i = 0; i < branch.outputs.size(); ++i) outputs[i] = inner.values[branch.outputs[i]];
 }
 
+void Session::Plan::run_plain(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer) {
+  const Node& node = *step.node;
+  std::vector<Tensor> inputs;
+  std::vector<Tensor> outputs(node.outputs.size());
+  if (!step.entry) frame.materialize_all();  // the branch reads outer values by name
+  for (ValueId in : node.inputs) inputs.push_back(in == kNoValue ? Tensor() : frame.plain(in));
+  if (!step.entry) {
+    run_if(step, frame, observer, outputs);
+  } else {
+    KernelContext ctx{node, inputs, outputs, plan.opset};
+    if (step.fast) step.fast->run(ctx);
+    else step.entry->reference(ctx);
+  }
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    ValueId out = node.outputs[o];
+    if (out == kNoValue) continue;
+    OCS_CHECK(o < outputs.size() && outputs[o].defined(), "{} did not produce output {}",
+              node.describe(), o);
+    frame.values[out] = std::move(outputs[o]);
+    if (!frame.side.empty()) frame.side[out] = DnnlValue();
+    if (observer) observer(*plan.graph, out, frame.values[out]);
+  }
+}
+
+void Session::Plan::run_step(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer) {
+  if (step.layout) {
+    std::vector<DnnlValue*> args;
+    DnnlValue absent;
+    for (ValueId in : step.layout_inputs) {
+      if (in == kNoValue) {
+        args.push_back(&absent);
+        continue;
+      }
+      DnnlValue& side = frame.side[in];
+      if (!side.has_memory) side.plain = frame.values[in];
+      args.push_back(&side);
+    }
+    DnnlValue out;
+    if (step.layout->run(args, out)) {
+      frame.values[step.layout_output] = out.plain;
+      frame.side[step.layout_output] = std::move(out);
+      return;
+    }
+    if (step.parts.empty()) return run_plain(step, plan, frame, observer);
+    for (const Step& part : step.parts) run_plain(part, plan, frame, observer);
+    return;
+  }
+  run_plain(step, plan, frame, observer);
+}
+
 void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer) {
   const Graph& graph = *plan.graph;
   frame.values.resize(graph.values.size());
+  if (layouts) frame.side.resize(graph.values.size());
   for (size_t v = 0; v < graph.values.size(); ++v) {
     const Value& value = graph.values[v];
     if (value.constant) {
@@ -124,39 +295,53 @@ void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observe
       frame.values[v] = *outer;
     }
   }
-  std::vector<Tensor> inputs;
-  std::vector<Tensor> outputs;
   for (const Step& step : plan.steps) {
-    const Node& node = *step.node;
-    inputs.clear();
-    for (ValueId in : node.inputs) inputs.push_back(in == kNoValue ? Tensor() : frame.values[in]);
-    outputs.assign(node.outputs.size(), Tensor());
-    if (!step.entry) {
-      run_if(step, frame, observer, outputs);
+    if (profile) {
+      const auto start = std::chrono::steady_clock::now();
+      run_step(step, plan, frame, observer);
+      auto& [ms, count] = profile_totals[step.label];
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      ++count;
     } else {
-      KernelContext ctx{node, inputs, outputs, plan.opset};
-      if (step.fast) step.fast->run(ctx);
-      else step.entry->reference(ctx);
+      run_step(step, plan, frame, observer);
     }
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      ValueId out = node.outputs[o];
-      if (out == kNoValue) continue;
-      OCS_CHECK(o < outputs.size() && outputs[o].defined(), "{} did not produce output {}",
-                node.describe(), o);
-      frame.values[out] = std::move(outputs[o]);
-      if (observer) observer(graph, out, frame.values[out]);
+    for (ValueId dead : step.release_after) {
+      frame.values[dead] = Tensor();
+      if (!frame.side.empty()) frame.side[dead] = DnnlValue();
     }
-    for (ValueId dead : step.release_after) frame.values[dead] = Tensor();
   }
+  for (ValueId out : graph.outputs) frame.plain(out);
 }
 
 Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options), plan_(std::make_unique<Plan>()) {
   if (options_.threads > 0) omp_set_num_threads(options_.threads);
+  plan_->layouts = options_.fuse && !options_.reference_kernels_only;
+  const char* profile = std::getenv("OCS_PROFILE");
+  plan_->profile = profile && *profile && std::string(profile) != "0";
   plan_->build(*graph_, graph_->opset(""), options_);
 }
 
-Session::~Session() = default;
+std::vector<std::string> Session::step_labels() const {
+  std::vector<std::string> labels;
+  for (const auto& step : plan_->graphs.at(graph_.get()).steps) labels.push_back(step.label);
+  return labels;
+}
+
+Session::~Session() {
+  for (const Plan* plan : {plan_.get(), observed_plan_.get()}) {
+    if (!plan || !plan->profile || plan->profile_totals.empty()) continue;
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (const auto& [label, entry] : plan->profile_totals) {
+      rows.emplace_back(entry.first, fmt::format("{:9.2f} ms {:7} x  {}", entry.first, entry.second, label));
+      total += entry.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::cerr << fmt::format("OCS_PROFILE: {:.2f} ms in all steps of all runs\n", total);
+    for (const auto& row : rows) std::cerr << "  " << row.second << "\n";
+  }
+}
 
 static void check_input(const Value& declared, const Tensor& given) {
   if (declared.dtype != DType::Undefined && given.dtype() != declared.dtype)
@@ -196,7 +381,17 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, co
     frame.values[id] = it->second;
     if (observer) observer(graph, id, it->second);
   }
-  plan_->run_graph(plan_->graphs.at(&graph), frame, observer);
+  Plan* plan = plan_.get();
+  if (observer && plan->layouts) {
+    // Fusion hides intermediates and blocked layouts hide values: observe an unfused plan.
+    if (!observed_plan_) {
+      observed_plan_ = std::make_unique<Plan>();
+      observed_plan_->profile = plan_->profile;
+      observed_plan_->build(graph, graph.opset(""), options_);
+    }
+    plan = observed_plan_.get();
+  }
+  plan->run_graph(plan->graphs.at(&graph), frame, observer);
   std::vector<Tensor> outputs;
   for (ValueId id : graph.outputs) outputs.push_back(frame.values[id]);
   return outputs;

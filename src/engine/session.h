@@ -1,5 +1,12 @@
 // Runs a graph on the CPU. Plans once (node order, which values die after which node, one kernel
 // per node with its cached state), runs many times.
+//
+// Fast runs (the default) fuse Conv with the element-wise chain after it and keep values in
+// oneDNN's blocked layouts between oneDNN-capable ops (see engine/fusion.h and
+// kernels/fast/dnnl_layout.h); values are turned into plain tensors lazily, only where a plain
+// kernel, a subgraph or a graph output reads them. A run with an Observer uses a second plan
+// without fusion or blocked layouts, so the observer sees every value of the graph (calibration
+// needs the activations feeding each Conv/Gemm, including pre-activation Conv outputs).
 #pragma once
 
 #include "ir/graph.h"
@@ -20,6 +27,9 @@ using Observer = std::function<void(const Graph& graph, ValueId value, const Ten
 struct SessionOptions {
   bool reference_kernels_only = false;  // the oracle: plain loops everywhere
   int threads = 0;                      // 0: oneDNN/OpenMP default (all cores)
+  // Fast runs only: fuse Conv + element-wise chains and keep oneDNN layouts between ops. Off:
+  // one fast or reference kernel per node on plain tensors (the behaviour before fusion).
+  bool fuse = true;
 };
 
 class Session {
@@ -36,12 +46,17 @@ class Session {
                           const Observer& observer = nullptr);
 
   const Graph& graph() const { return *graph_; }
+  // One label per step of the top-level plan, in run order: the op type for a plain step,
+  // "dnnl Op" for a layout-aware oneDNN step, "dnnl Conv+Relu+..." for a fused chain. For tests
+  // and diagnostics (OCS_PROFILE=1 prints time per label when the session ends).
+  std::vector<std::string> step_labels() const;
 
  private:
   struct Plan;
   std::shared_ptr<const Graph> graph_;
   SessionOptions options_;
-  std::unique_ptr<Plan> plan_;
+  std::unique_ptr<Plan> plan_;           // fused when options_.fuse (and not reference-only)
+  std::unique_ptr<Plan> observed_plan_;  // unfused, built on the first run with an observer
 };
 
 }  // namespace ocs

@@ -54,6 +54,8 @@ Action add_run_command(CLI::App& app) {
     bool reference = false;
     int threads = 0;
     int repeat = 0;
+    int warmup = 0;
+    bool no_fuse = false;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model file")->required();
@@ -61,8 +63,11 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--output-dir,-o", opt->output_dir,
                   "write each output as DIR/<name>.npy (bytes outside [A-Za-z0-9._-] become %XX)");
   cmd->add_flag("--reference", opt->reference, "use the plain reference kernels (slow; the oracle)");
+  cmd->add_flag("--no-fuse", opt->no_fuse, "fast kernels one node at a time on plain tensors (no fusion, no blocked layouts)");
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
   cmd->add_option("--repeat", opt->repeat, "after the first run, run N more times and print the median latency")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--warmup", opt->warmup, "with --repeat: untimed runs before the timed ones (besides the first)")
       ->check(CLI::Range(0, 100000));
   return [opt]() {
     auto graph = std::make_shared<const Graph>(import_onnx_file(opt->model));
@@ -72,7 +77,11 @@ Action add_run_command(CLI::App& app) {
       fs::create_directories(opt->output_dir, ec);
       if (ec) user_error("cannot create output folder '{}': {}", opt->output_dir, ec.message());
     }
-    Session session(graph, {opt->reference, opt->threads});
+    SessionOptions options;
+    options.reference_kernels_only = opt->reference;
+    options.threads = opt->threads;
+    options.fuse = !opt->no_fuse;
+    Session session(graph, options);
     auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outputs = session.run(inputs);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -83,6 +92,7 @@ Action add_run_command(CLI::App& app) {
     }
     std::cout << fmt::format("ran in {:.2f} ms\n", ms);
     if (opt->repeat > 0) {
+      for (int r = 0; r < opt->warmup; ++r) session.run(inputs);
       std::vector<double> times;
       for (int r = 0; r < opt->repeat; ++r) {
         auto t0 = std::chrono::steady_clock::now();

@@ -1,0 +1,198 @@
+#include "engine/fusion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ocs {
+
+namespace {
+
+// The single float value of a constant input, when it is one (rank 0 or 1, one element).
+std::optional<float> scalar_constant(const Graph& graph, ValueId id) {
+  if (id == kNoValue) return std::nullopt;
+  const Value& value = graph.values.at(static_cast<size_t>(id));
+  if (!value.constant || value.constant->dtype() != DType::Float32 || value.constant->numel() != 1 ||
+      value.constant->rank() > 1)
+    return std::nullopt;
+  return value.constant->data<float>()[0];
+}
+
+// Consumers of `value` when it may be hidden inside a fused step: not a graph output, and used
+// by plain nodes only (a subgraph reading it shows up as its If node, which never fuses).
+std::vector<NodeId> hideable_consumers(const Graph& graph, ValueId value) {
+  if (graph.is_graph_output(value)) return {};
+  return graph.consumers(value);
+}
+
+int uses(const Node& node, ValueId value) {
+  int n = 0;
+  for (ValueId in : node.inputs) n += in == value;
+  return n;
+}
+
+bool is(const Node& node, const char* op) { return node.domain.empty() && node.op_type == op; }
+
+// Matches Paddle's expanded HardSwish starting at `x`, whose two consumers are `first` and
+// `second`: Add(x, 3) -> Clip(0, 6) -> Mul(x, .) -> Div(., 6) (or Mul(., 1/6)). Returns the
+// four nodes in graph order.
+std::optional<std::vector<NodeId>> match_hardswish(const Graph& graph, ValueId x, NodeId first, NodeId second) {
+  for (int attempt = 0; attempt < 2; ++attempt, std::swap(first, second)) {
+    const Node& add = graph.nodes[first];
+    const Node& mul = graph.nodes[second];
+    if (!is(add, "Add") || !is(mul, "Mul") || add.inputs.size() != 2 || mul.inputs.size() != 2) continue;
+    if (uses(add, x) != 1 || uses(mul, x) != 1) continue;
+    const ValueId three = add.inputs[0] == x ? add.inputs[1] : add.inputs[0];
+    if (scalar_constant(graph, three) != 3.0f) continue;
+    const std::vector<NodeId> after_add = hideable_consumers(graph, add.outputs[0]);
+    if (after_add.size() != 1) continue;
+    const Node& clip = graph.nodes[after_add[0]];
+    if (!is(clip, "Clip") || clip.inputs.empty() || clip.inputs[0] != add.outputs[0]) continue;
+    const bool bounds_0_6 =
+        clip.inputs.size() == 1 ? clip.attr_float("min", -1.0f) == 0.0f && clip.attr_float("max", -1.0f) == 6.0f
+                                : clip.inputs.size() == 3 && scalar_constant(graph, clip.inputs[1]) == 0.0f &&
+                                      scalar_constant(graph, clip.inputs[2]) == 6.0f;
+    if (!bounds_0_6) continue;
+    const std::vector<NodeId> after_clip = hideable_consumers(graph, clip.outputs[0]);
+    if (after_clip.size() != 1 || after_clip[0] != second || uses(mul, clip.outputs[0]) != 1) continue;
+    const std::vector<NodeId> after_mul = hideable_consumers(graph, mul.outputs[0]);
+    if (after_mul.size() != 1) continue;
+    const Node& scale = graph.nodes[after_mul[0]];
+    if (scale.inputs.size() != 2 || scale.inputs[0] != mul.outputs[0]) continue;
+    const std::optional<float> by = scalar_constant(graph, scale.inputs[1]);
+    const bool divides = is(scale, "Div") && by == 6.0f;
+    const bool multiplies = is(scale, "Mul") && by && std::fabs(*by * 6.0f - 1.0f) < 1e-6f;
+    if (!divides && !multiplies) continue;
+    return std::vector<NodeId>{first, after_add[0], second, after_mul[0]};
+  }
+  return std::nullopt;
+}
+
+// Appends element-wise post-ops to `chain` (see fusion.h for the rules); false, leaving the
+// chain as it was, when they cannot join it.
+bool append_eltwise(FusedChain& chain, const std::vector<EltwiseOp>& ops) {
+  FusedChain grown = chain;
+  for (const EltwiseOp& op : ops) {
+    const bool linear = op.kind == EltwiseOp::Kind::Linear;
+    if (linear && grown.post_ops.empty()) {  // a * (scale x + shift) + b
+      grown.scale *= op.alpha;
+      grown.shift = op.alpha * grown.shift + op.beta;
+      continue;
+    }
+    if (linear && !grown.post_ops.back().sum && grown.post_ops.back().eltwise.kind == EltwiseOp::Kind::Linear) {
+      EltwiseOp& last = grown.post_ops.back().eltwise;
+      last.beta = op.alpha * last.beta + op.beta;
+      last.alpha *= op.alpha;
+      continue;
+    }
+    // Relu and LeakyRelu are one oneDNN algorithm.
+    auto algorithm = [](EltwiseOp::Kind k) { return k == EltwiseOp::Kind::LeakyRelu ? EltwiseOp::Kind::Relu : k; };
+    for (const PostOp& p : grown.post_ops)
+      if (!p.sum && algorithm(p.eltwise.kind) == algorithm(op.kind)) return false;
+    grown.post_ops.push_back(PostOp{false, op});
+  }
+  chain = std::move(grown);
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::vector<EltwiseOp>> fusion_node_as_eltwise(const Graph& graph, const Node& node,
+                                                             ValueId from, int64_t opset) {
+  using K = EltwiseOp::Kind;
+  if (!node.domain.empty() || node.outputs.size() != 1 || node.inputs.empty()) return std::nullopt;
+  const std::string& op = node.op_type;
+  if (node.inputs.size() == 1 && node.inputs[0] == from) {
+    if (op == "Relu") return std::vector<EltwiseOp>{{K::Relu}};
+    if (op == "LeakyRelu") return std::vector<EltwiseOp>{{K::LeakyRelu, node.attr_float("alpha", 0.01f)}};
+    if (op == "Sigmoid") return std::vector<EltwiseOp>{{K::Sigmoid}};
+    if (op == "Tanh") return std::vector<EltwiseOp>{{K::Tanh}};
+    if (op == "HardSwish") return std::vector<EltwiseOp>{{K::HardSwish}};
+    if (op == "HardSigmoid")  // max(0, min(1, alpha * x + beta))
+      return std::vector<EltwiseOp>{{K::Linear, node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)},
+                                    {K::Clip, 0.0f, 1.0f}};
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  if (op == "Clip" && node.inputs[0] == from) {
+    if (opset < 11) {
+      if (node.inputs.size() != 1) return std::nullopt;
+      return std::vector<EltwiseOp>{{K::Clip, node.attr_float("min", -inf), node.attr_float("max", inf)}};
+    }
+    float low = -inf, high = inf;
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] == kNoValue) continue;
+      const std::optional<float> bound = scalar_constant(graph, node.inputs[i]);
+      if (!bound) return std::nullopt;
+      (i == 1 ? low : high) = *bound;
+    }
+    if (std::isnan(low) || std::isnan(high) || low > high) return std::nullopt;
+    return std::vector<EltwiseOp>{{K::Clip, low, high}};
+  }
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && node.inputs.size() == 2 && opset >= 7) {
+    const bool first = node.inputs[0] == from;
+    if (first == (node.inputs[1] == from)) return std::nullopt;  // x op x, or not an input
+    const std::optional<float> c = scalar_constant(graph, node.inputs[first ? 1 : 0]);
+    if (!c || !std::isfinite(*c)) return std::nullopt;
+    if (op == "Add") return std::vector<EltwiseOp>{{K::Linear, 1.0f, *c}};
+    if (op == "Mul") return std::vector<EltwiseOp>{{K::Linear, *c, 0.0f}};
+    if (op == "Sub") return std::vector<EltwiseOp>{first ? EltwiseOp{K::Linear, 1.0f, -*c} : EltwiseOp{K::Linear, -1.0f, *c}};
+    // x / c as x * (1/c) differs from the division by at most one rounding.
+    if (op == "Div" && first && *c != 0.0f) return std::vector<EltwiseOp>{{K::Linear, 1.0f / *c, 0.0f}};
+  }
+  return std::nullopt;
+}
+
+std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opset,
+                                                const std::vector<bool>& eligible_heads) {
+  std::vector<FusedChain> chains;
+  std::vector<bool> claimed(graph.nodes.size(), false);
+  for (size_t h = 0; h < graph.nodes.size(); ++h) {
+    if (!eligible_heads[h] || claimed[h] || graph.nodes[h].outputs.size() != 1) continue;
+    FusedChain chain;
+    chain.head = static_cast<NodeId>(h);
+    chain.nodes = {chain.head};
+    ValueId current = graph.nodes[h].outputs[0];
+    for (;;) {
+      const std::vector<NodeId> next = hideable_consumers(graph, current);
+      bool grown = false;
+      if (next.size() == 1 && !claimed[next[0]] && uses(graph.nodes[next[0]], current) == 1) {
+        const Node& node = graph.nodes[next[0]];
+        if (auto ops = fusion_node_as_eltwise(graph, node, current, opset)) {
+          grown = append_eltwise(chain, *ops);
+        } else if (is(node, "Add") && node.inputs.size() == 2 && opset >= 7 && chain.sum_operand == kNoValue) {
+          const ValueId other = node.inputs[0] == current ? node.inputs[1] : node.inputs[0];
+          const Value& other_value = graph.values.at(static_cast<size_t>(other));
+          if (!other_value.constant && (other_value.dtype == DType::Undefined || other_value.dtype == DType::Float32)) {
+            chain.post_ops.push_back(PostOp{true, {}});
+            chain.sum_operand = other;
+            grown = true;
+          }
+        }
+        if (grown) {
+          chain.nodes.push_back(next[0]);
+          claimed[next[0]] = true;
+          current = node.outputs[0];
+        }
+      } else if (next.size() == 2 && !claimed[next[0]] && !claimed[next[1]]) {
+        if (auto nodes = match_hardswish(graph, current, next[0], next[1])) {
+          bool free = true;
+          for (NodeId n : *nodes) free = free && !claimed[n];
+          if (free && append_eltwise(chain, {{EltwiseOp::Kind::HardSwish}})) {
+            for (NodeId n : *nodes) chain.nodes.push_back(n), claimed[n] = true;
+            current = graph.nodes[nodes->back()].outputs[0];
+            grown = true;
+          }
+        }
+      }
+      if (!grown) break;
+    }
+    claimed[h] = true;
+    // Graph order of the nodes: the chain runs where its last node was.
+    std::sort(chain.nodes.begin(), chain.nodes.end());
+    chain.output = current;
+    chains.push_back(std::move(chain));
+  }
+  return chains;
+}
+
+}  // namespace ocs

@@ -1,0 +1,80 @@
+// Layout-aware oneDNN kernels: they read and write values that may live in oneDNN memory in a
+// blocked layout (nChw16c and friends), so that consecutive oneDNN ops skip the reorders to and
+// from plain NCHW that the plain FastKernel interface forces around every op.
+//
+// Design (see docs/PERFORMANCE.md): a Tensor stays plain for everyone else. During a fast run the
+// engine keeps a side table, one DnnlValue per graph value, saying "this value currently lives in
+// oneDNN memory with this memory desc". A layout kernel takes DnnlValues and returns one; it
+// accepts plain inputs too (viewing the Tensor's buffer). The engine materializes the plain
+// Tensor lazily (dnnl_materialize) when a non-oneDNN consumer, a subgraph, an observer or a graph
+// output needs it.
+//
+// A layout kernel may decline a configuration it does not map (returns false before touching
+// anything); the engine then runs the original nodes on plain tensors, so the fast path never
+// changes what a model computes beyond rounding.
+#pragma once
+
+#include "kernels/fast/dnnl_common.h"
+
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace ocs {
+
+// One value during a fast run. `plain` is defined when the plain form is valid; `memory` is set
+// (has_memory) when the value lives in a oneDNN buffer, whose dims are the value's shape.
+struct DnnlValue {
+  Tensor plain;
+  dnnl::memory memory;
+  std::shared_ptr<void> owner;  // keeps memory's buffer alive (pooled, see dnnl_pool_alloc)
+  bool has_memory = false;
+
+  bool defined() const { return has_memory || plain.defined(); }
+  Shape shape() const;
+};
+
+// The plain tensor of `value`, reordering from oneDNN memory (once) when needed.
+const Tensor& dnnl_materialize(DnnlValue& value);
+
+// Byte buffers recycled between runs (64-byte aligned), so that a run does not map and fault in
+// fresh pages for every intermediate.
+std::shared_ptr<void> dnnl_pool_alloc(size_t bytes);
+
+// An element-wise function oneDNN computes as a post-op or an eltwise primitive.
+struct EltwiseOp {
+  enum class Kind { Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSwish, Linear };
+  Kind kind = Kind::Relu;
+  float alpha = 0.0f;  // LeakyRelu slope, Clip low, Linear scale
+  float beta = 0.0f;   // Clip high, Linear shift
+};
+
+// A post-op of a fused Conv: an element-wise function, or `sum`: add the kernel's last input (a
+// tensor of the output's shape) to the result at this point of the chain.
+struct PostOp {
+  bool sum = false;
+  EltwiseOp eltwise;
+};
+
+class LayoutKernel {
+ public:
+  virtual ~LayoutKernel() = default;
+  // Returns false (having changed nothing) when this configuration is outside the kernel.
+  virtual bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) = 0;
+};
+
+// Conv (2-D, float32, constant weights and bias) times `scale` plus `shift` (folded into the
+// weights and bias once), followed by `post_ops`. Inputs: X, W, B (an undefined DnnlValue when
+// absent), then the sum operand when a post-op is a sum.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
+                                                    std::vector<PostOp> post_ops, float scale = 1.0f,
+                                                    float shift = 0.0f);
+// MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph);
+// Add, Mul, Sub, Div of two 4-D float32 tensors; the second may broadcast along axes of size 1
+// (Add and Mul also take the broadcasting operand first).
+std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node);
+// A chain of element-wise functions of one input, applied in order.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_eltwise(std::vector<EltwiseOp> ops);
+
+}  // namespace ocs

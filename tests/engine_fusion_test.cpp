@@ -1,0 +1,295 @@
+// The fast engine's fusion (Conv + element-wise chains, Conv + Add as a sum post-op) and its
+// oneDNN layouts between steps, against the reference kernels (SessionOptions::
+// reference_kernels_only, the oracle) on small graphs with fixed seeds.
+//
+// Metric: max |fast - reference| <= 1e-4 * (1 + max |reference|) per output. Inputs and weights
+// are in [-1, 1] and each conv sums at most 8 * 9 = 72 products, so float32 rounding stays far
+// below that; the bound is the one nn_fast_test uses for single ops.
+//
+// Each case also checks the plan (Session::step_labels), so that a fusion or a layout step that
+// silently stopped happening fails the test rather than only getting slower.
+#include "engine/session.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace ocs {
+namespace {
+
+Tensor random_tensor(Shape shape, uint32_t seed, float low = -1.0f, float high = 1.0f) {
+  Tensor t(DType::Float32, std::move(shape));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  for (float& v : t.span<float>()) v = dist(rng);
+  return t;
+}
+
+// Builds graphs value by value.
+class Builder {
+ public:
+  explicit Builder(int64_t opset = 13) { graph_.opsets[""] = opset; }
+
+  ValueId input(const std::string& name, Shape shape) {
+    Value v;
+    v.name = name;
+    v.dtype = DType::Float32;
+    v.shape = std::move(shape);
+    const ValueId id = graph_.add_value(std::move(v));
+    graph_.inputs.push_back(id);
+    return id;
+  }
+  ValueId constant(Tensor t) {
+    Value v;
+    v.name = "c" + std::to_string(graph_.values.size());
+    v.dtype = t.dtype();
+    v.shape = t.shape();
+    v.constant = std::move(t);
+    return graph_.add_value(std::move(v));
+  }
+  ValueId scalar(float value) { return constant(Tensor::scalar<float>(value)); }
+  ValueId add(const std::string& op, std::vector<ValueId> inputs, std::map<std::string, Attribute> attrs = {}) {
+    Value out;
+    out.name = op + "_" + std::to_string(graph_.nodes.size());
+    const ValueId id = graph_.add_value(std::move(out));
+    Node node;
+    node.name = op + std::to_string(graph_.nodes.size());
+    node.op_type = op;
+    node.inputs = std::move(inputs);
+    node.outputs = {id};
+    node.attributes = std::move(attrs);
+    graph_.add_node(std::move(node));
+    return id;
+  }
+  // Conv with constant weights [out, in/group, k, k] and bias, "same" padding.
+  ValueId conv(ValueId x, int64_t in, int64_t out, int64_t k, uint32_t seed, int64_t group = 1, int64_t stride = 1) {
+    const ValueId w = constant(random_tensor({out, in / group, k, k}, seed, -0.5f, 0.5f));
+    const ValueId b = constant(random_tensor({out}, seed + 1000));
+    std::map<std::string, Attribute> attrs;
+    attrs["pads"] = ints({k / 2, k / 2, k / 2, k / 2});
+    attrs["group"] = integer(group);
+    attrs["strides"] = ints({stride, stride});
+    return add("Conv", {x, w, b}, attrs);
+  }
+  void output(ValueId id) { graph_.outputs.push_back(id); }
+  std::shared_ptr<const Graph> done() { return std::make_shared<const Graph>(graph_); }
+
+  static Attribute ints(std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+  }
+  static Attribute integer(int64_t v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Int;
+    a.i = v;
+    return a;
+  }
+  static Attribute real(float v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Float;
+    a.f = v;
+    return a;
+  }
+
+ private:
+  Graph graph_;
+};
+
+void expect_close(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t o = 0; o < expected.size(); ++o) {
+    ASSERT_EQ(actual[o].shape(), expected[o].shape()) << "output " << o;
+    const auto a = actual[o].span<float>();
+    const auto e = expected[o].span<float>();
+    float max_ref = 0.0f, max_diff = 0.0f;
+    for (size_t i = 0; i < e.size(); ++i) {
+      max_ref = std::max(max_ref, std::fabs(e[i]));
+      max_diff = std::max(max_diff, std::fabs(a[i] - e[i]));
+    }
+    EXPECT_LE(max_diff, 1e-4f * (1.0f + max_ref)) << "output " << o;
+  }
+}
+
+bool has_label(const Session& session, const std::string& label) {
+  const auto labels = session.step_labels();
+  return std::find(labels.begin(), labels.end(), label) != labels.end();
+}
+
+std::string all_labels(const Session& session) {
+  std::string s;
+  for (const auto& l : session.step_labels()) s += "[" + l + "] ";
+  return s;
+}
+
+// Runs fast (fused) and reference sessions twice each (the second run reuses cached plans) and
+// compares. Returns the fast session for plan checks.
+std::unique_ptr<Session> check(const std::shared_ptr<const Graph>& graph, const std::map<std::string, Tensor>& inputs) {
+  Session reference(graph, {true, 2});
+  auto fast = std::make_unique<Session>(graph, SessionOptions{false, 2});
+  const auto expected = reference.run(inputs);
+  for (int repeat = 0; repeat < 2; ++repeat) expect_close(fast->run(inputs), expected);
+  return fast;
+}
+
+// x -> Conv -> <activation nodes> -> Conv -> y, for each activation the fusion maps.
+struct ActivationCase {
+  std::string name;
+  std::string label;  // expected label of the first fused step
+  std::function<ValueId(Builder&, ValueId)> apply;
+};
+
+std::vector<ActivationCase> activation_cases() {
+  using B = Builder;
+  return {
+      {"Relu", "dnnl Conv+Relu", [](B& b, ValueId v) { return b.add("Relu", {v}); }},
+      {"LeakyRelu", "dnnl Conv+LeakyRelu",
+       [](B& b, ValueId v) { return b.add("LeakyRelu", {v}, {{"alpha", B::real(0.1f)}}); }},
+      {"Sigmoid", "dnnl Conv+Sigmoid", [](B& b, ValueId v) { return b.add("Sigmoid", {v}); }},
+      {"Tanh", "dnnl Conv+Tanh", [](B& b, ValueId v) { return b.add("Tanh", {v}); }},
+      {"Clip", "dnnl Conv+Clip",
+       [](B& b, ValueId v) { return b.add("Clip", {v, b.scalar(-0.25f), b.scalar(0.5f)}); }},
+      {"HardSigmoid", "dnnl Conv+HardSigmoid",
+       [](B& b, ValueId v) { return b.add("HardSigmoid", {v}, {{"alpha", B::real(0.1666667f)}}); }},
+      {"HardSwish", "dnnl Conv+HardSwish", [](B& b, ValueId v) { return b.add("HardSwish", {v}); }},
+      {"ScalarAffine", "dnnl Conv+Mul+Add+Sub+Div",
+       [](B& b, ValueId v) {
+         v = b.add("Mul", {b.scalar(1.5f), v});
+         v = b.add("Add", {v, b.scalar(0.25f)});
+         v = b.add("Sub", {b.scalar(0.5f), v});
+         return b.add("Div", {v, b.scalar(4.0f)});
+       }},
+      {"PaddleHardSwish", "dnnl Conv+Mul+Add+Clip+Mul+Div",
+       [](B& b, ValueId v) {
+         // x * Clip(x + 3, 0, 6) / 6 as Paddle exports it; pre-activations reach +-4 here
+         // through the 3x scale so that every piece of the function is exercised.
+         v = b.add("Mul", {v, b.scalar(3.0f)});
+         const ValueId shifted = b.add("Add", {v, b.scalar(3.0f)});
+         const ValueId clipped = b.add("Clip", {shifted, b.scalar(0.0f), b.scalar(6.0f)});
+         const ValueId product = b.add("Mul", {v, clipped});
+         return b.add("Div", {product, b.scalar(6.0f)});
+       }},
+  };
+}
+
+TEST(EngineFusion, ConvWithEachActivationMatchesReference) {
+  for (const auto& c : activation_cases()) {
+    SCOPED_TRACE(c.name);
+    Builder b;
+    const ValueId x = b.input("x", {1, 8, 9, 11});
+    ValueId v = b.conv(x, 8, 16, 3, 1);
+    v = c.apply(b, v);
+    b.output(b.conv(v, 16, 8, 3, 2));
+    auto fast = check(b.done(), {{"x", random_tensor({1, 8, 9, 11}, 7)}});
+    EXPECT_TRUE(has_label(*fast, c.label)) << all_labels(*fast);
+  }
+}
+
+// ResNet's residual block: y = Relu(Conv(Conv(x)) + x'), with the Add as a sum post-op; the
+// other operand is itself a fused Conv output in oneDNN's layout.
+TEST(EngineFusion, ConvAddSumPostOpMatchesReference) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 16, 10, 10});
+  const ValueId shortcut = b.conv(x, 16, 16, 1, 11);  // a projection, as in ResNet
+  const ValueId main = b.add("Relu", {b.conv(x, 16, 16, 3, 12)});
+  const ValueId sum = b.add("Add", {b.conv(main, 16, 16, 3, 13), shortcut});
+  b.output(b.add("Relu", {sum}));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 16, 10, 10}, 8)}});
+  // Whichever Conv comes first takes the Add; the projection does here.
+  EXPECT_TRUE(has_label(*fast, "dnnl Conv+Add+Relu")) << all_labels(*fast);
+}
+
+// Layout transitions: blocked Conv output into pools, a broadcasting Mul (squeeze-excitation),
+// a depthwise Conv, a full-shape Add of two values with several consumers, a plain consumer
+// (Reshape, Gemm) and a blocked value that is also a graph output.
+TEST(EngineFusion, LayoutTransitionsMatchReference) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 3, 32, 30});
+  const ValueId stem = b.add("Relu", {b.conv(x, 3, 16, 3, 21, 1, 2)});  // 16 x 16 x 15
+  const ValueId pooled = b.add("MaxPool", {stem}, {{"kernel_shape", Builder::ints({3, 3})},
+                                                   {"strides", Builder::ints({2, 2})},
+                                                   {"pads", Builder::ints({1, 1, 1, 1})}});  // 8 x 8
+  const ValueId dw = b.conv(pooled, 16, 16, 3, 22, 16);  // depthwise, output read twice below
+  // Squeeze-excitation: x * HardSigmoid(Conv(Relu(Conv(GlobalAveragePool(x)))))
+  const ValueId squeezed = b.add("GlobalAveragePool", {dw});
+  const ValueId excite = b.add("HardSigmoid", {b.conv(b.add("Relu", {b.conv(squeezed, 16, 4, 1, 23)}), 4, 16, 1, 24)});
+  const ValueId scaled = b.add("Mul", {excite, dw});
+  const ValueId both = b.add("Add", {scaled, dw});  // two values with other consumers: binary
+  const ValueId avg = b.add("AveragePool", {both}, {{"kernel_shape", Builder::ints({2, 2})},
+                                                    {"strides", Builder::ints({2, 2})}});
+  const ValueId pooled_all = b.add("GlobalAveragePool", {b.conv(avg, 16, 32, 1, 25)});
+  const ValueId flat = b.add("Flatten", {pooled_all});
+  const ValueId fc_w = b.constant(random_tensor({32, 10}, 26));
+  b.output(b.add("Gemm", {flat, fc_w}));
+  b.output(both);   // a blocked value that is also a graph output
+  b.output(stem);   // read by MaxPool and returned
+  auto fast = check(b.done(), {{"x", random_tensor({1, 3, 32, 30}, 9)}});
+  for (const char* label : {"dnnl MaxPool", "dnnl GlobalAveragePool", "dnnl Mul", "dnnl Add", "dnnl AveragePool"})
+    EXPECT_TRUE(has_label(*fast, label)) << label << ": " << all_labels(*fast);
+}
+
+// A standalone eltwise step on a blocked input (the producer is a pool, not a Conv).
+TEST(EngineFusion, EltwiseAfterPoolMatchesReference) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 16, 12, 12});
+  const ValueId pooled = b.add("MaxPool", {b.conv(x, 16, 16, 3, 31)}, {{"kernel_shape", Builder::ints({2, 2})},
+                                                                         {"strides", Builder::ints({2, 2})}});
+  const ValueId act = b.add("Sigmoid", {pooled});
+  b.output(b.add("Mul", {act, b.scalar(2.0f)}));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 16, 12, 12}, 10)}});
+  EXPECT_TRUE(has_label(*fast, "dnnl Sigmoid")) << all_labels(*fast);
+  EXPECT_TRUE(has_label(*fast, "dnnl Mul")) << all_labels(*fast);
+}
+
+// A fused Add whose other operand turns out to broadcast at run time: the fused step declines
+// and its nodes run one by one on plain tensors, with the same result.
+TEST(EngineFusion, SumOperandThatBroadcastsFallsBackToTheNodes) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 6, 6});
+  const ValueId bias = b.input("bias", {1, 8, 1, 1});
+  b.output(b.add("Relu", {b.add("Add", {b.conv(x, 8, 8, 3, 41), bias})}));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 8, 6, 6}, 11)}, {"bias", random_tensor({1, 8, 1, 1}, 12)}});
+  EXPECT_TRUE(has_label(*fast, "dnnl Conv+Add+Relu")) << all_labels(*fast);
+}
+
+// With an observer, every value of the graph is seen as a plain tensor, including the
+// pre-activation Conv outputs that fusion hides, with the reference's values.
+TEST(EngineFusion, ObserverSeesHiddenIntermediates) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 7, 7});
+  const ValueId pre = b.conv(x, 8, 8, 3, 51);
+  b.output(b.conv(b.add("Relu", {pre}), 8, 8, 3, 52));
+  auto graph = b.done();
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 8, 7, 7}, 13)}};
+  std::map<std::string, Tensor> fast_seen, reference_seen;
+  auto recorder = [](std::map<std::string, Tensor>& into) {
+    return [&into](const Graph& g, ValueId id, const Tensor& t) { into[g.values[id].name] = t.clone(); };
+  };
+  Session fast(graph, {false, 2});
+  Session reference(graph, {true, 2});
+  fast.run(inputs);  // a plain run first: the observed run must not depend on it
+  fast.run(inputs, recorder(fast_seen));
+  reference.run(inputs, recorder(reference_seen));
+  ASSERT_EQ(fast_seen.size(), graph->values.size() - 4);  // every non-constant value
+  ASSERT_TRUE(fast_seen.count(graph->values[pre].name));
+  for (const auto& [name, t] : reference_seen) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(fast_seen.count(name));
+    expect_close({fast_seen[name]}, {t});
+  }
+}
+
+TEST(EngineFusion, FuseOffRunsOneKernelPerNode) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 7, 7});
+  b.output(b.add("Relu", {b.conv(x, 8, 8, 3, 61)}));
+  SessionOptions options;
+  options.fuse = false;
+  Session session(b.done(), options);
+  EXPECT_EQ(session.step_labels(), (std::vector<std::string>{"Conv", "Relu"}));
+}
+
+}  // namespace
+}  // namespace ocs
