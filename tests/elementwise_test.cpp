@@ -360,7 +360,7 @@ TEST(ElementwiseCast, NumericAndBool) {
   Tensor d = run("Cast", {f32({1}, {0.1f})}, to(DType::Float64));
   expect_values<double>(d, {1}, {static_cast<double>(0.1f)});
   EXPECT_THROW(run("Cast", {x}, to(DType::String)), UserError);
-  EXPECT_THROW(run("Cast", {x}, to(DType::Float16)), UserError);
+  // float16 / bfloat16 casts are covered bit by bit in half_test.cpp.
   expect_values<int64_t>(run("CastLike", {f32({2}, {3.5f, -3.5f}), make<int64_t>({}, {0})}), {2},
                          {3, -3});
 }

@@ -155,8 +155,25 @@ TEST_F(NpyTest, LongHeaderUsesVersion2) {
   EXPECT_TRUE(same_tensor(original, parse_npy(bytes, "memory")));
 }
 
-TEST_F(NpyTest, WritesFloat16IsUserError) {
-  EXPECT_USER_ERROR(serialize_npy(Tensor(DType::Float16, {2})), "float16");
+TEST_F(NpyTest, Float16RoundTripsAndBFloat16IsWrittenAsUInt16Bits) {
+  Tensor half(DType::Float16, {3});
+  const uint16_t half_bits[] = {0x3800, 0xFBFF, 0x0001};  // 0.5, -65504, 2^-24
+  std::memcpy(half.raw(), half_bits, sizeof half_bits);
+  const std::string bytes = serialize_npy(half);
+  EXPECT_NE(bytes.find("'descr': '<f2'"), std::string::npos);
+  EXPECT_TRUE(same_tensor(half, parse_npy(bytes, "memory")));
+
+  // NumPy has no bfloat16: the bits go out as uint16 and npy_input_as takes them back.
+  Tensor brain(DType::BFloat16, {2});
+  const uint16_t brain_bits[] = {0x3F80, 0xFF80};  // 1.0, -inf
+  std::memcpy(brain.raw(), brain_bits, sizeof brain_bits);
+  const Tensor read = parse_npy(serialize_npy(brain), "memory");
+  ASSERT_EQ(read.dtype(), DType::UInt16);
+  EXPECT_EQ(read.to_vector<uint16_t>(), (std::vector<uint16_t>{0x3F80, 0xFF80}));
+  const Tensor as_input = npy_input_as(read, DType::BFloat16);
+  EXPECT_TRUE(same_tensor(brain, as_input));
+  // Anything else passes through unchanged, for the session to check.
+  EXPECT_EQ(npy_input_as(read, DType::Float32).dtype(), DType::UInt16);
 }
 
 // ---- files written by NumPy ---------------------------------------------------------------
@@ -186,7 +203,7 @@ for ver in [(2, 0), (3, 0)]:
     with open(d + 'v%d.npy' % ver[0], 'wb') as fh:
         np.lib.format.write_array(fh, (i * 1.5).astype(np.float32).reshape(6, 4), version=ver)
 np.save(d + 'object.npy', np.array([1, 'a', None], dtype=object), allow_pickle=True)
-np.save(d + 'half.npy', np.zeros(3, np.float16))
+np.save(d + 'half.npy', np.array([0.5, -65504, 2.0**-24], np.float16))
 np.save(d + 'complex.npy', np.zeros(3, np.complex64))
 big = (np.arange(100000) % 13 - 6).astype(np.float32).reshape(100, 1000)
 np.savez(d + 'plain.npz', big, ids=np.arange(5, dtype=np.int64), flag=np.array(True))
@@ -226,7 +243,11 @@ np.savez_compressed(d + 'compressed.npz', big, ids=np.arange(5, dtype=np.int64),
   }
 
   EXPECT_USER_ERROR(read_npy(dir_ / "object.npy"), "object.npy", "object");
-  EXPECT_USER_ERROR(read_npy(dir_ / "half.npy"), "half.npy", "float16");
+  const Tensor half = read_npy(dir_ / "half.npy");
+  ASSERT_EQ(half.dtype(), DType::Float16);
+  const auto* half_bits = static_cast<const uint16_t*>(half.raw());
+  EXPECT_EQ(std::vector<uint16_t>(half_bits, half_bits + 3),
+            (std::vector<uint16_t>{0x3800, 0xFBFF, 0x0001}));
   EXPECT_USER_ERROR(read_npy(dir_ / "complex.npy"), "complex.npy", "<c8");
 
   for (const char* name : {"plain.npz", "compressed.npz"}) {

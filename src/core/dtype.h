@@ -23,14 +23,19 @@ enum class DType : int32_t {
   Float64 = 11,
   UInt32 = 12,
   UInt64 = 13,
+  BFloat16 = 16,
 };
 
-// Size in bytes of one element; 0 for types we cannot hold (String, Undefined).
+// Size in bytes of one element; 0 for types we cannot hold (String, Undefined, and ONNX codes
+// this enum does not name).
 size_t dtype_size(DType type);
 std::string_view dtype_name(DType type);
-// True for the types a Tensor can store and kernels compute with (numeric and Bool; not String
-// or Float16).
+// True for the types a Tensor can store: numbers, Bool, Float16 and BFloat16 (not String).
+// Kernels compute with all of them but the two 16-bit floats (see dtype_is_half).
 bool dtype_supported(DType type);
+// Float16 and BFloat16: held, imported, exported and converted by Cast/CastLike (core/half.h
+// has the storage types), but refused by every other kernel and by dispatch_dtype.
+bool dtype_is_half(DType type);
 
 template <typename T> struct DTypeOf;
 template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
@@ -45,7 +50,8 @@ template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::Int6
 template <> struct DTypeOf<uint64_t> { static constexpr DType value = DType::UInt64; };
 template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
 
-// Calls fn(T{}) with T the C++ type of `type`, for every storable type except Float16.
+// Calls fn(T{}) with T the C++ type of `type`, for every storable type except Float16 and
+// BFloat16 (a UserError).
 // Example: dispatch_dtype(t.dtype(), [&](auto tag) { using T = decltype(tag); ... });
 template <typename Fn>
 decltype(auto) dispatch_dtype(DType type, Fn&& fn);

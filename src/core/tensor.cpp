@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/half.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -62,6 +64,13 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
 }
 
 std::vector<double> Tensor::to_double_vector() const {
+  if (dtype_is_half(dtype_)) {  // widened exactly (core/half.h); no kernel computes with these
+    std::vector<double> out(static_cast<size_t>(numel_));
+    const auto* bits = static_cast<const uint16_t*>(raw());
+    for (int64_t i = 0; i < numel_; ++i)
+      out[i] = dtype_ == DType::Float16 ? float16_to_float({bits[i]}) : bfloat16_to_float({bits[i]});
+    return out;
+  }
   return dispatch_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
     std::vector<double> out(static_cast<size_t>(numel_));

@@ -11,6 +11,8 @@
 // corrupt file is a UserError and never a crash or a huge allocation.
 #include "io/npy.h"
 
+#include "io/atomic_file.h"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -191,7 +193,8 @@ Descr parse_descr(const std::string& descr, const std::string& origin) {
       {"b1", DType::Bool},   {"?", DType::Bool},     {"i1", DType::Int8},
       {"u1", DType::UInt8},  {"i2", DType::Int16},   {"u2", DType::UInt16},
       {"i4", DType::Int32},  {"u4", DType::UInt32},  {"i8", DType::Int64},
-      {"u8", DType::UInt64}, {"f4", DType::Float32}, {"f8", DType::Float64},
+      {"u8", DType::UInt64}, {"f2", DType::Float16}, {"f4", DType::Float32},
+      {"f8", DType::Float64},
   };
   for (const auto& [name, dtype] : kCodes)
     if (code == name) out.dtype = dtype;
@@ -200,11 +203,12 @@ Descr parse_descr(const std::string& descr, const std::string& origin) {
     user_error("{}: holds a NumPy object array (dtype 'O'), which is pickled Python data and "
                "cannot be read; save a numeric array instead (e.g. np.asarray(x, np.float32))",
                origin);
-  if (code == "f2")
-    user_error("{}: float16 .npy files are not supported; convert with .astype(np.float32)",
-               origin);
+  if (code == "V2")
+    user_error("{}: holds 2-byte opaque values (dtype '{}'), as NumPy saves bfloat16 from "
+               "ml_dtypes; save the raw bits instead: x.view(np.uint16)",
+               origin, descr);
   user_error("{}: unsupported .npy dtype '{}'; supported are bool, int8..int64, uint8..uint64, "
-             "float32 and float64",
+             "float16, float32 and float64",
              origin, descr);
 }
 
@@ -219,6 +223,9 @@ std::string descr_for(DType dtype) {
     case DType::UInt32: return "<u4";
     case DType::Int64: return "<i8";
     case DType::UInt64: return "<u8";
+    case DType::Float16: return "<f2";
+    // NumPy has no bfloat16: its 16 bits are written as uint16, as onnx.numpy_helper does.
+    case DType::BFloat16: return "<u2";
     case DType::Float32: return "<f4";
     case DType::Float64: return "<f8";
     default: return "";
@@ -371,7 +378,7 @@ std::string serialize_npy(const Tensor& tensor) {
   const std::string descr = descr_for(tensor.dtype());
   if (descr.empty())
     user_error("cannot write a {} tensor to .npy (supported: bool, int8..int64, uint8..uint64, "
-               "float32, float64)",
+               "float16, bfloat16 (as uint16 bits), float32, float64)",
                dtype_name(tensor.dtype()));
   std::string shape = "(";
   for (size_t i = 0; i < tensor.shape().size(); ++i)
@@ -408,11 +415,16 @@ std::string serialize_npy(const Tensor& tensor) {
 
 void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
   const std::string bytes = serialize_npy(tensor);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) user_error("{}: cannot open for writing", path.string());
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) user_error("{}: write failed (disk full?)", path.string());
+  write_file_atomically(path, [&](std::ofstream& out) {
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+}
+
+Tensor npy_input_as(const Tensor& tensor, DType declared) {
+  if (!(declared == DType::BFloat16 && tensor.dtype() == DType::UInt16)) return tensor;
+  Tensor bits(DType::BFloat16, tensor.shape());
+  if (tensor.nbytes()) std::memcpy(bits.raw(), tensor.raw(), tensor.nbytes());
+  return bits;
 }
 
 std::string escape_file_name(const std::string& name) {

@@ -1,7 +1,10 @@
 // NumPy .npy / .npz files: the tensor exchange format of the CLI.
 // .npy versions 1.0, 2.0 and 3.0; C order (Fortran order is transposed on read); little-endian
-// bool, int8..int64, uint8..uint64, float32, float64. .npz: a zip of .npy members, stored or
-// deflated (np.savez and np.savez_compressed). Errors name the file and say what is wrong.
+// bool, int8..int64, uint8..uint64, float16, float32, float64. NumPy has no bfloat16: a bfloat16
+// tensor is written as its raw 16 bits in a uint16 array (onnx.numpy_helper's convention), and
+// npy_input_as reads such an array back for a bfloat16 input. .npz: a zip of .npy members,
+// stored or deflated (np.savez and np.savez_compressed). Errors name the file and say what is
+// wrong.
 #pragma once
 
 #include "core/tensor.h"
@@ -19,6 +22,11 @@ std::string serialize_npy(const Tensor& tensor);
 // Member names without the ".npy" suffix.
 std::map<std::string, Tensor> read_npz(const std::filesystem::path& path);
 void write_npz(const std::filesystem::path& path, const std::map<std::string, Tensor>& tensors);
+
+// `tensor` as read from a file, for a model input declared as `declared`: a uint16 array for a
+// bfloat16 input is taken as the bfloat16 bits (a copy with dtype bfloat16); anything else is
+// returned unchanged (the session then checks the type).
+Tensor npy_input_as(const Tensor& tensor, DType declared);
 
 // A file name for a tensor name: [A-Za-z0-9_.-] are kept, every other byte becomes %XX
 // (upper-case hex), and a name that is empty or starts with '.' gets its first byte escaped

@@ -12,6 +12,7 @@
 // be zero when a data descriptor follows the data). Every offset read from the file is checked
 // against the file size before use.
 #include "io/npy.h"
+#include "io/atomic_file.h"
 
 #include <zlib.h>
 
@@ -334,10 +335,21 @@ std::map<std::string, Tensor> read_npz(const std::filesystem::path& path) {
   return tensors;
 }
 
+namespace {
+void write_zip(std::ofstream& out, const std::string& origin,
+               const std::map<std::string, Tensor>& tensors);
+}  // namespace
+
 void write_npz(const std::filesystem::path& path, const std::map<std::string, Tensor>& tensors) {
   const std::string origin = path.string();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) user_error("{}: cannot open for writing", origin);
+  write_file_atomically(path, [&](std::ofstream& out) { write_zip(out, origin, tensors); });
+}
+
+namespace {
+
+// The zip itself: stored .npy members, then the central directory (zip64 records when needed).
+void write_zip(std::ofstream& out, const std::string& origin,
+               const std::map<std::string, Tensor>& tensors) {
   uint64_t offset = 0;
   auto emit = [&](const std::string& bytes) {
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -450,8 +462,7 @@ void write_npz(const std::filesystem::path& path, const std::map<std::string, Te
   put(end, std::min<uint64_t>(directory_offset, kMax32), 4);
   put(end, 0, 2);
   emit(end);
-  out.close();
-  if (!out) user_error("{}: write failed (disk full?)", origin);
 }
 
+}  // namespace
 }  // namespace ocs

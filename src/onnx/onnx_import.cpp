@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -70,6 +71,16 @@ void check_finite(const Tensor& tensor, const std::string& name, const ImportCon
   };
   if (tensor.dtype() == DType::Float32) scan(float{});
   if (tensor.dtype() == DType::Float64) scan(double{});
+  if (dtype_is_half(tensor.dtype())) {
+    // float16 NaN: exponent 0x1F and a nonzero fraction; bfloat16: exponent 0xFF, likewise.
+    const bool f16 = tensor.dtype() == DType::Float16;
+    const uint16_t exponent = f16 ? 0x7C00 : 0x7F80, fraction = f16 ? 0x03FF : 0x007F;
+    const auto* bits = static_cast<const uint16_t*>(tensor.raw());
+    for (int64_t i = 0; i < tensor.numel(); ++i)
+      if ((bits[i] & exponent) == exponent && (bits[i] & fraction) != 0)
+        user_error("weight '{}' in {} holds NaN (element {}); the model is broken. Re-export it "
+                   "from a healthy checkpoint", name, ctx.origin, i);
+  }
 }
 
 Value constant_value(const std::string& name, Tensor tensor) {
@@ -262,6 +273,105 @@ void collect_unsupported(const Graph& graph, const KernelRegistry& registry,
   }
 }
 
+// ---- float16 and bfloat16 --------------------------------------------------------------------
+// ocs holds float16 and bfloat16 tensors and converts them in Cast and CastLike, but no other
+// kernel computes with them. This pass follows the 16-bit float values through the graph and
+// its subgraphs and refuses, at import, any other node that would read or make one, naming the
+// node, rather than failing in the middle of a run.
+
+bool is_half_value(const Value& value) {
+  return dtype_is_half(value.dtype) || (value.constant && dtype_is_half(value.constant->dtype()));
+}
+
+// The type a node's attributes make it produce, when that is a 16-bit float (ConstantOfShape's
+// `value`, EyeLike's or RandomNormal's `dtype`, ...); Undefined otherwise.
+DType half_made_by_attributes(const Node& node) {
+  for (const auto& [key, attr] : node.attributes) {
+    if (attr.kind == Attribute::Kind::Tensor && dtype_is_half(attr.t.dtype())) return attr.t.dtype();
+    if (attr.kind == Attribute::Kind::Int && (key == "dtype" || key == "to") &&
+        dtype_is_half(static_cast<DType>(attr.i)))
+      return static_cast<DType>(attr.i);
+  }
+  return DType::Undefined;
+}
+
+[[noreturn]] void refuse_half(const Node& node, const std::string& what, DType type,
+                              const std::string& origin) {
+  user_error("{} in {} {}, a {} tensor; ocs does not support {} in {} (only Cast and CastLike "
+             "convert it): cast to float32 before this node", node.describe(), origin, what,
+             dtype_name(type), dtype_name(type), node.op_type);
+}
+
+// Checks `graph`; `outer_half` names the 16-bit float values of the enclosing graphs. Returns,
+// for each graph output, whether it is a 16-bit float.
+std::vector<bool> check_half_use(const Graph& graph, const std::set<std::string>& outer_half,
+                                 const std::string& origin) {
+  std::vector<bool> half(graph.values.size());
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    const Value& value = graph.values[v];
+    half[v] = is_half_value(value) || (value.outer_scope && outer_half.count(value.name) != 0);
+  }
+  auto half_type = [&](ValueId id) {
+    const Value& value = graph.values[id];
+    if (dtype_is_half(value.dtype)) return value.dtype;
+    if (value.constant && dtype_is_half(value.constant->dtype())) return value.constant->dtype();
+    return DType::Float16;  // an outer-scope value known only by name; the message says float16
+  };
+  for (const Node& node : graph.nodes) {
+    const bool onnx_domain = node.domain.empty();
+    const std::string& op = node.op_type;
+    // What the outputs are when the node is one that passes 16-bit floats on.
+    std::vector<bool> out_half(node.outputs.size(), false);
+    auto input_half = [&](size_t i) {
+      return i < node.inputs.size() && node.inputs[i] != kNoValue && half[node.inputs[i]];
+    };
+    if (onnx_domain && op == "Cast") {
+      out_half.assign(node.outputs.size(),
+                      node.has_attr("to") && dtype_is_half(static_cast<DType>(node.attr("to").i)));
+    } else if (onnx_domain && op == "CastLike") {
+      out_half.assign(node.outputs.size(), input_half(1));
+    } else if (onnx_domain && op == "Identity") {
+      out_half.assign(node.outputs.size(), input_half(0));
+    } else if (onnx_domain && op == "If") {
+      if (input_half(0)) refuse_half(node, "reads '" + graph.values[node.inputs[0]].name + "'",
+                                     half_type(node.inputs[0]), origin);
+      std::set<std::string> visible = outer_half;
+      for (size_t v = 0; v < graph.values.size(); ++v)
+        if (half[v]) visible.insert(graph.values[v].name);
+      for (const auto& [key, attr] : node.attributes) {
+        if (!attr.g) continue;
+        std::vector<bool> branch = check_half_use(*attr.g, visible, origin);
+        for (size_t o = 0; o < branch.size() && o < out_half.size(); ++o)
+          out_half[o] = out_half[o] || branch[o];
+      }
+    } else {
+      for (size_t i = 0; i < node.inputs.size(); ++i)
+        if (input_half(i))
+          refuse_half(node, "reads '" + graph.values[node.inputs[i]].name + "'",
+                      half_type(node.inputs[i]), origin);
+      if (DType made = half_made_by_attributes(node); made != DType::Undefined)
+        refuse_half(node, "makes", made, origin);
+      for (ValueId out : node.outputs)
+        if (out != kNoValue && half[out])
+          refuse_half(node, "writes '" + graph.values[out].name + "', declared as", half_type(out),
+                      origin);
+      // A subgraph of another op (Loop, Scan) must not read the values either.
+      for (const auto& [key, attr] : node.attributes) {
+        if (!attr.g) continue;
+        std::set<std::string> visible = outer_half;
+        for (size_t v = 0; v < graph.values.size(); ++v)
+          if (half[v]) visible.insert(graph.values[v].name);
+        check_half_use(*attr.g, visible, origin);
+      }
+    }
+    for (size_t o = 0; o < node.outputs.size(); ++o)
+      if (node.outputs[o] != kNoValue) half[node.outputs[o]] = half[node.outputs[o]] || out_half[o];
+  }
+  std::vector<bool> outputs;
+  for (ValueId id : graph.outputs) outputs.push_back(half[id]);
+  return outputs;
+}
+
 }  // namespace
 
 std::vector<std::string> unsupported_nodes(const Graph& graph) {
@@ -281,6 +391,25 @@ bool has_external_data(const onnx::GraphProto& g) {
           (a.has_g() && has_external_data(a.g())))
         return true;
   return false;
+}
+
+bool lacks_shape(const onnx::ValueInfoProto& value) {
+  return value.type().has_tensor_type() && !value.type().tensor_type().has_shape();
+}
+
+bool has_shapeless_io(const onnx::GraphProto& g) {
+  for (const auto& v : g.input())
+    if (lacks_shape(v)) return true;
+  for (const auto& v : g.output())
+    if (lacks_shape(v)) return true;
+  return false;
+}
+
+void add_missing_io_shapes(onnx::GraphProto& g) {
+  for (auto& v : *g.mutable_input())
+    if (lacks_shape(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
+  for (auto& v : *g.mutable_output())
+    if (lacks_shape(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
 }
 
 // `model_file` is set when the bytes come from a file: the ONNX checker then resolves external
@@ -307,8 +436,18 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
       if (t.data_location() == onnx::TensorProto::EXTERNAL) tensor_from_proto(t, base_dir, origin);
   }
   try {
-    if (external && !model_file.empty()) onnx::checker::check_model(model_file.string());
-    else onnx::checker::check_model(model);
+    if (external && !model_file.empty()) {
+      onnx::checker::check_model(model_file.string());
+    } else if (!has_shapeless_io(model.graph())) {
+      onnx::checker::check_model(model);
+    } else {
+      // ONNX 1.12's checker demands a shape on every graph input and output, although the IR
+      // makes it optional (absent = rank unknown; later checkers accept it). Check a copy that
+      // has them; the import below still reads the original, where the rank stays unknown.
+      onnx::ModelProto copy = model;
+      add_missing_io_shapes(*copy.mutable_graph());
+      onnx::checker::check_model(copy);
+    }
   } catch (const std::exception& e) {
     user_error("'{}' fails the ONNX checker: {}", origin, e.what());
   }
@@ -335,6 +474,7 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
     user_error("'{}' uses {} node(s) whose op ocs does not implement:{}\nNothing was run. "
                "Supported ops are listed by `ocs ops`.", origin, missing.size(), list);
   }
+  if (options.require_kernels) check_half_use(graph, {}, origin);
   graph.verify();
   return graph;
 }

@@ -1,5 +1,7 @@
 #include "onnx/tensor_proto.h"
 
+#include "core/half.h"
+
 #include <cstring>
 #include <fstream>
 
@@ -83,6 +85,23 @@ void copy_field(const Field& field, Tensor& tensor, const std::string& label) {
   for (int64_t i = 0; i < tensor.numel(); ++i) out[i] = static_cast<Out>(field.Get(static_cast<int>(i)));
 }
 
+// float16 and bfloat16 in int32_data: each entry holds the 16 bits of one element.
+template <typename Half>
+void copy_half_field(const google::protobuf::RepeatedField<int32_t>& field, Tensor& tensor,
+                     const std::string& label) {
+  if (static_cast<int64_t>(field.size()) != tensor.numel())
+    user_error("{} declares {} elements but holds {}; the file is corrupt or incomplete", label,
+               tensor.numel(), field.size());
+  Half* out = tensor.data<Half>();
+  for (int64_t i = 0; i < tensor.numel(); ++i) {
+    const int32_t entry = field.Get(static_cast<int>(i));
+    if (entry < 0 || entry > 0xFFFF)
+      user_error("{}: element {} of its int32_data is {}, not the 16 bits of a {} value", label,
+                 i, entry, dtype_name(tensor.dtype()));
+    out[i].bits = static_cast<uint16_t>(entry);
+  }
+}
+
 }  // namespace
 
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const fs::path& base_dir,
@@ -129,6 +148,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const fs::path& base_di
     case DType::UInt16: copy_field<uint16_t>(proto.int32_data(), tensor, label); break;
     case DType::UInt8: copy_field<uint8_t>(proto.int32_data(), tensor, label); break;
     case DType::Bool: copy_field<bool>(proto.int32_data(), tensor, label); break;
+    case DType::Float16: copy_half_field<Float16>(proto.int32_data(), tensor, label); break;
+    case DType::BFloat16: copy_half_field<BFloat16>(proto.int32_data(), tensor, label); break;
     case DType::UInt32: copy_field<uint32_t>(proto.uint64_data(), tensor, label); break;
     case DType::UInt64: copy_field<uint64_t>(proto.uint64_data(), tensor, label); break;
     default: user_error("{} has element type {}, which ocs does not support", label, dtype_name(dtype));
