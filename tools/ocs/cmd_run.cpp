@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <unistd.h>
 
 namespace ocs::cli {
 namespace fs = std::filesystem;
@@ -43,6 +44,37 @@ std::string summary(const Tensor& t) {
                      shape_str(t.shape()), lo, hi, sum / static_cast<double>(v.size()));
 }
 
+// All or nothing: every output is written to a temporary file first; only when all of them are
+// written are they renamed into place, so a failure leaves no mix of old and new files.
+void write_outputs(const Graph& graph, const std::vector<Tensor>& outputs, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    user_error("cannot create output folder '{}': {}", dir.string(), ec ? ec.message() : "a file is in the way");
+  std::vector<std::pair<fs::path, fs::path>> written;  // temp -> final
+  try {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      fs::path final_path = dir / (escape_file_name(graph.values[graph.outputs[i]].name) + ".npy");
+      fs::path temp = dir / fmt::format(".{}.tmp.{}", final_path.filename().string(), ::getpid());
+      written.emplace_back(temp, final_path);
+      write_npy(temp, outputs[i]);
+    }
+  } catch (...) {
+    for (const auto& [temp, final_path] : written) fs::remove(temp, ec);
+    throw;
+  }
+  for (const auto& [temp, final_path] : written) {
+    if (fs::is_directory(final_path, ec)) {
+      for (const auto& [t, f] : written) fs::remove(t, ec);
+      user_error("cannot write '{}': a folder is in the way", final_path.string());
+    }
+  }
+  for (const auto& [temp, final_path] : written) {
+    fs::rename(temp, final_path, ec);
+    if (ec) user_error("cannot move '{}' into place: {}", final_path.string(), ec.message());
+  }
+}
+
 }  // namespace
 
 Action add_run_command(CLI::App& app) {
@@ -72,11 +104,9 @@ Action add_run_command(CLI::App& app) {
   return [opt]() {
     auto graph = std::make_shared<const Graph>(import_onnx_file(opt->model));
     auto inputs = read_inputs(opt->inputs);
-    if (!opt->output_dir.empty()) {
-      std::error_code ec;
-      fs::create_directories(opt->output_dir, ec);
-      if (ec) user_error("cannot create output folder '{}': {}", opt->output_dir, ec.message());
-    }
+    for (auto& [name, tensor] : inputs)
+      if (ValueId id = graph->find_value(name); id != kNoValue)
+        tensor = npy_input_as(tensor, graph->values[id].dtype);
     SessionOptions options;
     options.reference_kernels_only = opt->reference;
     options.threads = opt->threads;
@@ -85,11 +115,9 @@ Action add_run_command(CLI::App& app) {
     auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outputs = session.run(inputs);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const std::string& name = graph->values[graph->outputs[i]].name;
-      std::cout << name << ": " << summary(outputs[i]) << "\n";
-      if (!opt->output_dir.empty()) write_npy(fs::path(opt->output_dir) / (escape_file_name(name) + ".npy"), outputs[i]);
-    }
+    for (size_t i = 0; i < outputs.size(); ++i)
+      std::cout << graph->values[graph->outputs[i]].name << ": " << summary(outputs[i]) << "\n";
+    if (!opt->output_dir.empty()) write_outputs(*graph, outputs, opt->output_dir);
     std::cout << fmt::format("ran in {:.2f} ms\n", ms);
     if (opt->repeat > 0) {
       for (int r = 0; r < opt->warmup; ++r) session.run(inputs);
