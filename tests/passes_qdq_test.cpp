@@ -8,6 +8,7 @@
 // is what QuantizeLinear computes. Reference kernels on both sides make the comparison exact:
 // tolerance 0 (bit-identical). Fast (oneDNN) kernels sum in another order: tolerance stated at
 // each use.
+#include "ort_runner.h"
 #include "engine/session.h"
 #include "io/npy.h"
 #include "kernels/kernel.h"
@@ -546,34 +547,6 @@ TEST(PassesQdq, BadPlansAreUserErrors) {
 }
 
 // ---- ONNX Runtime on the exported file --------------------------------------------------------
-
-fs::path ocs_cache() {
-  const char* cache = std::getenv("OCS_CACHE");
-  if (cache && *cache) return cache;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache" / "ocs";
-}
-
-bool ort_available() {
-  return fs::exists(ocs_cache() / "ort" / "node_modules" / "onnxruntime-node") &&
-         std::system("command -v node >/dev/null 2>&1") == 0;
-}
-
-// Exports `g`, runs it with ONNX Runtime (scripts/ort_run.js) on `inputs`, returns output 0.
-Tensor run_ort(const Graph& g, const std::map<std::string, Tensor>& inputs, const fs::path& dir) {
-  fs::create_directories(dir);
-  export_onnx_file(g, dir / "model.onnx", /*overwrite=*/true);
-  std::string command = fmt::format("node '{}' '{}' '{}'", std::string(OCS_SOURCE_DIR) + "/scripts/ort_run.js",
-                                    (dir / "model.onnx").string(), (dir / "out").string());
-  for (const auto& [name, t] : inputs) {
-    const fs::path file = dir / (escape_file_name(name) + ".npy");
-    write_npy(file, t);
-    command += fmt::format(" '{}={}'", name, file.string());
-  }
-  command += " 2>'" + (dir / "ort.log").string() + "'";
-  EXPECT_EQ(std::system(command.c_str()), 0) << command;
-  return read_npy(dir / "out" / (escape_file_name(g.values[g.outputs[0]].name) + ".npy"));
-}
 
 // ONNX Runtime (graph optimizations on, as a user would run it) against our engine (reference
 // kernels). Bound: 1e-5 of the output's scale. One step of any quantizer here moves the output

@@ -53,6 +53,12 @@ ArraySampleSource::ArraySampleSource(const Graph& graph, std::map<std::string, T
     if (input.shape && static_cast<int64_t>(input.shape->size()) != t.rank())
       user_error("data for input '{}' has shape {}, but the model takes rank {} with samples along "
                  "axis 0", input.name, shape_str(t.shape()), input.shape->size());
+    if (input.shape)
+      for (size_t d = 1; d < input.shape->size(); ++d)
+        if ((*input.shape)[d] >= 0 && (*input.shape)[d] != t.dim(static_cast<int64_t>(d)))
+          user_error("data for input '{}' has samples of shape {} (after the sample axis), but the "
+                     "model takes {}", input.name, shape_str(Shape(t.shape().begin() + 1, t.shape().end())),
+                     shape_str(Shape(input.shape->begin() + 1, input.shape->end())));
     if (input.shape && !input.shape->empty() && (*input.shape)[0] > 0) batch_ = (*input.shape)[0];
     if (samples >= 0 && t.dim(0) != samples)
       user_error("data arrays disagree on the number of samples ({} vs {} for '{}')", samples,

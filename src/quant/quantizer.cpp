@@ -214,35 +214,6 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     record("calibrate", start, {{"samples", calib->size()}});
   }
 
-  // Weight OCS, with the weight clip method deciding the threshold of each split tensor.
-  std::map<std::string, double> split_threshold;
-  if (options.ocs_ratio > 0) {
-    start = Clock::now();
-    OcsSplitWeightsOptions split;
-    split.ratio = options.ocs_ratio;
-    split.mode = options.split == "naive" ? OcsSplitMode::Naive : OcsSplitMode::QuantAware;
-    split.bits = options.weight_bits;
-    const ClipMethod* method = wclip.get();
-    const int bits = options.weight_bits;
-    split.threshold = [method, bits](const Tensor& w) { return method->threshold(stats_of_tensor(w, kNoChannelAxis), bits); };
-    for (const auto& [name, reason] : choice.left_float) split.exclude.insert(name);
-    OcsSplitWeightsReport report = ocs_split_weights(graph, split);
-    for (const auto& layer : report.layers) {
-      if (!rows.count(layer.node) || !rows[layer.node]["quantized"].get<bool>()) continue;
-      auto& row = rows[layer.node];
-      if (!layer.skipped.empty()) {
-        row["ocs_skipped"] = layer.skipped;
-        continue;
-      }
-      row["channels_split"] = layer.channels_split;
-      row["weights_added_percent"] = layer.weights_added_percent;
-      row["weight_threshold"] = layer.threshold_after;
-      row["weight_sqnr_db_ocs"] = layer.sqnr_after_db;
-      split_threshold[layer.node] = layer.threshold_after;
-    }
-    record("ocs_split_weights", start, {{"weights_added", report.weights_added}});
-  }
-
   // Activation OCS, then the activation thresholds on the values the quantizers will see.
   std::map<std::string, double> act_threshold;
   std::map<std::string, bool> act_unsigned;
@@ -289,6 +260,38 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
       }
       record("ocs_split_activations", start);
     }
+  }
+
+  // Weight OCS, with the weight clip method deciding the threshold of each split tensor.
+  std::map<std::string, double> split_threshold;
+  if (options.ocs_ratio > 0) {
+    start = Clock::now();
+    OcsSplitWeightsOptions split;
+    split.ratio = options.ocs_ratio;
+    split.mode = options.split == "naive" ? OcsSplitMode::Naive : OcsSplitMode::QuantAware;
+    split.bits = options.weight_bits;
+    const ClipMethod* method = wclip.get();
+    const int bits = options.weight_bits;
+    split.threshold = [method, bits](const Tensor& w) { return method->threshold(stats_of_tensor(w, kNoChannelAxis), bits); };
+    for (const auto& [name, reason] : choice.left_float) split.exclude.insert(name);
+    OcsSplitWeightsReport report = ocs_split_weights(graph, split);
+    for (const auto& layer : report.layers) {
+      if (!rows.count(layer.node) || !rows[layer.node]["quantized"].get<bool>()) continue;
+      auto& row = rows[layer.node];
+      if (!layer.skipped.empty()) {
+        row["ocs_skipped"] = layer.skipped;
+        continue;
+      }
+      row["channels_split"] = layer.channels_split;
+      row["weights_added_percent"] = layer.weights_added_percent;
+      row["weight_threshold"] = layer.threshold_after;
+      row["weight_sqnr_db_ocs"] = layer.sqnr_after_db;
+      split_threshold[layer.node] = layer.threshold_after;
+    }
+    record("ocs_split_weights", start, {{"weights_added", report.weights_added}});
+  }
+
+  if (quantize_activations || act_ocs) {
     bool missing = false;
     for (const auto& name : choice.quantized) missing = missing || !act_threshold.count(name);
     if (missing && quantize_activations) {

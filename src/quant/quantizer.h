@@ -6,11 +6,13 @@
 //                                       --exclude and (by default) the first conv and last FC
 //   3. calibrate                        one streaming pass over the calibration data
 //                                       (calib/calibrator.h), only when activations are quantized
-//   4. ocs_split_weights                weight OCS with the chosen clip method (OCS + clip)
-//   5. ocs_split_activations            activation OCS: channels from step 3; the split values
+//   4. ocs_split_activations            activation OCS: channels from step 3; the split values
 //                                       are calibrated again (naive split on a scratch copy) so
 //                                       the clip method sees the real split distribution, then
 //                                       the QA split is applied with that threshold
+//   5. ocs_split_weights                weight OCS with the chosen clip method (OCS + clip), on
+//                                       the weights already widened by step 4
+//   (5b. calibrate                      when activation OCS is off: the layer inputs after step 5)
 //   6. insert_qdq                       weights and activations on their b-bit grids (QDQ nodes)
 //
 // The result is an ordinary ONNX graph: what `ocs eval` measures is exactly what is exported

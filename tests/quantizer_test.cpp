@@ -1,0 +1,132 @@
+// `ocs quantize`'s recipe end to end: the split float model is functionally identical to the
+// original, the QDQ model exported with OCS runs in ONNX Runtime and agrees with our engine, the
+// report says what was done, and bad options are user errors.
+#include "engine/session.h"
+#include "eval/sample_source.h"
+#include "io/npy.h"
+#include "onnx/onnx_io.h"
+#include "ort_runner.h"
+#include "quant/quantizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <unistd.h>
+
+namespace ocs {
+namespace {
+namespace fs = std::filesystem;
+using namespace ocs::testing;
+
+const fs::path kSmallCnn = fs::path(OCS_SOURCE_DIR) / "tests" / "data" / "small_cnn.onnx";
+
+// 64 calibration samples in [-1, 1] for small_cnn's input [1, 1, 28, 28] (batch fixed at 1).
+std::map<std::string, Tensor> calibration_arrays(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  Tensor x(DType::Float32, {64, 1, 1, 28, 28});
+  for (float& v : x.span<float>()) v = uniform(rng);
+  return {{"input", x.reshaped({64, 1, 28, 28})}};
+}
+
+double max_relative_diff(const Tensor& a, const Tensor& b) {
+  double diff = 0, scale = 0;
+  auto x = a.to_double_vector(), y = b.to_double_vector();
+  for (size_t i = 0; i < x.size(); ++i) {
+    diff = std::max(diff, std::fabs(x[i] - y[i]));
+    scale = std::max(scale, std::fabs(x[i]));
+  }
+  return diff / scale;
+}
+
+Tensor run(const Graph& g, const Tensor& x, bool reference) {
+  SessionOptions options;
+  options.reference_kernels_only = reference;
+  return Session(std::make_shared<const Graph>(g), options).run({{"input", x}})[0];
+}
+
+TEST(Quantizer, SplitFloatModelIsFunctionallyIdentical) {
+  const Graph g = import_onnx_file(kSmallCnn);
+  ArraySampleSource calib(g, calibration_arrays(1), 64);
+  QuantizeOptions options;
+  options.format = "split-float";
+  options.ocs_ratio = 0.1;
+  options.act_ocs_ratio = 0.1;
+  options.keep_first_last_float = false;  // split every layer
+  QuantizeResult result = quantize_model(g, options, &calib);
+  const Tensor x = calibration_arrays(2).at("input").reshaped({64, 1, 28, 28});
+  // Compare on a few samples; reference kernels accumulate in double, so only the float32
+  // rounding of the split pieces differs. Bound: 1e-5 of the output's scale (issue 3).
+  for (int64_t n = 0; n < 4; ++n) {
+    Tensor sample(DType::Float32, {1, 1, 28, 28});
+    std::copy_n(x.data<float>() + n * 784, 784, sample.data<float>());
+    EXPECT_LT(max_relative_diff(run(g, sample, true), run(result.graph, sample, true)), 1e-5);
+  }
+  // Every layer was split, weights and activations, and the report says so.
+  int split_layers = 0;
+  for (const auto& row : result.report["layers"]) {
+    ASSERT_TRUE(row["quantized"].get<bool>());
+    split_layers += !row["channels_split"].empty() && row.contains("act_channels_split");
+  }
+  EXPECT_EQ(split_layers, 5);
+  const double overhead = result.report["model"]["size_overhead_percent"].get<double>();
+  EXPECT_GT(overhead, 0.0);
+  // The input graph is untouched (a copy was rewritten).
+  EXPECT_EQ(import_onnx_file(kSmallCnn).nodes.size(), g.nodes.size());
+}
+
+TEST(Quantizer, QdqWithOcsRunsInOnnxRuntimeAndAgrees) {
+  const Graph g = import_onnx_file(kSmallCnn);
+  ArraySampleSource calib(g, calibration_arrays(3), 64);
+  QuantizeOptions options;
+  options.weight_bits = 6;
+  options.activation_bits = 8;
+  options.ocs_ratio = 0.05;
+  options.weight_clip = "mse";
+  options.activation_clip = "percentile:99.9";
+  QuantizeResult result = quantize_model(g, options, &calib);
+  const Tensor x = calibration_arrays(4).at("input").reshaped({64, 1, 28, 28});
+  Tensor sample(DType::Float32, {1, 1, 28, 28});
+  std::copy_n(x.data<float>(), 784, sample.data<float>());
+  const Tensor ours = run(result.graph, sample, true);
+  // Quantization changes the output, but a 6/8-bit model stays close to the float one.
+  EXPECT_LT(max_relative_diff(run(g, sample, true), ours), 0.1);
+  if (!ort_available()) GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_quantizer_ort_{}", getpid());
+  const Tensor ort = run_ort(result.graph, {{"input", sample}}, dir);
+  // Same integers at every quantizer: the engines differ only by float summation order.
+  EXPECT_LT(max_relative_diff(ours, ort), 1e-5);
+  fs::remove_all(dir);
+}
+
+TEST(Quantizer, BadOptionsAreUserErrors) {
+  QuantizeOptions bad_bits;
+  bad_bits.weight_bits = 1;
+  EXPECT_THROW(bad_bits.validate(), UserError);
+  QuantizeOptions bad_ratio;
+  bad_ratio.ocs_ratio = -0.1;
+  EXPECT_THROW(bad_ratio.validate(), UserError);
+  QuantizeOptions bad_clip;
+  bad_clip.weight_clip = "median";
+  EXPECT_THROW(bad_clip.validate(), UserError);
+  QuantizeOptions bad_split;
+  bad_split.split = "half";
+  EXPECT_THROW(bad_split.validate(), UserError);
+  QuantizeOptions config;
+  EXPECT_THROW(config.merge_json(nlohmann::json{{"wbitz", 4}}, "test"), UserError);
+  config.merge_json(nlohmann::json{{"wbits", 5}, {"ocs_ratio", 0.02}}, "test");
+  EXPECT_EQ(config.weight_bits, 5);
+  EXPECT_DOUBLE_EQ(config.ocs_ratio, 0.02);
+  // Activations need calibration data.
+  const Graph g = import_onnx_file(kSmallCnn);
+  QuantizeOptions needs_calib;
+  EXPECT_THROW(quantize_model(g, needs_calib, nullptr), UserError);
+  // Calibration data that does not fit the model's input.
+  Tensor wrong(DType::Float32, {8, 3, 28, 28});
+  EXPECT_THROW(ArraySampleSource(g, {{"input", wrong}}, 8), UserError);
+}
+
+}  // namespace
+}  // namespace ocs
