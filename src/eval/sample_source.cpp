@@ -43,6 +43,7 @@ ArraySampleSource::ArraySampleSource(const Graph& graph, std::map<std::string, T
     : arrays_(std::move(arrays)), batch_(batch) {
   if (arrays_.empty()) user_error("no calibration/evaluation data was given");
   int64_t samples = -1;
+  bool fixed_batch = false;
   for (ValueId id : graph.inputs) {
     const Value& input = graph.values[id];
     auto it = arrays_.find(input.name);
@@ -59,7 +60,10 @@ ArraySampleSource::ArraySampleSource(const Graph& graph, std::map<std::string, T
           user_error("data for input '{}' has samples of shape {} (after the sample axis), but the "
                      "model takes {}", input.name, shape_str(Shape(t.shape().begin() + 1, t.shape().end())),
                      shape_str(Shape(input.shape->begin() + 1, input.shape->end())));
-    if (input.shape && !input.shape->empty() && (*input.shape)[0] > 0) batch_ = (*input.shape)[0];
+    if (input.shape && !input.shape->empty() && (*input.shape)[0] > 0) {
+      batch_ = (*input.shape)[0];
+      fixed_batch = true;
+    }
     if (samples >= 0 && t.dim(0) != samples)
       user_error("data arrays disagree on the number of samples ({} vs {} for '{}')", samples,
                  t.dim(0), input.name);
@@ -70,8 +74,9 @@ ArraySampleSource::ArraySampleSource(const Graph& graph, std::map<std::string, T
         std::find(graph.inputs.begin(), graph.inputs.end(), graph.find_value(name)) == graph.inputs.end())
       user_error("the data holds an array '{}', which is not an input of the model", name);
   count_ = std::min<int64_t>(samples, limit);
-  // A model with a fixed batch size takes only whole batches.
-  count_ -= count_ % batch_;
+  // A model with a fixed batch size takes only whole batches; a dynamic one takes a last,
+  // smaller batch.
+  if (fixed_batch) count_ -= count_ % batch_;
   if (count_ <= 0) user_error("the data holds {} samples; at least one batch of {} is needed", samples, batch_);
 }
 

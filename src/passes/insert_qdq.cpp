@@ -145,21 +145,33 @@ void drop_unused_constants(Graph& graph, const std::set<ValueId>& candidates) {
 // ---- opset -------------------------------------------------------------------------------
 
 // Default-domain ops whose meaning does not change from opset 7 to opset 13: later versions only
-// add element types, negative axes, or optional inputs/outputs that keep their old defaults.
-// (Ops such as Softmax, Squeeze, ReduceSum, Split, Pad, Slice, Resize or Dropout changed their
-// axes or moved attributes to inputs, so a model using them is not moved; Clip is moved by
-// turning its min/max attributes into inputs.)
+// add element types, negative axes, or optional inputs/outputs/attributes that keep their old
+// defaults.
 const std::set<std::string>& opset_stable_ops() {
   static const std::set<std::string> ops = {
-      "Abs", "Acos", "Add", "And", "Asin", "Atan", "AveragePool", "BatchNormalization", "Cast",
-      "Ceil", "Concat", "Conv", "Cos", "DequantizeLinear", "Div", "Elu", "Equal", "Erf", "Exp",
-      "Flatten", "Floor", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater",
-      "HardSigmoid", "Identity", "InstanceNormalization", "LRN", "LeakyRelu", "Less", "Log",
-      "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Neg", "Not", "Or", "PRelu", "Pow",
-      "QuantizeLinear", "Reciprocal", "Relu", "Reshape", "Selu", "Shape", "Sigmoid", "Sign",
-      "Sin", "Softplus", "Softsign", "Sqrt", "Sub", "Sum", "Tan", "Tanh", "Tile", "Transpose",
-      "Where", "Xor"};
+      "Abs", "Acos", "Add", "And", "ArgMax", "ArgMin", "Asin", "Atan", "AveragePool",
+      "BatchNormalization", "Cast", "Ceil", "Compress", "Concat", "ConstantOfShape", "Conv",
+      "ConvTranspose", "Cos", "CumSum", "DepthToSpace", "DequantizeLinear", "Div", "Elu", "Equal",
+      "Erf", "Exp", "Expand", "Flatten", "Floor", "GRU", "Gather", "GatherElements", "Gemm",
+      "GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "Identity",
+      "InstanceNormalization", "LRN", "LSTM", "LeakyRelu", "Less", "Log", "MatMul", "Max",
+      "MaxPool", "Mean", "Min", "Mul", "Neg", "NonZero", "Not", "OneHot", "Or", "PRelu", "Pow",
+      "QuantizeLinear", "RNN", "Range", "Reciprocal", "ReduceL1", "ReduceL2", "ReduceLogSum",
+      "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+      "Relu", "Reshape", "Selu", "Shape", "Sigmoid", "Sign", "Sin", "Size", "Softplus", "Softsign",
+      "SpaceToDepth", "Sqrt", "Sub", "Sum", "Tan", "Tanh", "Tile", "Transpose", "Where", "Xor"};
   return ops;
+}
+
+// Ops whose meaning or signature changed at a given opset (attributes moved to inputs, axis
+// semantics changed). A model using one is moved only to a target below that opset; Clip (11)
+// and Slice (10) are converted instead (attributes become constant inputs).
+const std::map<std::string, int64_t>& opset_changes() {
+  static const std::map<std::string, int64_t> changes = {
+      {"Dropout", 12}, {"Hardmax", 13},  {"LogSoftmax", 13}, {"Pad", 11},     {"ReduceSum", 13},
+      {"Resize", 11},  {"Softmax", 13},  {"Split", 13},      {"Squeeze", 13}, {"TopK", 10},
+      {"Unsqueeze", 13}, {"Upsample", 10}};
+  return changes;
 }
 
 bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
@@ -173,13 +185,16 @@ std::string opset_blocker(const Graph& graph, int64_t target) {
     for (const auto& [key, attr] : node.attributes)
       if (attr.g) blockers.insert(node.describe() + " (has a subgraph)");
     if (!is_default_domain(node.domain)) continue;
-    if (node.op_type == "Clip") continue;  // converted below
+    if (node.op_type == "Clip" || node.op_type == "Slice") continue;  // converted below
     // BatchNormalization's `spatial` attribute was removed in opset 9.
     if (node.op_type == "BatchNormalization" && node.has_attr("spatial")) {
       blockers.insert(node.describe() + " (attribute 'spatial')");
       continue;
     }
-    if (!opset_stable_ops().count(node.op_type)) blockers.insert(node.op_type);
+    if (opset_stable_ops().count(node.op_type)) continue;
+    auto change = opset_changes().find(node.op_type);
+    if (change != opset_changes().end() && (change->second <= opset || change->second > target)) continue;
+    blockers.insert(node.op_type);
   }
   if (blockers.empty()) return "";
   std::string list;
@@ -209,6 +224,25 @@ void raise_opset(Graph& graph, NameTable& names, int64_t target, const std::stri
       node.inputs.resize(1);
       node.inputs.push_back(add_constant(graph, names, node.name + "_min", Tensor::scalar<float>(low)));
       node.inputs.push_back(add_constant(graph, names, node.name + "_max", Tensor::scalar<float>(high)));
+    }
+  }
+  if (opset < 10 && target >= 10) {
+    for (Node& node : graph.nodes) {
+      if (node.op_type != "Slice" || !is_default_domain(node.domain)) continue;
+      // Slice-1 carries starts/ends/axes as attributes; Slice-10 takes them as int64 inputs
+      // (same semantics, steps default to 1).
+      auto as_input = [&](const std::string& key) {
+        std::vector<int64_t> values = node.attr_ints(key);
+        return add_constant(graph, names, node.name + "_" + key,
+                            Tensor::from_vector<int64_t>({static_cast<int64_t>(values.size())}, values));
+      };
+      node.inputs.resize(1);
+      node.inputs.push_back(as_input("starts"));
+      node.inputs.push_back(as_input("ends"));
+      if (node.has_attr("axes")) node.inputs.push_back(as_input("axes"));
+      node.attributes.erase("starts");
+      node.attributes.erase("ends");
+      node.attributes.erase("axes");
     }
   }
   graph.opsets[""] = target;
@@ -392,6 +426,10 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
   if (needs_qdq) {
     target = 10;
     why = "QuantizeLinear/DequantizeLinear";
+    // ONNX Runtime 1.30's QDQ optimizer quantizes Conv biases by inserting Round nodes (opset
+    // 11) into the model it loads, so a QDQ model at opset 10 fails to load there. Prefer 11
+    // whenever the model's ops allow the move.
+    if (graph.opset() < 11 && opset_blocker(graph, 11).empty()) target = 11;
   }
   if (needs_round) {
     target = 11;
