@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -98,6 +99,52 @@ TEST(Quantizer, QdqWithOcsRunsInOnnxRuntimeAndAgrees) {
   const Tensor ort = run_ort(result.graph, {{"input", sample}}, dir);
   // Same integers at every quantizer: the engines differ only by float summation order.
   EXPECT_LT(max_relative_diff(ours, ort), 1e-5);
+  fs::remove_all(dir);
+}
+
+// Acceptance (issue 3): PP-OCRv4 rec with 6-bit weights, per tensor, OCS r = 0.05, 8-bit
+// activations: the exported QDQ model runs in ONNX Runtime, and ONNX Runtime agrees with our
+// engine. Not to float rounding here: ~40 activation quantizers in a row flip a few near-tie
+// integers when the two engines sum in different orders, and this model amplifies them. Measured
+// on this machine: SQNR 47 dB between the engines, every position decodes to the same character
+// (bench numbers in docs/QUANTIZE.md). Bounds: SQNR >= 25 dB, >= 95% same argmax.
+TEST(Quantizer, PpocrRecWithOcsRunsInOnnxRuntime) {
+  const fs::path model = ocs_cache() / "models" / "ch_PP-OCRv4_rec_infer.onnx";
+  const fs::path x_file = ocs_cache() / "golden" / "ppocr_rec" / "inputs" / "x.npy";
+  if (!fs::exists(model) || !fs::exists(x_file) || !ort_available())
+    GTEST_SKIP() << "PP-OCRv4 rec, its golden input or onnxruntime-node is missing (scripts/fetch_models.sh, "
+                    "scripts/make_golden.sh; CI runs them)";
+  const Graph g = import_onnx_file(model);
+  const Tensor x = read_npy(x_file);
+  ArraySampleSource calib(g, {{"x", x}}, 1);
+  QuantizeOptions options;
+  options.weight_bits = 6;
+  options.activation_bits = 8;
+  options.ocs_ratio = 0.05;
+  QuantizeResult result = quantize_model(g, options, &calib);
+  // The outlier layer's weight SQNR rose with OCS.
+  for (const auto& row : result.report["layers"])
+    if (row["node"] == "p2o.Conv.32")
+      EXPECT_GT(row["weight_sqnr_db_ocs"].get<double>(), row["weight_sqnr_db_no_ocs"].get<double>() + 5.0);
+  const Tensor ours = Session(std::make_shared<const Graph>(result.graph)).run({{"x", x}})[0];
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_quantizer_rec_{}", getpid());
+  const Tensor ort = run_ort(result.graph, {{"x", x}}, dir);
+  ASSERT_EQ(ort.shape(), ours.shape());
+  const auto a = ours.to_double_vector(), b = ort.to_double_vector();
+  double signal = 0, noise = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    signal += b[i] * b[i];
+    noise += (a[i] - b[i]) * (a[i] - b[i]);
+  }
+  EXPECT_GE(10 * std::log10(signal / std::max(noise, 1e-300)), 25.0);
+  const int64_t classes = ours.shape().back(), positions = ours.numel() / classes;
+  int64_t agree = 0;
+  for (int64_t p = 0; p < positions; ++p) {
+    const double* ra = a.data() + p * classes;
+    const double* rb = b.data() + p * classes;
+    agree += std::max_element(ra, ra + classes) - ra == std::max_element(rb, rb + classes) - rb;
+  }
+  EXPECT_GE(static_cast<double>(agree) / static_cast<double>(positions), 0.95);
   fs::remove_all(dir);
 }
 
