@@ -2,6 +2,7 @@
 // original, the QDQ model exported with OCS runs in ONNX Runtime and agrees with our engine, the
 // report says what was done, and bad options are user errors.
 #include "engine/session.h"
+#include "eval/fashion_mnist.h"
 #include "eval/sample_source.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
@@ -78,6 +79,40 @@ TEST(Quantizer, SplitFloatModelIsFunctionallyIdentical) {
   EXPECT_EQ(import_onnx_file(kSmallCnn).nodes.size(), g.nodes.size());
 }
 
+// The trained Fashion-MNIST ResNet (models/fashion_resnet.onnx): the split float model with
+// weight and activation OCS on every layer keeps the function to 1e-5 of the output's scale on
+// real test images (reference kernels), and the 6/8-bit QDQ model with OCS keeps the
+// predictions of at least 97 of 100 test images.
+TEST(Quantizer, FashionResnetSplitIsIdenticalAndQuantizedKeepsPredictions) {
+  const fs::path model = fs::path(OCS_SOURCE_DIR) / "models" / "fashion_resnet.onnx";
+  if (!fs::exists(kFashionMnistDir)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const Graph g = import_onnx_file(model);
+  FashionMnistSource calib(kFashionMnistDir, "train", "input", 128, 32);
+  QuantizeOptions split_options;
+  split_options.format = "split-float";
+  split_options.ocs_ratio = 0.05;
+  split_options.act_ocs_ratio = 0.05;
+  split_options.keep_first_last_float = false;
+  QuantizeResult split = quantize_model(g, split_options, &calib);
+  QuantizeOptions q_options;
+  q_options.weight_bits = 6;
+  q_options.activation_bits = 8;
+  q_options.ocs_ratio = 0.02;
+  QuantizeResult quantized = quantize_model(g, q_options, &calib);
+  FashionMnistSource test(kFashionMnistDir, "test", "input", 100, 100);
+  const Tensor x = test.next()->at("input");
+  const Tensor want = run(g, x, true);
+  EXPECT_LT(max_relative_diff(want, run(split.graph, x, true)), 1e-5);
+  const Tensor got = run(quantized.graph, x, false);
+  int agree = 0;
+  for (int64_t n = 0; n < 100; ++n) {
+    const float* a = want.data<float>() + n * 10;
+    const float* b = got.data<float>() + n * 10;
+    agree += std::max_element(a, a + 10) - a == std::max_element(b, b + 10) - b;
+  }
+  EXPECT_GE(agree, 97);
+}
+
 TEST(Quantizer, QdqWithOcsRunsInOnnxRuntimeAndAgrees) {
   const Graph g = import_onnx_file(kSmallCnn);
   ArraySampleSource calib(g, calibration_arrays(3), 64);
@@ -123,9 +158,11 @@ TEST(Quantizer, PpocrRecWithOcsRunsInOnnxRuntime) {
   options.ocs_ratio = 0.05;
   QuantizeResult result = quantize_model(g, options, &calib);
   // The outlier layer's weight SQNR rose with OCS.
-  for (const auto& row : result.report["layers"])
-    if (row["node"] == "p2o.Conv.32")
+  for (const auto& row : result.report["layers"]) {
+    if (row["node"] == "p2o.Conv.32") {
       EXPECT_GT(row["weight_sqnr_db_ocs"].get<double>(), row["weight_sqnr_db_no_ocs"].get<double>() + 5.0);
+    }
+  }
   const Tensor ours = Session(std::make_shared<const Graph>(result.graph)).run({{"x", x}})[0];
   const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_quantizer_rec_{}", getpid());
   const Tensor ort = run_ort(result.graph, {{"x", x}}, dir);
