@@ -31,6 +31,7 @@
 // With an unsigned quantizer the lower half of a small x is negative, at least -D/4 in grid
 // terms; clipping it to 0 rounds it to 0, as rounding it unclipped would: the sum is kept.)
 #include "passes/ocs_split_activations.h"
+#include "passes/graph_edit.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,79 +40,6 @@
 namespace ocs {
 namespace {
 
-// ---- small graph-editing helpers (local; duplicates of insert_qdq.cpp's, see the report) ---
-
-class NameTable {
- public:
-  explicit NameTable(const Graph& graph) {
-    for (const Value& v : graph.values) used_.insert(v.name);
-    for (const Node& n : graph.nodes) used_.insert(n.name);
-  }
-  std::string fresh(const std::string& base) {
-    std::string name = base;
-    for (int k = 1; used_.count(name); ++k) name = base + "_" + std::to_string(k);
-    used_.insert(name);
-    return name;
-  }
-
- private:
-  std::set<std::string> used_;
-};
-
-ValueId add_constant(Graph& graph, NameTable& names, const std::string& base, Tensor tensor) {
-  Value v;
-  v.name = names.fresh(base);
-  v.dtype = tensor.dtype();
-  v.shape = tensor.shape();
-  v.constant = std::move(tensor);
-  return graph.add_value(std::move(v));
-}
-
-ValueId add_activation(Graph& graph, NameTable& names, const std::string& base,
-                       const std::optional<Shape>& shape) {
-  Value v;
-  v.name = names.fresh(base);
-  v.dtype = DType::Float32;
-  v.shape = shape;
-  return graph.add_value(std::move(v));
-}
-
-Node make_node(NameTable& names, const std::string& op, const std::string& base,
-               std::vector<ValueId> inputs, std::vector<ValueId> outputs) {
-  Node n;
-  n.op_type = op;
-  n.name = names.fresh(base);
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  return n;
-}
-
-void drop_unused_constants(Graph& graph, const std::set<ValueId>& candidates) {
-  const ValueId count = static_cast<ValueId>(graph.values.size());
-  std::vector<bool> keep(graph.values.size(), true);
-  for (ValueId id : candidates)
-    if (graph.values[id].constant && !graph.is_graph_output(id) && graph.consumers(id).empty())
-      keep[id] = false;
-  std::vector<ValueId> new_id(graph.values.size(), kNoValue);
-  std::vector<Value> values;
-  for (ValueId id = 0; id < count; ++id) {
-    if (!keep[id]) continue;
-    new_id[id] = static_cast<ValueId>(values.size());
-    values.push_back(std::move(graph.values[id]));
-  }
-  auto remap = [&](ValueId& id) {
-    if (id == kNoValue) return;
-    OCS_CHECK(new_id[id] != kNoValue, "dropped value id {} is still referenced", id);
-    id = new_id[id];
-  };
-  graph.values = std::move(values);
-  for (Node& node : graph.nodes) {
-    for (ValueId& in : node.inputs) remap(in);
-    for (ValueId& out : node.outputs) remap(out);
-  }
-  for (ValueId& in : graph.inputs) remap(in);
-  for (ValueId& out : graph.outputs) remap(out);
-}
 
 // ---- matching ------------------------------------------------------------------------------
 
@@ -307,7 +235,7 @@ std::vector<ActivationSplitResult> ocs_split_activations(
     const std::string base = x_value.name + "_ocs";
     const ValueId index_value = add_constant(graph, names, base + "_indices",
                                              Tensor::from_vector<int64_t>({count}, indices));
-    const ValueId gathered = add_activation(graph, names, base + "_gathered", split_shape);
+    const ValueId gathered = add_activation(graph, names, base + "_gathered", DType::Float32, split_shape);
     Node gather = make_node(names, "Gather", base + "_Gather", {x, index_value}, {gathered});
     Attribute axis_attr;
     axis_attr.kind = Attribute::Kind::Int;
@@ -318,13 +246,13 @@ std::vector<ActivationSplitResult> ocs_split_activations(
 
     const ValueId m_value = add_constant(graph, names, base + "_scale",
                                          Tensor::from_vector<float>(vector_shape, multipliers));
-    const ValueId halved = add_activation(graph, names, base + "_halved", split_shape);
+    const ValueId halved = add_activation(graph, names, base + "_halved", DType::Float32, split_shape);
     pending.push_back(make_node(names, "Mul", base + "_Mul", {gathered, m_value}, {halved}));
     ValueId split = halved;
     if (quant_aware) {
       const ValueId a_value = add_constant(graph, names, base + "_offset",
                                            Tensor::from_vector<float>(vector_shape, offsets));
-      split = add_activation(graph, names, base + "_split", split_shape);
+      split = add_activation(graph, names, base + "_split", DType::Float32, split_shape);
       pending.push_back(make_node(names, "Add", base + "_Add", {halved, a_value}, {split}));
     }
 
