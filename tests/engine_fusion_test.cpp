@@ -298,6 +298,26 @@ TEST(EngineFusion, FuseOffRunsOneKernelPerNode) {
   EXPECT_EQ(session.step_labels(), (std::vector<std::string>{"Conv", "Relu"}));
 }
 
+// The sum operand's buffer becomes the output only when the operand dies at that step: a sum
+// operand read again later, and a graph input (the caller's tensor), keep their values.
+TEST(EngineFusion, SumInPlaceOnlyWhenTheOperandDies) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 6, 6});
+  const ValueId v = b.conv(x, 8, 8, 3, 121);
+  const ValueId kept = b.add("Add", {b.conv(v, 8, 8, 3, 122), v});          // v is read again below
+  const ValueId dies = b.add("Add", {b.conv(kept, 8, 8, 3, 123), kept});    // kept dies here
+  const ValueId on_input = b.add("Add", {b.conv(dies, 8, 8, 3, 124), x});   // x: the caller's tensor
+  b.output(b.add("Add", {on_input, v}));
+  const Tensor input = random_tensor({1, 8, 6, 6}, 19);
+  const Tensor copy = input.clone();
+  auto fast = check(b.done(), {{"x", input}});
+  const std::vector<std::string> labels = fast->step_labels();
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), "dnnl Conv+Add"), 3) << all_labels(*fast);
+  const auto a = input.span<float>();
+  const auto c = copy.span<float>();
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), c.begin()));
+}
+
 // BatchNormalization (inference) with constant parameters: its per-channel scale and shift.
 ValueId batch_norm(Builder& b, ValueId x, int64_t channels, uint32_t seed) {
   const ValueId gamma = b.constant(random_tensor({channels}, seed, 0.5f, 1.5f));

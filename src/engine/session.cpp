@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -62,6 +63,7 @@ struct Session::Plan {
     ValueId layout_output = kNoValue;
     std::vector<Step> parts;                     // a fused step's nodes, run plainly if `layout` declines
     std::vector<ValueId> release_after;          // values whose last use is this step
+    std::vector<bool> layout_input_dies;         // per layout input: in release_after
     std::string label;                           // for OCS_PROFILE
   };
   struct GraphPlan {
@@ -212,6 +214,10 @@ struct Session::Plan {
       if (last_use[v] >= 0 && last_use[v] < end && !value.constant && !value.outer_scope)
         plan.steps[last_use[v]].release_after.push_back(static_cast<ValueId>(v));
     }
+    for (Step& step : plan.steps)
+      for (ValueId in : step.layout_inputs)
+        step.layout_input_dies.push_back(
+            in != kNoValue && std::count(step.release_after.begin(), step.release_after.end(), in) > 0);
   }
 
   void run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer);
@@ -267,17 +273,21 @@ void Session::Plan::run_step(const Step& step, const GraphPlan& plan, Frame& fra
   if (step.layout) {
     std::vector<DnnlValue*> args;
     DnnlValue absent;
-    for (ValueId in : step.layout_inputs) {
+    for (size_t i = 0; i < step.layout_inputs.size(); ++i) {
+      const ValueId in = step.layout_inputs[i];
       if (in == kNoValue) {
         args.push_back(&absent);
         continue;
       }
       DnnlValue& side = frame.side[in];
       if (!side.has_memory) side.plain = frame.values[in];
+      side.dies_here = step.layout_input_dies[i];
       args.push_back(&side);
     }
     DnnlValue out;
-    if (step.layout->run(args, out)) {
+    const bool ran = step.layout->run(args, out);
+    for (DnnlValue* arg : args) arg->dies_here = false;
+    if (ran) {
       frame.values[step.layout_output] = out.plain;
       frame.side[step.layout_output] = std::move(out);
       return;

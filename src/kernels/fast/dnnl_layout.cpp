@@ -126,8 +126,18 @@ class LayoutConv final : public LayoutKernel {
 
     std::shared_ptr<void> src_owner;
     const dnnl::memory src_ready = reordered(src, plan.src_md, src_owner);
-    allocate(plan.dst_md, output);
-    if (sum) reorder_into(memory_of(*sum), output.memory);
+    // A sum operand that dies here and already has the output's layout in a pooled buffer (not a
+    // user's tensor) becomes the output buffer: the sum post-op then adds in place, no copy.
+    if (sum && sum->dies_here && sum->has_memory && sum->owner && sum->memory.get_desc() == plan.dst_md &&
+        sum->memory.get_data_handle() != src_ready.get_data_handle()) {
+      output = DnnlValue();
+      output.owner = sum->owner;
+      output.memory = dnnl::memory(plan.dst_md, dnnl_cpu_engine(), output.owner.get());
+      output.has_memory = true;
+    } else {
+      allocate(plan.dst_md, output);
+      if (sum) reorder_into(memory_of(*sum), output.memory);
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_ready},
                                                {DNNL_ARG_WEIGHTS, plan.weights},
                                                {DNNL_ARG_DST, output.memory}};

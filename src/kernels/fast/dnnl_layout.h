@@ -29,6 +29,9 @@ struct DnnlValue {
   dnnl::memory memory;
   std::shared_ptr<void> owner;  // keeps memory's buffer alive (pooled, see dnnl_pool_alloc)
   bool has_memory = false;
+  // Set by the engine while the step that reads the value last runs: a kernel may then write its
+  // output into this value's pooled buffer (the sum operand of a fused Conv).
+  bool dies_here = false;
 
   bool defined() const { return has_memory || plain.defined(); }
   Shape shape() const;
