@@ -18,6 +18,8 @@
 #   --unfused    also time `ocs run --no-fuse` (one kernel per node on plain tensors: the engine
 #                before fusion and blocked layouts)
 # The load average is printed before and after: numbers taken under load are not comparable.
+# OMP_WAIT_POLICY (printed too) matters for ocs on a shared machine: libgomp's default spinning
+# makes 2-thread runs bimodal under load; OMP_WAIT_POLICY=passive avoids that (docs/PERFORMANCE.md).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift 2 ;;
     --ocs) ocs="$2"; shift 2 ;;
     --unfused) unfused=1; shift ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "bench: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -95,7 +97,7 @@ ort_median() {  # MODEL INPUT...
 
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; threads $threads, $runs runs x $rounds rounds)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; threads $threads, $runs runs x $rounds rounds; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset})"
 if ((unfused)); then
   printf '%-10s %12s %12s %8s %14s %10s\n' model "ocs ms" "ORT ms" "ocs/ORT" "unfused ms" "unf/ORT"
 else

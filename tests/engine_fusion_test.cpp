@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 
 namespace ocs {
 namespace {
@@ -85,6 +86,12 @@ class Builder {
     Attribute a;
     a.kind = Attribute::Kind::Int;
     a.i = v;
+    return a;
+  }
+  static Attribute text(std::string v) {
+    Attribute a;
+    a.kind = Attribute::Kind::String;
+    a.s = std::move(v);
     return a;
   }
   static Attribute real(float v) {
@@ -289,6 +296,159 @@ TEST(EngineFusion, FuseOffRunsOneKernelPerNode) {
   options.fuse = false;
   Session session(b.done(), options);
   EXPECT_EQ(session.step_labels(), (std::vector<std::string>{"Conv", "Relu"}));
+}
+
+// The sum operand's buffer becomes the output only when the operand dies at that step: a sum
+// operand read again later, and a graph input (the caller's tensor), keep their values.
+TEST(EngineFusion, SumInPlaceOnlyWhenTheOperandDies) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 6, 6});
+  const ValueId v = b.conv(x, 8, 8, 3, 121);
+  const ValueId kept = b.add("Add", {b.conv(v, 8, 8, 3, 122), v});          // v is read again below
+  const ValueId dies = b.add("Add", {b.conv(kept, 8, 8, 3, 123), kept});    // kept dies here
+  const ValueId on_input = b.add("Add", {b.conv(dies, 8, 8, 3, 124), x});   // x: the caller's tensor
+  b.output(b.add("Add", {on_input, v}));
+  const Tensor input = random_tensor({1, 8, 6, 6}, 19);
+  const Tensor copy = input.clone();
+  auto fast = check(b.done(), {{"x", input}});
+  const std::vector<std::string> labels = fast->step_labels();
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), "dnnl Conv+Add"), 3) << all_labels(*fast);
+  const auto a = input.span<float>();
+  const auto c = copy.span<float>();
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), c.begin()));
+}
+
+// BatchNormalization (inference) with constant parameters: its per-channel scale and shift.
+ValueId batch_norm(Builder& b, ValueId x, int64_t channels, uint32_t seed) {
+  const ValueId gamma = b.constant(random_tensor({channels}, seed, 0.5f, 1.5f));
+  const ValueId beta = b.constant(random_tensor({channels}, seed + 1));
+  const ValueId mean = b.constant(random_tensor({channels}, seed + 2));
+  const ValueId var = b.constant(random_tensor({channels}, seed + 3, 0.25f, 2.0f));
+  return b.add("BatchNormalization", {x, gamma, beta, mean, var}, {{"epsilon", Builder::real(1e-5f)}});
+}
+
+// ConvTranspose with constant weights [in, out/group, k, k] (and a bias when `bias`).
+ValueId conv_transpose(Builder& b, ValueId x, int64_t in, int64_t out, int64_t k, int64_t stride, uint32_t seed,
+                       int64_t group = 1, bool bias = false) {
+  std::vector<ValueId> inputs{x, b.constant(random_tensor({in, out / group, k, k}, seed, -0.5f, 0.5f))};
+  if (bias) inputs.push_back(b.constant(random_tensor({out}, seed + 1000)));
+  return b.add("ConvTranspose", inputs, {{"kernel_shape", Builder::ints({k, k})},
+                                         {"strides", Builder::ints({stride, stride})},
+                                         {"group", Builder::integer(group)}});
+}
+
+// Conv + BatchNormalization + Relu: the normalization folds into the weights and bias.
+TEST(EngineFusion, ConvBatchNormFoldsIntoTheWeights) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 9, 10});
+  const ValueId v = b.add("Relu", {batch_norm(b, b.conv(x, 8, 16, 3, 71), 16, 72)});
+  b.output(b.conv(v, 16, 8, 3, 73));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 8, 9, 10}, 14)}});
+  EXPECT_TRUE(has_label(*fast, "dnnl Conv+BatchNormalization+Relu")) << all_labels(*fast);
+}
+
+// Per-channel constants ([C,1,1] and [1,C,1,1]) on either side of Add/Sub/Mul/Div fold too;
+// a per-channel op after an activation does not (it is not affine in the Conv's output).
+TEST(EngineFusion, ConvPerChannelAffineFoldsIntoTheWeights) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 8, 7, 7});
+  ValueId v = b.conv(x, 8, 16, 3, 81);
+  v = b.add("Mul", {b.constant(random_tensor({1, 16, 1, 1}, 82, 0.5f, 2.0f)), v});
+  v = b.add("Sub", {b.constant(random_tensor({16, 1, 1}, 83)), v});
+  v = b.add("Div", {v, b.constant(random_tensor({16, 1, 1}, 84, 1.0f, 2.0f))});
+  v = b.add("Add", {v, b.constant(random_tensor({1, 16, 1, 1}, 85))});
+  v = b.add("Relu", {v});
+  v = b.add("Mul", {v, b.constant(random_tensor({1, 16, 1, 1}, 86))});
+  b.output(b.conv(v, 16, 8, 1, 87));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 8, 7, 7}, 15)}});
+  EXPECT_TRUE(has_label(*fast, "dnnl Conv+Mul+Sub+Div+Add+Relu")) << all_labels(*fast);
+  EXPECT_TRUE(has_label(*fast, "dnnl Mul")) << all_labels(*fast);  // the one after Relu
+}
+
+// PP-OCR det's head: Conv + BN + Relu, then twice ConvTranspose (2x2, stride 2) + Add of a
+// per-channel bias + BN + Relu (the last one: + Sigmoid). Grouped and biased ConvTranspose too.
+TEST(EngineFusion, ConvTransposeChainsMatchReference) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 16, 6, 7});
+  ValueId v = b.add("Relu", {batch_norm(b, b.conv(x, 16, 8, 3, 91), 8, 92)});
+  v = conv_transpose(b, v, 8, 8, 2, 2, 93);
+  v = b.add("Add", {v, b.constant(random_tensor({8, 1, 1}, 94))});
+  v = b.add("Relu", {batch_norm(b, v, 8, 95)});
+  v = conv_transpose(b, v, 8, 4, 2, 2, 96, 2, true);  // grouped, with a bias
+  v = b.add("Add", {v, b.constant(random_tensor({1, 4, 1, 1}, 97))});
+  b.output(b.add("Sigmoid", {v}));
+  auto fast = check(b.done(), {{"x", random_tensor({1, 16, 6, 7}, 16)}});
+  EXPECT_EQ(fast->step_labels(), (std::vector<std::string>{"dnnl Conv+BatchNormalization+Relu",
+                                                           "dnnl ConvTranspose+Add+BatchNormalization+Relu",
+                                                           "dnnl ConvTranspose+Add+Sigmoid"}));
+}
+
+// Resize nearest by integer factors on blocked values, in the coordinate modes where oneDNN
+// reads the same element as ONNX, then Add and Concat on blocked values (PP-OCR det's neck).
+TEST(EngineFusion, ResizeAndConcatMatchReference) {
+  struct Mode {
+    std::string coordinates, rounding;
+    bool use_sizes;
+    int64_t factor;
+  };
+  for (const Mode& m : std::vector<Mode>{{"asymmetric", "floor", false, 2},
+                                         {"half_pixel", "round_prefer_floor", true, 3},
+                                         {"pytorch_half_pixel", "round_prefer_ceil", false, 2},
+                                         {"tf_half_pixel_for_nn", "floor", true, 4}}) {
+    SCOPED_TRACE(m.coordinates + " " + m.rounding);
+    Builder b;
+    const ValueId x = b.input("x", {1, 8, 12, 12});
+    const ValueId fine = b.conv(x, 8, 8, 3, 101);
+    const ValueId coarse = b.conv(x, 8, 8, 3, 102, 1, m.factor);  // 12 / factor
+    const ValueId roi = b.constant(Tensor(DType::Float32, {0}));
+    ValueId up;
+    std::map<std::string, Attribute> attrs{{"mode", Builder::text("nearest")},
+                                           {"coordinate_transformation_mode", Builder::text(m.coordinates)},
+                                           {"nearest_mode", Builder::text(m.rounding)}};
+    if (m.use_sizes) {
+      Tensor sizes(DType::Int64, {4});
+      const int64_t side = 12 / m.factor * m.factor;
+      std::vector<int64_t> values{1, 8, side, side};
+      std::copy(values.begin(), values.end(), sizes.data<int64_t>());
+      up = b.add("Resize", {coarse, roi, b.constant(Tensor(DType::Float32, {0})), b.constant(sizes)}, attrs);
+    } else {
+      Tensor scales(DType::Float32, {4});
+      std::vector<float> values{1, 1, static_cast<float>(m.factor), static_cast<float>(m.factor)};
+      std::copy(values.begin(), values.end(), scales.data<float>());
+      up = b.add("Resize", {coarse, roi, b.constant(scales)}, attrs);
+    }
+    const ValueId sum = b.add("Add", {fine, up});
+    const ValueId cat = b.add("Concat", {up, sum, fine}, {{"axis", Builder::integer(1)}});
+    b.output(b.conv(cat, 24, 8, 3, 103));
+    auto fast = check(b.done(), {{"x", random_tensor({1, 8, 12, 12}, 17)}});
+    for (const char* label : {"dnnl Resize", "dnnl Add", "dnnl Concat"})
+      EXPECT_TRUE(has_label(*fast, label)) << label << ": " << all_labels(*fast);
+  }
+}
+
+// Modes oneDNN does not reproduce stay plain; a fractional factor declines at run time and the
+// node runs on plain tensors.
+TEST(EngineFusion, ResizeOutsideTheExactModesStaysPlain) {
+  for (const auto& [coordinates, rounding, factor] :
+       std::vector<std::tuple<std::string, std::string, float>>{{"asymmetric", "round_prefer_floor", 3.0f},
+                                                                {"half_pixel", "floor", 2.0f},
+                                                                {"asymmetric", "floor", 1.5f}}) {
+    SCOPED_TRACE(coordinates + " " + rounding);
+    Builder b;
+    const ValueId x = b.input("x", {1, 8, 6, 6});
+    Tensor scales(DType::Float32, {4});
+    std::vector<float> values{1, 1, factor, factor};
+    std::copy(values.begin(), values.end(), scales.data<float>());
+    const ValueId up = b.add("Resize", {b.conv(x, 8, 8, 3, 111), b.constant(Tensor(DType::Float32, {0})), b.constant(scales)},
+                             {{"mode", Builder::text("nearest")},
+                              {"coordinate_transformation_mode", Builder::text(coordinates)},
+                              {"nearest_mode", Builder::text(rounding)}});
+    b.output(b.conv(up, 8, 8, 3, 112));
+    auto fast = check(b.done(), {{"x", random_tensor({1, 8, 6, 6}, 18)}});
+    const bool layout = factor == 1.5f;  // the mode maps; the factor is refused at run time
+    EXPECT_EQ(has_label(*fast, "dnnl Resize"), layout) << all_labels(*fast);
+    EXPECT_EQ(has_label(*fast, "Resize"), !layout) << all_labels(*fast);
+  }
 }
 
 }  // namespace

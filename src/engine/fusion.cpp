@@ -75,8 +75,10 @@ bool append_eltwise(FusedChain& chain, const std::vector<EltwiseOp>& ops) {
   for (const EltwiseOp& op : ops) {
     const bool linear = op.kind == EltwiseOp::Kind::Linear;
     if (linear && grown.post_ops.empty()) {  // a * (scale x + shift) + b
-      grown.scale *= op.alpha;
-      grown.shift = op.alpha * grown.shift + op.beta;
+      for (size_t c = 0; c < grown.scale.size(); ++c) {
+        grown.scale[c] *= op.alpha;
+        grown.shift[c] = op.alpha * grown.shift[c] + op.beta;
+      }
       continue;
     }
     if (linear && !grown.post_ops.back().sum && grown.post_ops.back().eltwise.kind == EltwiseOp::Kind::Linear) {
@@ -93,6 +95,86 @@ bool append_eltwise(FusedChain& chain, const std::vector<EltwiseOp>& ops) {
   }
   chain = std::move(grown);
   return true;
+}
+
+// A per-channel affine function s[c] x + t[c] (C = `channels` entries each).
+struct ChannelAffine {
+  std::vector<float> scale, shift;
+};
+
+// The float32 values of a constant of C elements laid out along the channel axis of a rank-4
+// tensor ([C], only when `plain_vector`; [C,1,1] or [1,C,1,1] otherwise), or nullopt.
+std::optional<std::vector<float>> channel_constant(const Graph& graph, ValueId id, int64_t channels,
+                                                   bool plain_vector) {
+  if (id == kNoValue) return std::nullopt;
+  const Value& value = graph.values.at(static_cast<size_t>(id));
+  if (!value.constant || value.constant->dtype() != DType::Float32 || value.constant->numel() != channels)
+    return std::nullopt;
+  const Shape& shape = value.constant->shape();
+  const bool fits = plain_vector ? shape == Shape{channels}
+                                 : shape == Shape{channels, 1, 1} || shape == Shape{1, channels, 1, 1};
+  if (!fits) return std::nullopt;
+  const float* data = value.constant->data<float>();
+  return std::vector<float>(data, data + channels);
+}
+
+// `node` as a per-channel affine function of its input `from`, a rank-4 value with `channels`
+// channels: BatchNormalization in inference mode with constant parameters, or Add/Sub/Mul/Div
+// by a per-channel constant. nullopt otherwise.
+std::optional<ChannelAffine> node_as_channel_affine(const Graph& graph, const Node& node, ValueId from,
+                                                    int64_t opset, int64_t channels) {
+  if (!node.domain.empty() || node.outputs.empty() || node.inputs.empty() || channels <= 0) return std::nullopt;
+  for (size_t o = 1; o < node.outputs.size(); ++o)
+    if (node.outputs[o] != kNoValue) return std::nullopt;  // training-mode statistics
+  const std::string& op = node.op_type;
+  ChannelAffine affine;
+  if (op == "BatchNormalization") {
+    if (opset < 7 || node.inputs.size() != 5 || node.inputs[0] != from) return std::nullopt;
+    if (node.attr_int("spatial", 1) != 1 || node.attr_int("training_mode", 0) != 0) return std::nullopt;
+    const auto gamma = channel_constant(graph, node.inputs[1], channels, true);
+    const auto beta = channel_constant(graph, node.inputs[2], channels, true);
+    const auto mean = channel_constant(graph, node.inputs[3], channels, true);
+    const auto var = channel_constant(graph, node.inputs[4], channels, true);
+    if (!gamma || !beta || !mean || !var) return std::nullopt;
+    const double epsilon = node.attr_float("epsilon", 1e-5f);
+    // y = (x - mean) / sqrt(var + epsilon) * gamma + beta, computed in double once.
+    for (int64_t c = 0; c < channels; ++c) {
+      const double s = (*gamma)[c] / std::sqrt(static_cast<double>((*var)[c]) + epsilon);
+      affine.scale.push_back(static_cast<float>(s));
+      affine.shift.push_back(static_cast<float>((*beta)[c] - (*mean)[c] * s));
+    }
+    return affine;
+  }
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && node.inputs.size() == 2 && opset >= 7) {
+    const bool first = node.inputs[0] == from;
+    if (first == (node.inputs[1] == from)) return std::nullopt;
+    const auto c = channel_constant(graph, node.inputs[first ? 1 : 0], channels, false);
+    if (!c) return std::nullopt;
+    for (float v : *c) {
+      if (!std::isfinite(v) || (op == "Div" && v == 0.0f)) return std::nullopt;
+      if (op == "Add") affine.scale.push_back(1.0f), affine.shift.push_back(v);
+      if (op == "Mul") affine.scale.push_back(v), affine.shift.push_back(0.0f);
+      if (op == "Sub" && first) affine.scale.push_back(1.0f), affine.shift.push_back(-v);
+      if (op == "Sub" && !first) affine.scale.push_back(-1.0f), affine.shift.push_back(v);
+      if (op == "Div" && !first) return std::nullopt;
+      if (op == "Div") affine.scale.push_back(1.0f / v), affine.shift.push_back(0.0f);  // one rounding apart
+    }
+    return affine;
+  }
+  return std::nullopt;
+}
+
+// Folds s x + t after the head's current affine (scale, shift): s (scale x + shift) + t.
+void fold_channel_affine(FusedChain& chain, const ChannelAffine& affine) {
+  const size_t channels = affine.scale.size();
+  if (chain.scale.size() == 1) {
+    chain.scale.assign(channels, chain.scale[0]);
+    chain.shift.assign(channels, chain.shift[0]);
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    chain.scale[c] *= affine.scale[c];
+    chain.shift[c] = affine.scale[c] * chain.shift[c] + affine.shift[c];
+  }
 }
 
 }  // namespace
@@ -143,11 +225,11 @@ std::optional<std::vector<EltwiseOp>> fusion_node_as_eltwise(const Graph& graph,
 }
 
 std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opset,
-                                                const std::vector<bool>& eligible_heads) {
+                                                const std::vector<int64_t>& head_channels) {
   std::vector<FusedChain> chains;
   std::vector<bool> claimed(graph.nodes.size(), false);
   for (size_t h = 0; h < graph.nodes.size(); ++h) {
-    if (!eligible_heads[h] || claimed[h] || graph.nodes[h].outputs.size() != 1) continue;
+    if (head_channels[h] <= 0 || claimed[h] || graph.nodes[h].outputs.size() != 1) continue;
     FusedChain chain;
     chain.head = static_cast<NodeId>(h);
     chain.nodes = {chain.head};
@@ -157,8 +239,14 @@ std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opse
       bool grown = false;
       if (next.size() == 1 && !claimed[next[0]] && uses(graph.nodes[next[0]], current) == 1) {
         const Node& node = graph.nodes[next[0]];
+        std::optional<ChannelAffine> affine;
+        if (chain.post_ops.empty())
+          affine = node_as_channel_affine(graph, node, current, opset, head_channels[h]);
         if (auto ops = fusion_node_as_eltwise(graph, node, current, opset)) {
           grown = append_eltwise(chain, *ops);
+        } else if (affine) {
+          fold_channel_affine(chain, *affine);
+          grown = true;
         } else if (is(node, "Add") && node.inputs.size() == 2 && opset >= 7 && chain.sum_operand == kNoValue) {
           const ValueId other = node.inputs[0] == current ? node.inputs[1] : node.inputs[0];
           const Value& other_value = graph.values.at(static_cast<size_t>(other));

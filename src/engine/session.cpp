@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -62,6 +63,7 @@ struct Session::Plan {
     ValueId layout_output = kNoValue;
     std::vector<Step> parts;                     // a fused step's nodes, run plainly if `layout` declines
     std::vector<ValueId> release_after;          // values whose last use is this step
+    std::vector<bool> layout_input_dies;         // per layout input: in release_after
     std::string label;                           // for OCS_PROFILE
   };
   struct GraphPlan {
@@ -88,7 +90,7 @@ struct Session::Plan {
 
   // The layout-aware kernel of a single node whose inputs may come in oneDNN layouts, or
   // nullptr. `from_layout[v]`: v is produced by a layout step.
-  // OCS_NO_LAYOUT=pool,eltwise,binary,chain,conv turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv turns kinds of layout steps off (to bisect).
   static bool disabled(const char* kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -101,9 +103,17 @@ struct Session::Plan {
     auto layout_input = [&](size_t i) {
       return i < node.inputs.size() && node.inputs[i] != kNoValue && from_layout[node.inputs[i]];
     };
+    bool any_layout_input = false;
+    for (size_t i = 0; i < node.inputs.size(); ++i) any_layout_input = any_layout_input || layout_input(i);
     if ((op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") && !disabled("pool")) {
       step.layout = dnnl_make_layout_pool(node, graph);
       step.layout_inputs = {node.inputs[0]};
+    } else if (op == "Resize" && layout_input(0) && !disabled("resize")) {
+      step.layout = dnnl_make_layout_resize(node, graph, opset);
+      step.layout_inputs = {node.inputs[0]};
+    } else if (op == "Concat" && any_layout_input && !disabled("concat")) {
+      step.layout = dnnl_make_layout_concat(node, graph);
+      step.layout_inputs = node.inputs;
     } else if (disabled("eltwise")) {
     } else if (layout_input(0) && fusion_node_as_eltwise(graph, node, node.inputs[0], opset)) {
       step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[0], opset));
@@ -132,14 +142,14 @@ struct Session::Plan {
     std::vector<bool> in_chain(graph.nodes.size(), false);
     if (layouts && !disabled("conv")) {
       chains = fusion_find_chains(graph, opset, [&](const Node& conv) {
-        return dnnl_make_layout_conv(conv, graph, {}) != nullptr;
+        return dnnl_layout_conv_channels(conv, graph);
       });
       if (disabled("chain"))
         for (FusedChain& chain : chains) {
           chain.nodes = {chain.head};
           chain.post_ops.clear();
-          chain.scale = 1.0f;
-          chain.shift = 0.0f;
+          chain.scale = {1.0f};
+          chain.shift = {0.0f};
           chain.sum_operand = kNoValue;
           chain.output = graph.nodes[chain.head].outputs[0];
         }
@@ -166,7 +176,7 @@ struct Session::Plan {
         step.layout_inputs.resize(3, kNoValue);
         if (chain.sum_operand != kNoValue) step.layout_inputs.push_back(chain.sum_operand);
         step.layout_output = chain.output;
-        step.label = "dnnl Conv";
+        step.label = "dnnl " + head.op_type;
         for (NodeId n : chain.nodes) {
           step.parts.push_back(plain_step(graph.nodes[n], graph, options));
           if (n != chain.head) step.label += "+" + graph.nodes[n].op_type;
@@ -204,6 +214,10 @@ struct Session::Plan {
       if (last_use[v] >= 0 && last_use[v] < end && !value.constant && !value.outer_scope)
         plan.steps[last_use[v]].release_after.push_back(static_cast<ValueId>(v));
     }
+    for (Step& step : plan.steps)
+      for (ValueId in : step.layout_inputs)
+        step.layout_input_dies.push_back(
+            in != kNoValue && std::count(step.release_after.begin(), step.release_after.end(), in) > 0);
   }
 
   void run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer);
@@ -259,17 +273,21 @@ void Session::Plan::run_step(const Step& step, const GraphPlan& plan, Frame& fra
   if (step.layout) {
     std::vector<DnnlValue*> args;
     DnnlValue absent;
-    for (ValueId in : step.layout_inputs) {
+    for (size_t i = 0; i < step.layout_inputs.size(); ++i) {
+      const ValueId in = step.layout_inputs[i];
       if (in == kNoValue) {
         args.push_back(&absent);
         continue;
       }
       DnnlValue& side = frame.side[in];
       if (!side.has_memory) side.plain = frame.values[in];
+      side.dies_here = step.layout_input_dies[i];
       args.push_back(&side);
     }
     DnnlValue out;
-    if (step.layout->run(args, out)) {
+    const bool ran = step.layout->run(args, out);
+    for (DnnlValue* arg : args) arg->dies_here = false;
+    if (ran) {
       frame.values[step.layout_output] = out.plain;
       frame.side[step.layout_output] = std::move(out);
       return;

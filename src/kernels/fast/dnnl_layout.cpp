@@ -105,8 +105,9 @@ bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) ==
 
 class LayoutConv final : public LayoutKernel {
  public:
-  LayoutConv(const Node& node, Tensor weights, Tensor bias, std::vector<PostOp> post_ops)
-      : node_(node), weights_(std::move(weights)), bias_(std::move(bias)), post_ops_(std::move(post_ops)) {
+  LayoutConv(const Node& node, bool transposed, Tensor weights, Tensor bias, std::vector<PostOp> post_ops)
+      : node_(node), transposed_(transposed), weights_(std::move(weights)), bias_(std::move(bias)),
+        post_ops_(std::move(post_ops)) {
     for (const PostOp& p : post_ops_) has_sum_ = has_sum_ || p.sum;
   }
 
@@ -125,23 +126,42 @@ class LayoutConv final : public LayoutKernel {
 
     std::shared_ptr<void> src_owner;
     const dnnl::memory src_ready = reordered(src, plan.src_md, src_owner);
-    allocate(plan.dst_md, output);
-    if (sum) reorder_into(memory_of(*sum), output.memory);
+    // A sum operand that dies here and already has the output's layout in a pooled buffer (not a
+    // user's tensor) becomes the output buffer: the sum post-op then adds in place, no copy.
+    if (sum && sum->dies_here && sum->has_memory && sum->owner && sum->memory.get_desc() == plan.dst_md &&
+        sum->memory.get_data_handle() != src_ready.get_data_handle()) {
+      output = DnnlValue();
+      output.owner = sum->owner;
+      output.memory = dnnl::memory(plan.dst_md, dnnl_cpu_engine(), output.owner.get());
+      output.has_memory = true;
+    } else {
+      allocate(plan.dst_md, output);
+      if (sum) reorder_into(memory_of(*sum), output.memory);
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_ready},
                                                {DNNL_ARG_WEIGHTS, plan.weights},
                                                {DNNL_ARG_DST, output.memory}};
-    if (bias_.defined()) args[DNNL_ARG_BIAS] = plan.bias;
+    if (bias_.defined() && !plan.epilogue) args[DNNL_ARG_BIAS] = plan.bias;
     plan.primitive.execute(dnnl_cpu_stream(), args);
+    if (plan.epilogue)
+      plan.epilogue->execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC_0, output.memory},
+                                                 {DNNL_ARG_SRC_1, plan.bias},
+                                                 {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
   }
 
  private:
   struct Plan {
-    dnnl::convolution_forward primitive;
+    dnnl::primitive primitive;
     dnnl::memory::desc src_md, dst_md;
     dnnl::memory weights, bias;
     Shape y_shape;
+    // ConvTranspose: the bias and the post-ops run as a second, in-place primitive (bias as a
+    // [1, M, 1, 1] operand). oneDNN 2.6's jit deconvolution with a bias or post-ops took 30x
+    // longer than without on PP-OCR det's 24-channel 2x2 upsampling (ONEDNN_VERBOSE).
+    std::optional<dnnl::binary> epilogue;
+    Tensor zero_bias;
   };
 
   std::optional<Plan> build_plan(const dnnl::memory::desc& incoming) {
@@ -150,22 +170,52 @@ class LayoutConv final : public LayoutKernel {
     if (x_shape.size() != 4 || w.rank() != 4) return std::nullopt;
     const int64_t group = node_.attr_int("group", 1);
     const int64_t in_channels = x_shape[1];
-    const int64_t out_channels = w.dim(0);
-    if (group < 1 || in_channels % group != 0 || out_channels % group != 0 || w.dim(1) * group != in_channels)
-      return std::nullopt;
+    if (group < 1 || in_channels % group != 0) return std::nullopt;
     const Shape kernel = nn_spatial_dims(w.shape());
     if (node_.attr_ints("kernel_shape", kernel) != kernel) return std::nullopt;
-    const WindowGeometry g = nn_window_geometry(node_, nn_spatial_dims(x_shape), kernel, false);
+    int64_t out_channels = 0;
+    WindowGeometry g;
+    std::vector<int64_t> pads_end;
+    Shape weight_dims;
+    std::vector<int64_t> weight_strides;
+    if (!transposed_) {
+      // ONNX W [M, C/group, kh, kw] is exactly oneDNN's [G, M/G, C/G, kh, kw] in row-major order.
+      out_channels = w.dim(0);
+      if (out_channels % group != 0 || w.dim(1) * group != in_channels) return std::nullopt;
+      g = nn_window_geometry(node_, nn_spatial_dims(x_shape), kernel, false);
+      pads_end = g.pads_end;
+      weight_dims = group == 1 ? Shape{out_channels, in_channels}
+                               : Shape{group, out_channels / group, in_channels / group};
+      weight_dims.insert(weight_dims.end(), kernel.begin(), kernel.end());
+      weight_strides = shape_strides(weight_dims);
+    } else {
+      // ONNX W [C, M/group, kh, kw] stored as (g, c_g, m_g, k); oneDNN wants dims
+      // [G, M/G, C/G, kh, kw], described with strides over the same buffer (as in dnnl_conv.cpp).
+      if (w.dim(0) != in_channels) return std::nullopt;
+      const int64_t out_per_group = w.dim(1), in_per_group = in_channels / group;
+      const int64_t kernel_volume = kernel[0] * kernel[1];
+      out_channels = out_per_group * group;
+      g = nn_conv_transpose_geometry(node_, nn_spatial_dims(x_shape), kernel);
+      // in = (out + pad_l + pad_r - extent) / stride + 1 must hold exactly in oneDNN.
+      for (size_t i = 0; i < g.spatial_rank(); ++i)
+        pads_end.push_back((g.input[i] - 1) * g.strides[i] + g.dilated_kernel(i) - g.pads_begin[i] - g.output[i]);
+      if (group == 1) {
+        weight_dims = {out_channels, in_channels};
+        weight_strides = {kernel_volume, out_per_group * kernel_volume};
+      } else {
+        weight_dims = {group, out_per_group, in_per_group};
+        weight_strides = {in_per_group * out_per_group * kernel_volume, kernel_volume, out_per_group * kernel_volume};
+      }
+      weight_dims.insert(weight_dims.end(), kernel.begin(), kernel.end());
+      weight_strides.push_back(kernel[1]);
+      weight_strides.push_back(1);
+    }
     for (int64_t d : g.output)
       if (d < 1) return std::nullopt;
     if (bias_.defined() && (bias_.rank() != 1 || bias_.dim(0) != out_channels)) return std::nullopt;
 
     Plan plan;
     plan.y_shape = {x_shape[0], out_channels, g.output[0], g.output[1]};
-    // ONNX W [M, C/group, kh, kw] is exactly oneDNN's [G, M/G, C/G, kh, kw] in row-major order.
-    Shape weight_dims = group == 1 ? Shape{out_channels, in_channels}
-                                   : Shape{group, out_channels / group, in_channels / group};
-    weight_dims.insert(weight_dims.end(), kernel.begin(), kernel.end());
     const dnnl::memory::desc bias_md = bias_.defined() ? dnnl_plain_desc({out_channels}) : dnnl::memory::desc();
     std::vector<int64_t> dilates;  // oneDNN counts dilation from 0
     for (int64_t d : g.dilations) dilates.push_back(d - 1);
@@ -178,39 +228,83 @@ class LayoutConv final : public LayoutKernel {
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
 
-    auto make_pd = [&](const dnnl::memory::desc& src_md) {
-      dnnl::convolution_forward::desc desc(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-          dnnl::memory::desc(dnnl_dims(weight_dims), f32, tag::any), bias_md,
-          dnnl::memory::desc(dnnl_dims(plan.y_shape), f32, tag::any), to_dims(g.strides), to_dims(dilates),
-          to_dims(g.pads_begin), to_dims(g.pads_end));
-      return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_cpu_engine());
+    struct Made {
+      dnnl::primitive primitive;
+      dnnl::memory::desc src, weights, dst;
+      std::string impl;
     };
-    std::optional<dnnl::convolution_forward::primitive_desc> pd;
+    auto make = [&](const dnnl::memory::desc& src_md) {
+      const dnnl::memory::desc weights_any(dnnl_dims(weight_dims), f32, tag::any);
+      const dnnl::memory::desc dst_any(dnnl_dims(plan.y_shape), f32, tag::any);
+      if (!transposed_) {
+        dnnl::convolution_forward::desc desc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, weights_any, bias_md,
+            dst_any, to_dims(g.strides), to_dims(dilates), to_dims(g.pads_begin), to_dims(pads_end));
+        dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+        return Made{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
+      }
+      // Channels-last output: the bias epilogue (binary) has a fast implementation for it, not for
+      // channel-padded blocked layouts (ref:any, 40x slower on PP-OCR det).
+      auto make_deconv = [&](const dnnl::memory::desc& dst_md) {
+        dnnl::deconvolution_forward::desc desc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, weights_any,
+            dnnl::memory::desc(), dst_md, to_dims(g.strides), to_dims(dilates), to_dims(g.pads_begin),
+            to_dims(pads_end));
+        return dnnl::deconvolution_forward::primitive_desc(desc, dnnl_cpu_engine());
+      };
+      dnnl::deconvolution_forward::primitive_desc pd;
+      try {
+        // (One channel: the same bytes as plain, for which the binary's broadcast is 6x faster.)
+        pd = make_deconv(dnnl::memory::desc(dnnl_dims(plan.y_shape), f32, out_channels == 1 ? tag::abcd : tag::acdb));
+        if (is_reference_impl(pd.impl_info_str())) pd = make_deconv(dst_any);
+      } catch (const dnnl::error&) {
+        pd = make_deconv(dst_any);
+      }
+      return Made{dnnl::deconvolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
+    };
+    std::optional<Made> pd;
     try {
       // Keep the producer's layout when a fast implementation takes it as is; else let oneDNN
       // choose (and reorder the input into its choice).
       if (incoming != dnnl_plain_desc(x_shape)) {
         try {
-          pd = make_pd(incoming);
-          if (is_reference_impl(pd->impl_info_str())) pd.reset();
+          pd = make(incoming);
+          if (is_reference_impl(pd->impl)) pd.reset();
         } catch (const dnnl::error&) {
           pd.reset();
         }
       }
-      if (!pd) pd = make_pd(dnnl::memory::desc(dnnl_dims(x_shape), f32, tag::any));
+      if (!pd) pd = make(dnnl::memory::desc(dnnl_dims(x_shape), f32, tag::any));
     } catch (const dnnl::error&) {
       return std::nullopt;
     }
-    plan.src_md = pd->src_desc();
-    plan.dst_md = pd->dst_desc();
-    plan.primitive = dnnl::convolution_forward(*pd);
-    plan.weights = dnnl_reorder_now(dnnl_view(dnnl_plain_desc(weight_dims), weights_), pd->weights_desc());
+    plan.src_md = pd->src;
+    plan.dst_md = pd->dst;
+    plan.primitive = pd->primitive;
+    plan.weights = dnnl_reorder_now(dnnl_view(dnnl_strided_desc(weight_dims, weight_strides), weights_), pd->weights);
     if (bias_.defined()) plan.bias = dnnl_view(bias_md, bias_);
+    if (transposed_ && (bias_.defined() || !post_ops_.empty())) {
+      if (has_sum_) return std::nullopt;  // not mapped: the nodes run one by one
+      const dnnl::memory::desc channel_md = dnnl_plain_desc({1, out_channels, 1, 1});
+      if (bias_.defined()) {
+        plan.bias = dnnl_view(channel_md, bias_);
+      } else {
+        plan.zero_bias = Tensor(DType::Float32, {1, out_channels, 1, 1});
+        std::fill_n(plan.zero_bias.data<float>(), out_channels, 0.0f);
+        plan.bias = dnnl_view(channel_md, plan.zero_bias);
+      }
+      try {
+        dnnl::binary::desc desc(dnnl::algorithm::binary_add, plan.dst_md, channel_md, plan.dst_md);
+        plan.epilogue = dnnl::binary(dnnl::binary::primitive_desc(desc, attr, dnnl_cpu_engine()));
+      } catch (const dnnl::error&) {
+        return std::nullopt;
+      }
+    }
     return plan;
   }
 
   const Node& node_;
+  const bool transposed_;        // ConvTranspose (oneDNN deconvolution)
   const Tensor weights_, bias_;  // graph constants or their scaled copies (shared buffers)
   const std::vector<PostOp> post_ops_;
   bool has_sum_ = false;
@@ -413,6 +507,128 @@ class LayoutEltwise final : public LayoutKernel {
   std::unordered_map<std::string, std::optional<std::vector<dnnl::eltwise_forward>>> plans_;
 };
 
+// ---- Resize (nearest, integer factors) -------------------------------------------------------
+
+// oneDNN's nearest resampling reads src[round((o + 0.5) / k - 0.5)] along an axis upsampled by an
+// integer factor k; writing o = k i + j (0 <= j < k), that is src[i]. ONNX's nearest Resize also
+// reads src[i] = src[o / k] for integer k in exactly these modes:
+//   asymmetric + floor:                floor(i + j / k) = i
+//   tf_half_pixel_for_nn + floor:      floor(i + (j + 0.5) / k) = i
+//   (pytorch_)half_pixel + round_prefer_floor/ceil: i + (j + 0.5) / k - 0.5 lies strictly within
+//                                      0.5 of i, so there is no tie and it rounds to i
+// Other modes, fractional or downsampling factors, and resized batch or channel axes decline.
+class LayoutResize final : public LayoutKernel {
+ public:
+  // `scales` (4 values) or `sizes` (4 values): whichever the node gives.
+  LayoutResize(std::vector<float> scales, std::vector<int64_t> sizes)
+      : scales_(std::move(scales)), sizes_(std::move(sizes)) {}
+
+  bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
+    DnnlValue& x = *inputs[0];
+    if (!x.defined() || !is_float(x)) return false;
+    const Shape in = x.shape();
+    if (in.size() != 4 || shape_numel(in) == 0) return false;
+    Shape out(4);
+    for (size_t a = 0; a < 4; ++a) {
+      int64_t factor = 0;
+      if (!sizes_.empty()) {
+        if (sizes_[a] % in[a] != 0) return false;
+        factor = sizes_[a] / in[a];
+      } else {
+        factor = static_cast<int64_t>(scales_[a]);
+        if (static_cast<float>(factor) != scales_[a]) return false;
+      }
+      if (factor < 1 || (a < 2 && factor != 1)) return false;
+      out[a] = in[a] * factor;
+    }
+    const dnnl::memory src = memory_of(x);
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::string key = desc_key(src.get_desc());
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      std::optional<Plan> plan;
+      try {
+        dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest,
+                                            src.get_desc(), dnnl::memory::desc(dnnl_dims(out), f32, tag::any));
+        dnnl::resampling_forward::primitive_desc pd(desc, dnnl_cpu_engine());
+        plan = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
+      } catch (const dnnl::error&) {
+      }
+      it = plans_.emplace(key, plan).first;
+    }
+    if (!it->second) return false;
+    allocate(it->second->dst_md, output);
+    it->second->primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
+    dnnl_cpu_stream().wait();
+    return true;
+  }
+
+ private:
+  struct Plan {
+    dnnl::resampling_forward primitive;
+    dnnl::memory::desc dst_md;
+  };
+  const std::vector<float> scales_;
+  const std::vector<int64_t> sizes_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::optional<Plan>> plans_;
+};
+
+// ---- Concat -----------------------------------------------------------------------------------
+
+class LayoutConcat final : public LayoutKernel {
+ public:
+  explicit LayoutConcat(int64_t axis) : axis_(axis) {}
+
+  bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
+    if (inputs.empty()) return false;
+    std::vector<dnnl::memory> srcs;
+    const Shape first = inputs[0]->defined() ? inputs[0]->shape() : Shape{};
+    const int64_t rank = static_cast<int64_t>(first.size());
+    if (rank != 4) return false;
+    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
+    if (axis < 0 || axis >= rank) return false;
+    for (DnnlValue* in : inputs) {
+      if (!in->defined() || !is_float(*in)) return false;
+      const Shape shape = in->shape();
+      if (shape.size() != 4 || shape_numel(shape) == 0) return false;
+      for (int64_t a = 0; a < rank; ++a)
+        if (a != axis && shape[a] != first[a]) return false;
+      srcs.push_back(memory_of(*in));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string key;
+    std::vector<dnnl::memory::desc> descs;
+    for (const dnnl::memory& m : srcs) key += desc_key(m.get_desc()), descs.push_back(m.get_desc());
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      std::optional<Plan> plan;
+      try {
+        dnnl::concat::primitive_desc pd(static_cast<int>(axis), descs, dnnl_cpu_engine());
+        plan = Plan{dnnl::concat(pd), pd.dst_desc()};
+      } catch (const dnnl::error&) {
+      }
+      it = plans_.emplace(key, plan).first;
+    }
+    if (!it->second) return false;
+    allocate(it->second->dst_md, output);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, output.memory}};
+    for (size_t i = 0; i < srcs.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = srcs[i];
+    it->second->primitive.execute(dnnl_cpu_stream(), args);
+    dnnl_cpu_stream().wait();
+    return true;
+  }
+
+ private:
+  struct Plan {
+    dnnl::concat primitive;
+    dnnl::memory::desc dst_md;
+  };
+  const int64_t axis_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::optional<Plan>> plans_;
+};
+
 // ---- Buffer pool ------------------------------------------------------------------------------
 
 struct BufferPool {
@@ -477,30 +693,81 @@ static const Tensor* constant_behind(const Graph& graph, ValueId id) {
   return nullptr;
 }
 
-std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
-                                                    std::vector<PostOp> post_ops, float scale, float shift) {
-  if (!dnnl_input_may_be_float(conv, graph, 0) || conv.inputs.size() < 2) return nullptr;
-  const Tensor* weights = constant_behind(graph, conv.inputs[1]);
-  if (!weights) return nullptr;
+// The constant weights (and bias) of a Conv or ConvTranspose dnnl_make_layout_conv accepts.
+struct ConvConstants {
+  const Tensor* weights = nullptr;
+  const Tensor* bias = nullptr;  // nullptr when the node has none
+  int64_t out_channels = 0;
+};
+
+static std::optional<ConvConstants> conv_constants(const Node& conv, const Graph& graph) {
+  const bool transposed = conv.op_type == "ConvTranspose";
+  if (!conv.domain.empty() || (conv.op_type != "Conv" && !transposed)) return std::nullopt;
+  if (!dnnl_input_may_be_float(conv, graph, 0) || conv.inputs.size() < 2) return std::nullopt;
+  ConvConstants c;
+  c.weights = constant_behind(graph, conv.inputs[1]);
+  if (!c.weights) return std::nullopt;
   const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] != kNoValue;
-  const Tensor* bias = has_bias ? constant_behind(graph, conv.inputs[2]) : nullptr;
-  if (has_bias && !bias) return nullptr;
-  const Tensor& w = *weights;
-  Tensor b = has_bias ? *bias : Tensor();
-  if (w.dtype() != DType::Float32 || w.rank() != 4 || (has_bias && b.dtype() != DType::Float32)) return nullptr;
+  if (has_bias && !(c.bias = constant_behind(graph, conv.inputs[2]))) return std::nullopt;
+  const Tensor& w = *c.weights;
+  if (w.dtype() != DType::Float32 || w.rank() != 4 || (has_bias && c.bias->dtype() != DType::Float32))
+    return std::nullopt;
   const int64_t rank = dnnl_input_rank(conv, graph, 0);
-  if (rank != -1 && rank != 4) return nullptr;
-  if (has_bias && (b.rank() != 1 || b.numel() != w.dim(0))) return nullptr;
-  if (scale != 1.0f || shift != 0.0f) {
-    // (W * x + B) * scale + shift == (scale W) * x + (scale B + shift), per output channel.
-    Tensor scaled_w = w.clone();
-    for (float& v : scaled_w.span<float>()) v *= scale;
-    Tensor shifted_b(DType::Float32, {w.dim(0)});
-    float* out = shifted_b.data<float>();
-    for (int64_t m = 0; m < w.dim(0); ++m) out[m] = (has_bias ? b.data<float>()[m] * scale : 0.0f) + shift;
-    return std::make_unique<LayoutConv>(conv, scaled_w, shifted_b, std::move(post_ops));
+  if (rank != -1 && rank != 4) return std::nullopt;
+  const int64_t group = conv.attr_int("group", 1);
+  if (group < 1) return std::nullopt;
+  c.out_channels = transposed ? w.dim(1) * group : w.dim(0);
+  if (c.out_channels < 1 || (has_bias && (c.bias->rank() != 1 || c.bias->numel() != c.out_channels)))
+    return std::nullopt;
+  return c;
+}
+
+int64_t dnnl_layout_conv_channels(const Node& conv, const Graph& graph) {
+  const std::optional<ConvConstants> c = conv_constants(conv, graph);
+  return c ? c->out_channels : 0;
+}
+
+std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
+                                                    std::vector<PostOp> post_ops, const std::vector<float>& scale,
+                                                    const std::vector<float>& shift) {
+  const std::optional<ConvConstants> c = conv_constants(conv, graph);
+  if (!c) return nullptr;
+  const bool transposed = conv.op_type == "ConvTranspose";
+  const int64_t channels = c->out_channels;
+  OCS_CHECK(scale.size() == shift.size() && (scale.size() == 1 || static_cast<int64_t>(scale.size()) == channels),
+            "{}: {} scales for {} output channels", conv.describe(), scale.size(), channels);
+  auto scale_of = [&](int64_t m) { return scale.size() == 1 ? scale[0] : scale[m]; };
+  auto shift_of = [&](int64_t m) { return shift.size() == 1 ? shift[0] : shift[m]; };
+  bool identity = true;
+  for (int64_t m = 0; m < channels; ++m) identity = identity && scale_of(m) == 1.0f && shift_of(m) == 0.0f;
+  const Tensor& w = *c->weights;
+  Tensor b = c->bias ? *c->bias : Tensor();
+  if (identity) return std::make_unique<LayoutConv>(conv, transposed, w, b, std::move(post_ops));
+
+  // (W * x + B)[m] * scale[m] + shift[m] == (scale[m] W[m]) * x + (scale[m] B[m] + shift[m]).
+  Tensor scaled_w = w.clone();
+  float* wd = scaled_w.data<float>();
+  const int64_t kernel_volume = w.dim(2) * w.dim(3);
+  if (!transposed) {  // W [M, C/group, kh, kw]: output channel m is the outer axis
+    const int64_t per_channel = w.numel() / channels;
+    for (int64_t m = 0; m < channels; ++m)
+      for (int64_t i = 0; i < per_channel; ++i) wd[m * per_channel + i] *= scale_of(m);
+  } else {  // W [C, M/group, kh, kw]: input channel c of group c / (C/group) feeds m = group * M/group + j
+    const int64_t group = conv.attr_int("group", 1);
+    const int64_t in_channels = w.dim(0), out_per_group = w.dim(1);
+    if (in_channels % group != 0) return nullptr;
+    const int64_t in_per_group = in_channels / group;
+    for (int64_t ci = 0; ci < in_channels; ++ci)
+      for (int64_t j = 0; j < out_per_group; ++j) {
+        const int64_t m = (ci / in_per_group) * out_per_group + j;
+        float* k = wd + (ci * out_per_group + j) * kernel_volume;
+        for (int64_t i = 0; i < kernel_volume; ++i) k[i] *= scale_of(m);
+      }
   }
-  return std::make_unique<LayoutConv>(conv, w, b, std::move(post_ops));
+  Tensor shifted_b(DType::Float32, {channels});
+  float* out = shifted_b.data<float>();
+  for (int64_t m = 0; m < channels; ++m) out[m] = (b.defined() ? b.data<float>()[m] * scale_of(m) : 0.0f) + shift_of(m);
+  return std::make_unique<LayoutConv>(conv, transposed, scaled_w, shifted_b, std::move(post_ops));
 }
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph) {
@@ -529,6 +796,54 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node) {
 std::unique_ptr<LayoutKernel> dnnl_make_layout_eltwise(std::vector<EltwiseOp> ops) {
   if (ops.empty()) return nullptr;
   return std::make_unique<LayoutEltwise>(std::move(ops));
+}
+
+}  // namespace ocs
+
+namespace ocs {
+
+std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset) {
+  if (opset < 11 || node.inputs.empty() || !dnnl_input_may_be_float(node, graph, 0)) return nullptr;
+  const int64_t rank = dnnl_input_rank(node, graph, 0);
+  if (rank != -1 && rank != 4) return nullptr;
+  if (node.attr_string("mode", "nearest") != "nearest") return nullptr;
+  if (node.has_attr("axes") || node.attr_int("antialias", 0) != 0) return nullptr;
+  if (node.attr_string("keep_aspect_ratio_policy", "stretch") != "stretch") return nullptr;
+  const std::string coordinates = node.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string rounding = node.attr_string("nearest_mode", "round_prefer_floor");
+  const bool exact = ((coordinates == "asymmetric" || coordinates == "tf_half_pixel_for_nn") && rounding == "floor") ||
+                     ((coordinates == "half_pixel" || coordinates == "pytorch_half_pixel") &&
+                      (rounding == "round_prefer_floor" || rounding == "round_prefer_ceil"));
+  if (!exact) return nullptr;
+  auto given = [&](size_t i) -> const Tensor* {
+    if (i >= node.inputs.size() || node.inputs[i] == kNoValue) return nullptr;
+    return constant_behind(graph, node.inputs[i]);
+  };
+  auto absent = [&](size_t i) { return i >= node.inputs.size() || node.inputs[i] == kNoValue; };
+  const Tensor* scales = given(2);
+  const Tensor* sizes = given(3);
+  // A non-constant scales or sizes input (or an empty one standing in for "absent") is read as
+  // follows: non-empty constant sizes win; else constant scales with 4 values.
+  if (sizes && sizes->numel() != 0) {
+    if (sizes->dtype() != DType::Int64 || sizes->numel() != 4 || (!absent(2) && (!scales || scales->numel() != 0)))
+      return nullptr;
+    return std::make_unique<LayoutResize>(std::vector<float>{}, sizes->to_int64_vector());
+  }
+  if (!absent(3) && !sizes) return nullptr;
+  if (!scales || scales->dtype() != DType::Float32 || scales->numel() != 4) return nullptr;
+  const float* s = scales->data<float>();
+  return std::make_unique<LayoutResize>(std::vector<float>(s, s + 4), std::vector<int64_t>{});
+}
+
+std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph) {
+  if (node.inputs.empty()) return nullptr;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == kNoValue || !dnnl_input_may_be_float(node, graph, i)) return nullptr;
+    const int64_t rank = dnnl_input_rank(node, graph, i);
+    if (rank != -1 && rank != 4) return nullptr;
+  }
+  if (!node.has_attr("axis")) return nullptr;
+  return std::make_unique<LayoutConcat>(node.attr_int("axis", 0));
 }
 
 }  // namespace ocs

@@ -29,6 +29,9 @@ struct DnnlValue {
   dnnl::memory memory;
   std::shared_ptr<void> owner;  // keeps memory's buffer alive (pooled, see dnnl_pool_alloc)
   bool has_memory = false;
+  // Set by the engine while the step that reads the value last runs: a kernel may then write its
+  // output into this value's pooled buffer (the sum operand of a fused Conv).
+  bool dies_here = false;
 
   bool defined() const { return has_memory || plain.defined(); }
   Shape shape() const;
@@ -63,17 +66,27 @@ class LayoutKernel {
   virtual bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) = 0;
 };
 
-// Conv (2-D, float32, constant weights and bias) times `scale` plus `shift` (folded into the
-// weights and bias once), followed by `post_ops`. Inputs: X, W, B (an undefined DnnlValue when
-// absent), then the sum operand when a post-op is a sum.
+// Conv or ConvTranspose (2-D, float32, constant weights and bias) times `scale` plus `shift`
+// (one element, or one per output channel; folded into the weights and bias once), followed by
+// `post_ops`. Inputs: X, W, B (an undefined DnnlValue when absent), then the sum operand when a
+// post-op is a sum. nullptr when the node is outside this kernel.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Graph& graph,
-                                                    std::vector<PostOp> post_ops, float scale = 1.0f,
-                                                    float shift = 0.0f);
+                                                    std::vector<PostOp> post_ops,
+                                                    const std::vector<float>& scale = {1.0f},
+                                                    const std::vector<float>& shift = {0.0f});
+// The output channel count of a Conv or ConvTranspose dnnl_make_layout_conv accepts, else 0.
+int64_t dnnl_layout_conv_channels(const Node& conv, const Graph& graph);
 // MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph);
 // Add, Mul, Sub, Div of two 4-D float32 tensors; the second may broadcast along axes of size 1
 // (Add and Mul also take the broadcasting operand first).
 std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node);
+// Resize (opset >= 11), mode nearest, with constant scales or sizes that upsample H and W by
+// integer factors, in the coordinate modes where oneDNN's nearest resampling reads the same
+// element as ONNX (see dnnl_layout.cpp); other configurations decline at run time.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset);
+// Concat of 4-D float32 tensors (any layouts) along `axis`.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph);
 // A chain of element-wise functions of one input, applied in order.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_eltwise(std::vector<EltwiseOp> ops);
 
