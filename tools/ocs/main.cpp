@@ -3,9 +3,22 @@
 #include "commands.h"
 #include "core/error.h"
 
+#include <cstdlib>
 #include <iostream>
+#include <unistd.h>
+
+// oneDNN threads with OpenMP, whose default wait policy spins at every barrier. On a machine
+// with other work running, 2-thread runs then stall (resnet50: 456 ms instead of 65 ms, see
+// docs/PERFORMANCE.md). libgomp reads the policy before main() runs, so when the user has not
+// chosen one we choose passive and restart once with it set.
+static void prefer_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default policy
+}
 
 int main(int argc, char** argv) {
+  prefer_passive_openmp(argv);
   CLI::App app{"ocs: run, inspect and quantize ONNX models (Outlier Channel Splitting)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ocs 0.1.0");
