@@ -1,6 +1,7 @@
 // Reduction-family reference kernels against hand-computed values and closed forms.
 // Tolerance: 1e-6 relative + 1e-6 absolute for float32 results (the kernels accumulate in
 // double, so only the final float rounding differs from the exact value).
+#include "kernel_test_util.h"
 #include "kernels/kernel.h"
 
 #include <gtest/gtest.h>
@@ -25,24 +26,7 @@ Attribute ints_attr(std::vector<int64_t> values) {
   return a;
 }
 
-// Runs the reference kernel of `op_type` on `inputs` (undefined Tensor = absent input).
-std::vector<Tensor> run_kernel(const std::string& op_type, std::vector<Tensor> inputs,
-                               std::map<std::string, Attribute> attributes, int64_t opset,
-                               size_t num_outputs = 1) {
-  Node node;
-  node.name = "test";
-  node.op_type = op_type;
-  node.attributes = std::move(attributes);
-  for (size_t i = 0; i < inputs.size(); ++i)
-    node.inputs.push_back(inputs[i].defined() ? static_cast<ValueId>(i) : kNoValue);
-  for (size_t i = 0; i < num_outputs; ++i) node.outputs.push_back(static_cast<ValueId>(100 + i));
-  std::vector<Tensor> outputs(num_outputs);
-  KernelContext ctx{node, inputs, outputs, opset};
-  const KernelEntry* entry = KernelRegistry::global().find("", op_type);
-  EXPECT_NE(entry, nullptr) << op_type;
-  entry->reference(ctx);
-  return outputs;
-}
+using ocs::testing::run_kernel;
 
 void expect_floats(const Tensor& actual, const Shape& shape, const std::vector<float>& expected) {
   ASSERT_EQ(actual.dtype(), DType::Float32);
