@@ -42,9 +42,10 @@ void Fidelity::add(const Tensor& reference, const Tensor& output) {
     ref_sq_ += r[i] * r[i];
     out_sq_ += o[i] * o[i];
   }
-  if (reference.rank() == 2 && reference.dim(1) > 1) {
-    const int64_t classes = reference.dim(1);
-    for (int64_t n = 0; n < reference.dim(0); ++n) {
+  if (reference.rank() >= 2 && reference.dim(reference.rank() - 1) > 1) {
+    const int64_t classes = reference.dim(reference.rank() - 1);
+    const int64_t rows = reference.numel() / classes;
+    for (int64_t n = 0; n < rows; ++n) {
       int64_t best_r = 0, best_o = 0;
       for (int64_t c = 1; c < classes; ++c) {
         if (r[n * classes + c] > r[n * classes + best_r]) best_r = c;

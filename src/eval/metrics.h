@@ -26,7 +26,7 @@ class TopKAccuracy {
 
 // Fidelity of an output against the float model's output for the same input, for models
 // without labels: SQNR (dB) = 10 log10(sum ref^2 / sum (ref - out)^2), cosine similarity, and,
-// for [N, C] outputs, top-1 agreement.
+// top-1 agreement of the argmax over the last axis (each row of [N, C], each step of [N, T, C]).
 class Fidelity {
  public:
   void add(const Tensor& reference, const Tensor& output);

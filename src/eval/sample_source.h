@@ -23,8 +23,13 @@ class SampleSource {
   // Total number of samples this source yields.
   virtual int64_t size() const = 0;
   virtual void rewind() = 0;
-  // Class labels of the batch last returned by next(), for labelled datasets; nullptr otherwise.
+  // Labels of the batch last returned by next(); nullptr when the dataset has none of that kind.
+  // Class per sample (classification):
   virtual const std::vector<int64_t>* batch_labels() const { return nullptr; }
+  // Transcript per sample (text recognition, UTF-8):
+  virtual const std::vector<std::string>* batch_texts() const { return nullptr; }
+  // Target token ids, int64 (language models; shape as the dataset documents it):
+  virtual const Tensor* batch_targets() const { return nullptr; }
 };
 
 // Samples held in arrays keyed by input name, axis 0 indexing samples (as .npz / .npy files

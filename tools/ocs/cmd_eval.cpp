@@ -1,10 +1,11 @@
 #include "commands.h"
 #include "core/progress.h"
 #include "engine/session.h"
-#include "eval/metrics.h"
+#include "eval/metric.h"
 #include "eval/sample_source.h"
 #include "onnx/onnx_io.h"
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -12,6 +13,22 @@
 #include <iostream>
 
 namespace ocs::cli {
+namespace {
+
+// The metrics a dataset implies when the user names none: its kind of labels, plus fidelity
+// when a reference model is given.
+std::vector<std::string> default_metrics(const SampleSource& source, bool has_reference) {
+  std::vector<std::string> names;
+  if (source.batch_labels()) names.push_back("top1");
+  if (source.batch_texts()) names.push_back("cer");
+  if (source.batch_targets()) names.push_back("perplexity");
+  if (has_reference) names.push_back("fidelity");
+  if (names.empty())
+    user_error("the data has no labels; give --reference FLOAT.onnx to measure fidelity instead");
+  return names;
+}
+
+}  // namespace
 
 Action add_eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Measure a model's accuracy on labelled data, or its "
@@ -19,6 +36,8 @@ Action add_eval_command(CLI::App& app) {
   struct Options {
     std::string model;
     std::vector<std::string> data;
+    std::vector<std::string> metrics;
+    std::string keys;
     std::string reference;
     int64_t limit = 10000;
     int threads = 0;
@@ -27,6 +46,10 @@ Action add_eval_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model (float or quantized)")->required();
   cmd->add_option("--data", opt->data, "fashion-mnist:test, FILE.npz or NAME=FILE.npy")->required();
+  cmd->add_option("--metric", opt->metrics,
+                  fmt::format("what to measure (repeatable): {} (default: what the data's labels allow, "
+                              "and fidelity with --reference)", fmt::join(metric_names(), ", ")));
+  cmd->add_option("--keys", opt->keys, "character list of a CTC text recognizer, one per line (metric cer)");
   cmd->add_option("--reference", opt->reference, "float model to measure fidelity against (SQNR, cosine, top-1 agreement)");
   cmd->add_option("--limit", opt->limit, "at most this many samples")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
@@ -39,37 +62,30 @@ Action add_eval_command(CLI::App& app) {
     if (!opt->reference.empty())
       reference = std::make_unique<Session>(std::make_shared<const Graph>(import_onnx_file(opt->reference)),
                                             SessionOptions{false, opt->threads});
-    TopKAccuracy accuracy;
-    Fidelity fidelity;
+    MetricOptions metric_options{opt->keys};
+    std::vector<std::unique_ptr<Metric>> metrics;
+    for (const auto& name : opt->metrics) metrics.push_back(make_metric(name, metric_options));
     auto start = std::chrono::steady_clock::now();
     int64_t done = 0;
     Progress progress("eval", source->size());
     while (auto feed = source->next()) {
+      if (metrics.empty())
+        for (const auto& name : default_metrics(*source, reference != nullptr))
+          metrics.push_back(make_metric(name, metric_options));
       auto out = session.run(*feed);
-      if (const auto* labels = source->batch_labels()) accuracy.add(out.at(0), *labels);
-      if (reference) fidelity.add(reference->run(*feed).at(0), out.at(0));
+      std::vector<Tensor> ref_out;
+      if (reference) ref_out = reference->run(*feed);
+      for (auto& metric : metrics) metric->add({out, ref_out, *source});
       done += feed->begin()->second.dim(0);
       progress.update(done);
     }
     progress.finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     nlohmann::json result = {{"model", opt->model}, {"samples", done}, {"seconds", seconds}};
-    if (accuracy.count()) {
-      result["top1"] = accuracy.top1();
-      result["top5"] = accuracy.top5();
-      std::cout << fmt::format("top-1 {:.2f}%  top-5 {:.2f}%  ({} samples)\n", 100 * accuracy.top1(),
-                               100 * accuracy.top5(), accuracy.count());
+    for (const auto& metric : metrics) {
+      result.update(metric->result());
+      std::cout << metric->summary() << "\n";
     }
-    if (reference) {
-      result["sqnr_db"] = fidelity.sqnr_db();
-      result["cosine"] = fidelity.cosine();
-      result["top1_agreement"] = fidelity.top1_agreement();
-      std::cout << fmt::format("fidelity vs {}: SQNR {:.2f} dB  cosine {:.6f}  top-1 agreement {:.2f}%\n",
-                               opt->reference, fidelity.sqnr_db(), fidelity.cosine(),
-                               100 * fidelity.top1_agreement());
-    }
-    if (!accuracy.count() && !reference)
-      user_error("the data has no labels; give --reference FLOAT.onnx to measure fidelity instead");
     if (!opt->json.empty()) {
       std::ofstream out(opt->json);
       if (!out) user_error("cannot write '{}'", opt->json);

@@ -1,0 +1,80 @@
+#include "eval/metric.h"
+
+#include "core/error.h"
+#include "eval/metrics.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <functional>
+#include <map>
+
+namespace ocs {
+namespace {
+
+class TopKMetric : public Metric {
+ public:
+  void add(const MetricInput& in) override {
+    const auto* labels = in.source.batch_labels();
+    if (!labels) user_error("metric top1 needs class labels, but the data has none (use --reference and the fidelity metric)");
+    accuracy_.add(in.outputs.at(0), *labels);
+  }
+  nlohmann::json result() const override {
+    return {{"top1", accuracy_.top1()}, {"top5", accuracy_.top5()}, {"samples", accuracy_.count()}};
+  }
+  std::string summary() const override {
+    return fmt::format("top-1 {:.2f}%  top-5 {:.2f}%  ({} samples)", 100 * accuracy_.top1(),
+                       100 * accuracy_.top5(), accuracy_.count());
+  }
+  double headline() const override { return accuracy_.top1(); }
+
+ private:
+  TopKAccuracy accuracy_;
+};
+
+class FidelityMetric : public Metric {
+ public:
+  void add(const MetricInput& in) override {
+    if (in.reference.empty()) user_error("metric fidelity needs a float reference model (--reference FLOAT.onnx)");
+    fidelity_.add(in.reference.at(0), in.outputs.at(0));
+  }
+  nlohmann::json result() const override {
+    return {{"sqnr_db", fidelity_.sqnr_db()}, {"cosine", fidelity_.cosine()},
+            {"top1_agreement", fidelity_.top1_agreement()}};
+  }
+  std::string summary() const override {
+    return fmt::format("fidelity: SQNR {:.2f} dB  cosine {:.6f}  top-1 agreement {:.2f}%",
+                       fidelity_.sqnr_db(), fidelity_.cosine(), 100 * fidelity_.top1_agreement());
+  }
+  double headline() const override { return fidelity_.sqnr_db(); }
+
+ private:
+  Fidelity fidelity_;
+};
+
+using Factory = std::function<std::unique_ptr<Metric>(const MetricOptions&)>;
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = {
+      {"top1", [](const MetricOptions&) { return std::make_unique<TopKMetric>(); }},
+      {"fidelity", [](const MetricOptions&) { return std::make_unique<FidelityMetric>(); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> metric_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : factories()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Metric> make_metric(const std::string& name, const MetricOptions& options) {
+  auto it = factories().find(name);
+  if (it == factories().end())
+    user_error("unknown metric '{}'; known: {}", name, fmt::join(metric_names(), ", "));
+  return it->second(options);
+}
+
+}  // namespace ocs
