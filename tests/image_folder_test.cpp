@@ -59,7 +59,28 @@ TEST(ImageFolder, StreamsInModelBatchesAndRewinds) {
     }
     source->rewind();
   }
-  EXPECT_EQ(labels, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(labels, (std::vector<int64_t>{0, 1}));  // files 0 and 3 * 1 / 2 = 1
+  // One sample of three: file 0 (cat); a limit spreads samples, it does not take the first ones.
+  auto one = make_sample_source({"images:" + kFolder + ",resize=12"}, graph, 1);
+  ASSERT_TRUE(one->next());
+  EXPECT_EQ(*one->batch_labels(), (std::vector<int64_t>{0}));
+}
+
+TEST(ImageFolder, LimitSpreadsOverTheClasses) {
+  // Three images in each of two classes; two samples are files 0 and 3, one of each class
+  // (the first two files would both be class 0).
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "ocs_image_folder_limit";
+  fs::remove_all(dir);
+  for (const char* cls : {"a", "b"}) {
+    fs::create_directories(dir / cls);
+    for (const char* name : {"1.png", "2.png", "3.png"})
+      fs::copy_file(fs::path(kFolder) / "cat/c.png", dir / cls / name);
+  }
+  auto source = make_sample_source({"images:" + dir.string() + ",resize=12"}, graph_with_input({-1, 3, 10, 10}), 2);
+  ASSERT_TRUE(source->next());
+  EXPECT_EQ(*source->batch_labels(), (std::vector<int64_t>{0, 1}));
+  fs::remove_all(dir);
 }
 
 TEST(ImageFolder, ClassesFileGivesTheLabelOrder) {

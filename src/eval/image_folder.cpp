@@ -79,11 +79,19 @@ ImageFolderSource::ImageFolderSource(const ImageFolderOptions& options, std::str
   }
   if (samples_.empty())
     user_error("image folder '{}' holds no .jpg, .jpeg or .png files in its class folders", options.dir.string());
-  count_ = std::min<int64_t>(static_cast<int64_t>(samples_.size()), limit);
+  const int64_t total = static_cast<int64_t>(samples_.size());
+  count_ = std::min<int64_t>(total, limit);
   if (fixed_batch) count_ -= count_ % batch_;
   if (count_ <= 0)
     user_error("image folder '{}' holds {} images; the model takes batches of {}", options.dir.string(),
-               samples_.size(), batch_);
+               total, batch_);
+  // Fewer samples than files: take them evenly spaced, so that a calibration set of 512 from
+  // ImageNet's 1.28M covers the classes instead of being 512 tenches.
+  if (count_ < total) {
+    std::vector<Sample> chosen;
+    for (int64_t i = 0; i < count_; ++i) chosen.push_back(samples_[static_cast<size_t>(i * total / count_)]);
+    samples_ = std::move(chosen);
+  }
 }
 
 std::optional<Feed> ImageFolderSource::next() {

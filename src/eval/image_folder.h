@@ -35,7 +35,8 @@ class ImageFolderSource : public SampleSource {
  public:
   // Batches of `batch` samples ([batch, C, H, W] float32 for `input_name`); with fixed_batch
   // the last, partial batch is dropped (a model with a fixed batch size takes only whole ones).
-  // At most `limit` samples, the first in file order.
+  // At most `limit` samples: when that is fewer than the files, evenly spaced ones in file
+  // order (file i * files / limit for i < limit), so that every class is represented.
   ImageFolderSource(const ImageFolderOptions& options, std::string input_name, int64_t limit,
                     int64_t batch, bool fixed_batch);
   std::optional<Feed> next() override;
