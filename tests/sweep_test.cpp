@@ -179,8 +179,17 @@ TEST(SweepTable, MarkdownHasOneLinePerMethodAndOneColumnPerBitWidth) {
   std::string md = sweep_markdown(r);
   EXPECT_NE(md.find("float model: 92.73"), std::string::npos) << md;
   EXPECT_NE(md.find("| W8 | W6 |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| mse | 0 | - | 0.00 | 90.80 | 90.60 |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| mse | 0.05 | qa | 0.00 | 95.80 | 95.60 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| mse | 0 | max | 0 | - | 0.00 | 90.80 | 90.60 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| mse | 0.05 | max | 0 | qa | 0.00 | 95.80 | 95.60 |"), std::string::npos) << md;
+
+  // Only activation bits vary: the columns are activation bit widths.
+  for (size_t i = 1; i < r.rows.size(); ++i) {
+    r.rows[i].config.activation_bits = r.rows[i].config.weight_bits;
+    r.rows[i].config.weight_bits = 8;
+  }
+  md = sweep_markdown(r);
+  EXPECT_NE(md.find("| A8 | A6 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("weights 8 bit"), std::string::npos) << md;
 }
 
 TEST(SvgChart, DrawsEveryFinitePointAndBreaksLinesAtGaps) {
