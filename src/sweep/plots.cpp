@@ -15,12 +15,14 @@ namespace ocs {
 namespace {
 
 double shown(const SweepResult& result, double v) {
-  return result.headline_metric == "top1" || result.headline_metric == "line_accuracy" ? 100 * v : v;
+  return is_fraction_metric(result.headline_metric) ? 100 * v : v;
 }
 
 std::string y_label(const SweepResult& result) {
   if (result.headline_metric == "top1") return "top-1 accuracy (%)";
   if (result.headline_metric == "line_accuracy") return "exact lines (%)";
+  if (result.headline_metric == "cer") return "character error rate (%, lower is better)";
+  if (result.headline_metric == "perplexity") return "perplexity (lower is better)";
   if (result.headline_metric == "fidelity") return "output SQNR vs float (dB)";
   return result.headline_metric;
 }

@@ -27,9 +27,9 @@ std::vector<std::string> split_line(const std::string& line) {
   return fields;
 }
 
-bool is_fraction_metric(const std::string& name) { return name == "top1" || name == "line_accuracy"; }
-
 }  // namespace
+
+bool is_fraction_metric(const std::string& name) { return name == "top1" || name == "line_accuracy" || name == "cer"; }
 
 std::string format_headline(const SweepResult& result, double value) {
   if (is_fraction_metric(result.headline_metric)) return fmt::format("{:.2f}", 100 * value);

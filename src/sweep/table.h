@@ -20,8 +20,9 @@ SweepResult read_sweep_csvs(const std::vector<std::filesystem::path>& paths);
 std::string sweep_markdown(const SweepResult& result);
 // Whether tables and plots run along weight bits (they do unless only activation bits vary).
 bool bit_axis_is_weights(const SweepResult& result);
-// The headline value as text: percent for fractions of a score (top1, line accuracy), plain
-// otherwise.
+// Whether the metric's headline is a fraction shown in percent (top1, line_accuracy, cer).
+bool is_fraction_metric(const std::string& name);
+// The headline value as text: percent for fractions, plain otherwise.
 std::string format_headline(const SweepResult& result, double value);
 
 }  // namespace ocs
