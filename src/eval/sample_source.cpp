@@ -1,6 +1,7 @@
 #include "eval/sample_source.h"
 
 #include "eval/fashion_mnist.h"
+#include "eval/kjv_text.h"
 #include "io/npy.h"
 
 #include <algorithm>
@@ -20,6 +21,7 @@ std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>&
     return std::make_unique<FashionMnistSource>(kFashionMnistDir, specs[0].substr(14), input.name,
                                                 limit, batch);
   }
+  if (specs.size() == 1 && specs[0].rfind("kjv:", 0) == 0) return make_kjv_source(specs[0], graph, limit);
   return std::make_unique<ArraySampleSource>(graph, read_sample_arrays(specs), limit);
 }
 
