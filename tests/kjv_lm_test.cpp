@@ -7,6 +7,7 @@
 #include "eval/perplexity.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
+#include "ort_runner.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -152,6 +153,26 @@ TEST(KjvLstm, PerplexityMatchesPyTorch) {
     EXPECT_NEAR(result["perplexity"].get<double>(), expected, 1e-4 * expected)
         << (reference_kernels ? "reference kernels" : "fast kernels");
   }
+}
+
+// Our logits for the first 4 test windows against ONNX Runtime's (max |logit| is ~10-20;
+// float32 sums over 256 hidden units in another order differ by ~1e-5).
+TEST(KjvLstm, LogitsMatchOnnxRuntime) {
+  if (!testing::ort_available()) GTEST_SKIP() << "onnxruntime-node is not installed (scripts/fetch_models.sh)";
+  auto graph = std::make_shared<const Graph>(import_onnx_file(kSource / "models" / "kjv_lstm.onnx"));
+  std::vector<int64_t> ids = read_npy(kSource / "tests" / "data" / "kjv_test_ids.npy").to_vector<int64_t>();
+  KjvTextSource source(ids, 35, graph->values[graph->inputs[0]].name, 4, 4);
+  auto feed = source.next();
+  ASSERT_TRUE(feed);
+  Session session(graph);
+  const Tensor ours = session.run(*feed).at(0);
+  const Tensor ort = testing::run_ort(*graph, *feed, fs::temp_directory_path() / "ocs_kjv_lstm_ort");
+  ASSERT_EQ(ours.shape(), ort.shape());
+  ASSERT_EQ(ours.shape(), (Shape{4, 35, 5000}));
+  double max_diff = 0;
+  for (int64_t i = 0; i < ours.numel(); ++i)
+    max_diff = std::max<double>(max_diff, std::fabs(ours.data<float>()[i] - ort.data<float>()[i]));
+  EXPECT_LE(max_diff, 1e-4);
 }
 
 }  // namespace
