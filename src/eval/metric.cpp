@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "eval/metrics.h"
 #include "eval/perplexity.h"
+#include "eval/text_metrics.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -60,6 +61,7 @@ const std::map<std::string, Factory>& factories() {
       {"top1", [](const MetricOptions&) { return std::make_unique<TopKMetric>(); }},
       {"fidelity", [](const MetricOptions&) { return std::make_unique<FidelityMetric>(); }},
       {"perplexity", [](const MetricOptions&) { return make_perplexity_metric(); }},
+      {"cer", make_cer_metric},
   };
   return table;
 }

@@ -53,6 +53,9 @@ class ArraySampleSource : public SampleSource {
 //   fashion-mnist:train | fashion-mnist:test   Debian's dataset-fashion-mnist (labelled)
 //   kjv:train|valid|test[,vocab=FILE][,seq=T]   King James Bible token windows (eval/kjv_text.h)
 //   FILE.npz | NAME=FILE.npy ...                arrays keyed by input name, samples on axis 0
+//   images:DIR[,resize=S][,crop=C][,mean=a/b/c][,std=a/b/c][,bgr][,gray][,classes=FILE]
+//                                               ImageNet-layout folders (eval/image_folder.h)
+//   text-lines:DIR[,width=W]                    text-line images + labels.tsv (eval/text_lines.h)
 std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>& specs,
                                                  const Graph& graph, int64_t limit);
 
