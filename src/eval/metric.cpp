@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "eval/metrics.h"
+#include "eval/perplexity.h"
 #include "eval/text_metrics.h"
 
 #include <fmt/format.h>
@@ -59,6 +60,7 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"top1", [](const MetricOptions&) { return std::make_unique<TopKMetric>(); }},
       {"fidelity", [](const MetricOptions&) { return std::make_unique<FidelityMetric>(); }},
+      {"perplexity", [](const MetricOptions&) { return make_perplexity_metric(); }},
       {"cer", make_cer_metric},
   };
   return table;

@@ -43,7 +43,8 @@ struct MetricOptions {
 };
 
 // Names: "top1" (top-1 and top-5 accuracy), "fidelity" (SQNR, cosine, top-1 agreement vs the
-// reference outputs). UserError listing the known names otherwise.
+// reference outputs), "perplexity" (language models: exp mean NLL of the data's target
+// tokens, lower is better). UserError listing the known names otherwise.
 std::unique_ptr<Metric> make_metric(const std::string& name, const MetricOptions& options);
 // The names make_metric knows, for help texts and errors.
 std::vector<std::string> metric_names();

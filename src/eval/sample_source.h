@@ -51,6 +51,7 @@ class ArraySampleSource : public SampleSource {
 
 // A source from a --calib / --data spec:
 //   fashion-mnist:train | fashion-mnist:test   Debian's dataset-fashion-mnist (labelled)
+//   kjv:train|valid|test[,vocab=FILE][,seq=T]   King James Bible token windows (eval/kjv_text.h)
 //   FILE.npz | NAME=FILE.npy ...                arrays keyed by input name, samples on axis 0
 //   images:DIR[,resize=S][,crop=C][,mean=a/b/c][,std=a/b/c][,bgr][,gray][,classes=FILE]
 //                                               ImageNet-layout folders (eval/image_folder.h)
