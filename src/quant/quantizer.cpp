@@ -9,8 +9,11 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
+#include "passes/pass_utils.h"
+#include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -63,9 +66,13 @@ LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
   }
   const Node* first_conv = nullptr;
   const Node* last_fc = nullptr;
+  // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
+  auto shared_weight = [&](const Node* node) {
+    return std::count_if(layers.begin(), layers.end(), [&](const Node* other) { return other->inputs[1] == node->inputs[1]; }) > 1;
+  };
   for (const Node* node : layers) {
     if (!first_conv && node->op_type == "Conv") first_conv = node;
-    if (node->op_type != "Conv") last_fc = node;
+    if (node->op_type != "Conv") last_fc = shared_weight(node) ? nullptr : node;
   }
   for (const Node* node : layers) {
     if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
@@ -176,13 +183,23 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   auto start = Clock::now();
   int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
   record("fold_batchnorm", start, {{"folded", folded}});
+  if (options.unroll_recurrent && count_ops(graph, "LSTM") > 0) {
+    start = Clock::now();
+    std::vector<std::string> kept;
+    const int64_t unrolled = unroll_lstm(graph, &kept);
+    record("unroll_lstm", start, {{"unrolled", unrolled}, {"left_in_place", kept}});
+  }
 
   const LayerChoice choice = choose_layers(graph, options);
   if (choice.quantized.empty()) user_error("no layer is left to quantize (check --exclude and --keep-first-last)");
   // Weights of the quantized layers before and after the OCS passes: the size overhead.
   auto layer_weights = [&](const Graph& g) {
     int64_t total = 0;
-    for (const auto& name : choice.quantized) total += constant_weight(g, *find_node(g, name))->constant->numel();
+    std::set<const Value*> counted;  // a weight shared by several layers counts once
+    for (const auto& name : choice.quantized) {
+      const Value* w = constant_weight(g, *find_node(g, name));
+      if (counted.insert(w).second) total += w->constant->numel();
+    }
     return total;
   };
   const int64_t layer_weights_before = layer_weights(graph);
@@ -348,7 +365,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   graph.verify();
 
   nlohmann::json layers = nlohmann::json::array();
-  for (const Node& node : float_graph.nodes)
+  for (const Node& node : graph.nodes)  // not float_graph: unrolling adds the layers of an LSTM
     if (rows.count(node.name)) layers.push_back(rows[node.name]);
   const int64_t weights_after_split = weights_before + layer_weights_after_ocs - layer_weights_before;
   nlohmann::json model = {

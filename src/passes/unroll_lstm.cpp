@@ -1,0 +1,294 @@
+// unroll_lstm: see unroll_lstm.h for the unrolled form and what is supported.
+#include "passes/unroll_lstm.h"
+
+#include "passes/graph_edit.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace ocs {
+
+namespace {
+
+// Everything the rewrite needs, checked before anything changes.
+struct LstmPlan {
+  NodeId node = -1;
+  int64_t steps = 0;        // T
+  int64_t batch = -1;       // N, -1 when unknown
+  int64_t hidden = 0;       // H
+  int64_t layout = 0;
+  bool reverse = false;
+  Tensor w_t;               // W^T [I, 4H]
+  Tensor r_t;               // R^T [H, 4H]
+  std::optional<Tensor> bias;  // Wb + Rb [4H]
+};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+const Tensor* float_constant(const Graph& graph, const Node& node, size_t index) {
+  if (node.inputs.size() <= index || node.inputs[index] == kNoValue) return nullptr;
+  const Value& v = graph.values[node.inputs[index]];
+  return v.constant && v.constant->dtype() == DType::Float32 ? &*v.constant : nullptr;
+}
+
+bool has_input(const Node& node, size_t index) {
+  return node.inputs.size() > index && node.inputs[index] != kNoValue;
+}
+
+// W [1, rows, cols] -> W[0]^T [cols, rows].
+Tensor transpose_direction(const Tensor& w) {
+  const int64_t rows = w.dim(1), cols = w.dim(2);
+  Tensor t(DType::Float32, {cols, rows});
+  const float* in = w.data<float>();
+  float* out = t.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  return t;
+}
+
+// Fills `plan` and returns "" when the node can be unrolled, else the reason it cannot.
+std::string check_lstm(const Graph& graph, NodeId id, LstmPlan& plan) {
+  const Node& node = graph.nodes[id];
+  plan.node = id;
+  const std::string direction = node.attr_string("direction", "forward");
+  if (direction == "bidirectional") return "direction bidirectional is not unrolled";
+  if (direction != "forward" && direction != "reverse") return "unknown direction '" + direction + "'";
+  plan.reverse = direction == "reverse";
+  if (node.has_attr("activations")) {
+    const std::vector<std::string>& names = node.attr("activations").strings;
+    const std::vector<std::string> defaults = {"sigmoid", "tanh", "tanh"};
+    std::vector<std::string> given;
+    for (const auto& n : names) given.push_back(lower(n));
+    if (given != defaults) return "activations other than the defaults (Sigmoid, Tanh, Tanh)";
+  }
+  if (node.has_attr("clip")) return "attribute clip is not unrolled";
+  if (node.attr_int("input_forget", 0) != 0) return "input_forget is not unrolled";
+  plan.layout = node.attr_int("layout", 0);
+  if (plan.layout != 0 && plan.layout != 1) return "unknown layout";
+
+  if (!has_input(node, 0)) return "no input X";
+  const Value& x = graph.values[node.inputs[0]];
+  if (x.dtype != DType::Float32) return "X is not float32";
+  if (!x.shape || x.shape->size() != 3) return "the rank of X is not known to be 3";
+  plan.steps = (*x.shape)[plan.layout == 0 ? 0 : 1];
+  plan.batch = (*x.shape)[plan.layout == 0 ? 1 : 0];
+  if (plan.steps <= 0) return "the sequence length of X is not static";
+  const int64_t input_size = (*x.shape)[2];
+
+  const Tensor* w = float_constant(graph, node, 1);
+  const Tensor* r = float_constant(graph, node, 2);
+  if (!w || !r) return "W or R is not a float32 constant";
+  if (w->rank() != 3 || w->dim(0) != 1 || r->rank() != 3 || r->dim(0) != 1) return "W or R is not [1, 4H, *]";
+  plan.hidden = r->dim(2);
+  if (node.attr_int("hidden_size", plan.hidden) != plan.hidden) return "hidden_size disagrees with R";
+  const int64_t H = plan.hidden;
+  if (H <= 0 || w->dim(1) != 4 * H || r->dim(1) != 4 * H) return "W or R is not [1, 4H, *]";
+  if (input_size >= 0 && w->dim(2) != input_size) return "W's input size disagrees with X";
+  if (has_input(node, 3)) {
+    const Tensor* b = float_constant(graph, node, 3);
+    if (!b) return "B is not a float32 constant";
+    if (b->shape() != Shape{1, 8 * H}) return "B is not [1, 8H]";
+    Tensor sum(DType::Float32, {4 * H});
+    for (int64_t k = 0; k < 4 * H; ++k) sum.data<float>()[k] = b->data<float>()[k] + b->data<float>()[4 * H + k];
+    plan.bias = std::move(sum);
+  }
+  if (has_input(node, 4)) {
+    const Value& lens = graph.values[node.inputs[4]];
+    if (!lens.constant) return "sequence_lens is a runtime input (the unrolled form needs every sequence to have length T)";
+    for (int64_t len : lens.constant->to_int64_vector())
+      if (len != plan.steps) return "sequence_lens has an entry other than the sequence length";
+  }
+  if (has_input(node, 7)) {
+    const Value& p = graph.values[node.inputs[7]];
+    if (!p.constant) return "peepholes P are a runtime input";
+    for (double v : p.constant->to_double_vector())
+      if (v != 0.0) return "peepholes (P) are not unrolled";
+  }
+  for (size_t k = 0; k < node.outputs.size() && k < 3; ++k)
+    if (node.outputs[k] != kNoValue && graph.values[node.outputs[k]].dtype != DType::Float32 &&
+        graph.values[node.outputs[k]].dtype != DType::Undefined)
+      return "an output is not float32";
+  plan.w_t = transpose_direction(*w);
+  plan.r_t = transpose_direction(*r);
+  return "";
+}
+
+Attribute ints_attribute(std::vector<int64_t> values) {
+  Attribute a;
+  a.kind = Attribute::Kind::Ints;
+  a.ints = std::move(values);
+  return a;
+}
+
+// Emits the nodes of one unrolled LSTM, in order.
+class Emitter {
+ public:
+  Emitter(Graph& graph, NameTable& names, const std::string& base)
+      : graph_(graph), names_(names), base_(base), opset_(graph.opset()) {}
+
+  std::vector<Node> nodes;
+
+  ValueId constant(const std::string& what, Tensor t) { return add_constant(graph_, names_, base_ + "_" + what, std::move(t)); }
+
+  // A scalar int64 index, one constant per value.
+  ValueId index(int64_t i) {
+    auto it = indices_.find(i);
+    if (it == indices_.end()) it = indices_.emplace(i, constant("index" + std::to_string(i), Tensor::scalar<int64_t>(i))).first;
+    return it->second;
+  }
+
+  // Node `op` with a fresh output (or `output` when given); returns the output.
+  ValueId op(const std::string& op, const std::string& what, std::vector<ValueId> inputs, Shape shape,
+             std::map<std::string, Attribute> attributes = {}, ValueId output = kNoValue) {
+    if (output == kNoValue) output = add_activation(graph_, names_, base_ + "_" + what, DType::Float32, shape);
+    Node n = make_node(names_, op, base_ + "_" + what, std::move(inputs), {output});
+    n.attributes = std::move(attributes);
+    nodes.push_back(std::move(n));
+    return output;
+  }
+
+  // Unsqueeze: axes an attribute before opset 13, an input from 13.
+  ValueId unsqueeze(const std::string& what, ValueId x, std::vector<int64_t> axes, Shape shape,
+                    ValueId output = kNoValue) {
+    if (opset_ >= 13) {
+      const int64_t count = static_cast<int64_t>(axes.size());
+      const ValueId a = constant(what + "_axes", Tensor::from_vector<int64_t>({count}, axes));
+      return op("Unsqueeze", what, {x, a}, std::move(shape), {}, output);
+    }
+    return op("Unsqueeze", what, {x}, std::move(shape), {{"axes", ints_attribute(std::move(axes))}}, output);
+  }
+
+  // Split into 4 equal parts along axis 1 (equal parts are the default from opset 2 to 17; 18
+  // asks for num_outputs).
+  std::vector<ValueId> split4(const std::string& what, ValueId x, Shape part) {
+    std::vector<ValueId> outs;
+    for (const char* gate : {"i", "o", "f", "c"})
+      outs.push_back(add_activation(graph_, names_, base_ + "_" + what + "_" + gate, DType::Float32, part));
+    Node n = make_node(names_, "Split", base_ + "_" + what, {x}, outs);
+    n.attributes["axis"] = int_attribute(1);
+    if (opset_ >= 18) n.attributes["num_outputs"] = int_attribute(4);
+    nodes.push_back(std::move(n));
+    return outs;
+  }
+
+ private:
+  Graph& graph_;
+  NameTable& names_;
+  std::string base_;
+  int64_t opset_;
+  std::map<int64_t, ValueId> indices_;
+};
+
+bool is_used(const Graph& graph, ValueId v) {
+  return v != kNoValue && (graph.is_graph_output(v) || !graph.consumers(v).empty());
+}
+
+std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan& plan) {
+  const Node node = graph.nodes[plan.node];  // copy: values may grow below
+  const std::string base = node.name.empty() ? "LSTM" : node.name;
+  Emitter e(graph, names, base);
+  const int64_t T = plan.steps, N = plan.batch, H = plan.hidden;
+  const bool batch_major = plan.layout == 1;
+  const int64_t seq_axis = batch_major ? 1 : 0;   // of X and XW
+  const int64_t dir_axis = batch_major ? 1 : 0;   // of initial_h / initial_c
+  const Shape state{N, H}, gates_shape{N, 4 * H};
+
+  const ValueId w_t = e.constant("W_T", plan.w_t);
+  const ValueId r_t = e.constant("R_T", plan.r_t);
+  const Shape xw_shape = batch_major ? Shape{N, T, 4 * H} : Shape{T, N, 4 * H};
+  ValueId xw = e.op("MatMul", "input_MatMul", {node.inputs[0], w_t}, xw_shape);
+  if (plan.bias) xw = e.op("Add", "input_bias", {xw, e.constant("B", *plan.bias)}, xw_shape);
+
+  auto initial = [&](size_t index, const char* what) -> ValueId {
+    if (!has_input(node, index)) return kNoValue;
+    return e.op("Gather", what, {node.inputs[index], e.index(0)}, state, {{"axis", int_attribute(dir_axis)}});
+  };
+  ValueId h = initial(5, "initial_h0");
+  ValueId c = initial(6, "initial_c0");
+
+  const ValueId y = node.outputs.size() > 0 ? node.outputs[0] : kNoValue;
+  const ValueId y_h = node.outputs.size() > 1 ? node.outputs[1] : kNoValue;
+  const ValueId y_c = node.outputs.size() > 2 ? node.outputs[2] : kNoValue;
+  std::vector<ValueId> hidden(static_cast<size_t>(T), kNoValue);
+
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = plan.reverse ? T - 1 - step : step;
+    const std::string s = "t" + std::to_string(t);
+    ValueId gates = e.op("Gather", s + "_input", {xw, e.index(t)}, gates_shape, {{"axis", int_attribute(seq_axis)}});
+    if (h != kNoValue) {
+      const ValueId recurrent = e.op("MatMul", s + "_MatMul", {h, r_t}, gates_shape);
+      gates = e.op("Add", s + "_gates", {gates, recurrent}, gates_shape);
+    }
+    const std::vector<ValueId> parts = e.split4(s + "_split", gates, state);
+    const ValueId i_gate = e.op("Sigmoid", s + "_i", {parts[0]}, state);
+    const ValueId o_gate = e.op("Sigmoid", s + "_o", {parts[1]}, state);
+    const ValueId candidate = e.op("Tanh", s + "_g", {parts[3]}, state);
+    ValueId c_next = e.op("Mul", s + "_ig", {i_gate, candidate}, state);
+    if (c != kNoValue) {
+      const ValueId f_gate = e.op("Sigmoid", s + "_f", {parts[2]}, state);
+      const ValueId kept = e.op("Mul", s + "_fc", {f_gate, c}, state);
+      c_next = e.op("Add", s + "_c", {kept, c_next}, state);
+    }
+    const ValueId c_tanh = e.op("Tanh", s + "_c_tanh", {c_next}, state);
+    h = e.op("Mul", s + "_h", {o_gate, c_tanh}, state);
+    c = c_next;
+    hidden[static_cast<size_t>(t)] = h;
+  }
+
+  if (is_used(graph, y)) {
+    // [N, H] -> [1, 1, N, H] (layout 1: [N, 1, 1, H]), stacked along the sequence axis.
+    const std::vector<int64_t> axes = batch_major ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{0, 1};
+    const Shape one = batch_major ? Shape{N, 1, 1, H} : Shape{1, 1, N, H};
+    std::vector<ValueId> parts;
+    for (int64_t t = 0; t < T; ++t)
+      parts.push_back(e.unsqueeze("t" + std::to_string(t) + "_y", hidden[static_cast<size_t>(t)], axes, one));
+    const Shape y_shape = batch_major ? Shape{N, T, 1, H} : Shape{T, 1, N, H};
+    e.op("Concat", "Y", parts, y_shape, {{"axis", int_attribute(seq_axis)}}, y);
+  }
+  const Shape state_out = batch_major ? Shape{N, 1, H} : Shape{1, N, H};
+  if (is_used(graph, y_h)) e.unsqueeze("Y_h", h, {dir_axis}, state_out, y_h);
+  if (is_used(graph, y_c)) e.unsqueeze("Y_c", c, {dir_axis}, state_out, y_c);
+  return std::move(e.nodes);
+}
+
+}  // namespace
+
+int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
+  std::vector<LstmPlan> plans;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    const Node& node = graph.nodes[id];
+    if (node.op_type != "LSTM" || !(node.domain.empty() || node.domain == "ai.onnx")) continue;
+    LstmPlan plan;
+    const std::string reason = check_lstm(graph, id, plan);
+    if (reason.empty()) plans.push_back(std::move(plan));
+    else if (skipped) skipped->push_back(node.describe() + ": " + reason);
+  }
+  if (plans.empty()) return 0;
+
+  NameTable names(graph);
+  std::map<NodeId, std::vector<Node>> replacement;
+  std::set<ValueId> old_inputs;
+  for (const LstmPlan& plan : plans) {
+    for (ValueId in : graph.nodes[plan.node].inputs)
+      if (in != kNoValue && graph.values[in].constant) old_inputs.insert(in);
+    replacement[plan.node] = unrolled_nodes(graph, names, plan);
+  }
+  std::vector<Node> nodes;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    auto it = replacement.find(id);
+    if (it == replacement.end()) nodes.push_back(std::move(graph.nodes[id]));
+    else for (Node& n : it->second) nodes.push_back(std::move(n));
+  }
+  graph.nodes = std::move(nodes);
+  drop_unused_constants(graph, old_inputs);
+  graph.verify();
+  return static_cast<int64_t>(plans.size());
+}
+
+}  // namespace ocs

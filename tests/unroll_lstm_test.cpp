@@ -1,0 +1,242 @@
+// unroll_lstm: the unrolled graph computes what the LSTM node computes.
+//  - ONNX's own LSTM node tests (defaults, with initial bias, batchwise = layout 1): the unrolled
+//    graph's outputs equal the expected outputs to 1e-5 (absolute; the values are O(0.1)). The
+//    tests pass W, R, B as graph inputs; they become constants first (the pass needs constant
+//    weights, as every exported model has them).
+//  - Random LSTMs (forward and reverse, layout 0 and 1, with and without initial states and
+//    bias, opset 11 and 14): the unrolled graph equals the LSTM reference kernel on Y, Y_h and
+//    Y_c to 1e-5 of each output's scale. The kernel sums in double, the unrolled graph in float32
+//    over T = 7 steps: differences are float ulps.
+//  - What is not unrolled (bidirectional, peepholes, clip, a runtime sequence_lens) is left in
+//    place with the reason.
+#include "passes/pass_utils.h"
+#include "passes/unroll_lstm.h"
+
+#include "model_builder.h"
+#include "passes_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+namespace ocs {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ocs::testing;
+
+const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
+
+// Loads an ONNX node test; inputs named in `as_constants` become constants of the graph.
+struct NodeTest {
+  Graph graph;
+  std::map<std::string, Tensor> inputs;
+  std::vector<Tensor> expected;
+};
+
+NodeTest load_node_test(const std::string& name, const std::set<std::string>& as_constants) {
+  const fs::path dir = kNodeTests / name;
+  NodeTest test{import_onnx_file(dir / "model.onnx"), {}, {}};
+  Graph& g = test.graph;
+  std::vector<ValueId> runtime;
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const ValueId id = g.inputs[k];
+    Tensor t = read_tensor_proto_file(dir / "test_data_set_0" / fmt::format("input_{}.pb", k));
+    if (as_constants.count(g.values[id].name)) {
+      g.values[id].constant = t;
+      g.values[id].shape = t.shape();
+    } else {
+      test.inputs[g.values[id].name] = t;
+      runtime.push_back(id);
+    }
+  }
+  g.inputs = runtime;
+  for (size_t k = 0; k < g.outputs.size(); ++k)
+    test.expected.push_back(read_tensor_proto_file(dir / "test_data_set_0" / fmt::format("output_{}.pb", k)));
+  return test;
+}
+
+double max_abs_difference(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  const auto x = a.to_double_vector(), y = b.to_double_vector();
+  double d = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
+  return d;
+}
+
+class OnnxLstmNodeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnnxLstmNodeTest, UnrolledMatchesExpectedOutput) {
+  if (!fs::exists(kNodeTests / GetParam())) GTEST_SKIP() << "libonnx-testdata is not installed";
+  NodeTest test = load_node_test(GetParam(), {"W", "R", "B"});
+  std::vector<std::string> skipped;
+  ASSERT_EQ(unroll_lstm(test.graph, &skipped), 1) << (skipped.empty() ? "" : skipped[0]);
+  EXPECT_EQ(count_ops(test.graph, "LSTM"), 0);
+  const std::vector<Tensor> got = run_graph(test.graph, test.inputs);
+  ASSERT_EQ(got.size(), test.expected.size());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_LT(max_abs_difference(got[k], test.expected[k]), 1e-5) << "output " << k;
+}
+
+INSTANTIATE_TEST_SUITE_P(UnrollLstm, OnnxLstmNodeTest,
+                         ::testing::Values("test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_batchwise"));
+
+TEST(UnrollLstm, PeepholesAreLeftInPlaceWithTheReason) {
+  if (!fs::exists(kNodeTests / "test_lstm_with_peepholes")) GTEST_SKIP() << "libonnx-testdata is not installed";
+  NodeTest test = load_node_test("test_lstm_with_peepholes", {"W", "R", "B", "sequence_lens", "P"});
+  std::vector<std::string> skipped;
+  EXPECT_EQ(unroll_lstm(test.graph, &skipped), 0);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].find("peephole"), std::string::npos) << skipped[0];
+  EXPECT_EQ(count_ops(test.graph, "LSTM"), 1);
+}
+
+// ---- random LSTMs against the reference kernel ----
+
+struct LstmCase {
+  int64_t layout = 0;
+  std::string direction = "forward";
+  bool bias = true;
+  bool initial_state = true;
+  int64_t opset = 14;
+};
+
+constexpr int64_t kT = 7, kN = 2, kI = 5, kH = 4;
+
+void add_attr(onnx::NodeProto& n, const std::string& key, int64_t v) {
+  auto* a = n.add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+void add_attr(onnx::NodeProto& n, const std::string& key, const std::string& v) {
+  auto* a = n.add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+
+// X -> LSTM -> Y, Y_h, Y_c with random constant W, R, B; initial_h / initial_c as runtime inputs.
+Graph lstm_graph(const LstmCase& c, uint32_t seed, const std::function<void(onnx::NodeProto&)>& extra = {}) {
+  onnx::ModelProto m = model(c.opset);
+  auto* g = m.mutable_graph();
+  const bool batch_major = c.layout == 1;
+  *g->add_input() = value_info("X", batch_major ? std::vector<int64_t>{kN, kT, kI} : std::vector<int64_t>{kT, kN, kI});
+  const std::vector<int64_t> state = batch_major ? std::vector<int64_t>{kN, 1, kH} : std::vector<int64_t>{1, kN, kH};
+  if (c.initial_state) {
+    *g->add_input() = value_info("h0", state);
+    *g->add_input() = value_info("c0", state);
+  }
+  tensor_to_proto(random_tensor({1, 4 * kH, kI}, seed, -0.8f, 0.8f), "W", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 4 * kH, kH}, seed + 1, -0.8f, 0.8f), "R", g->add_initializer());
+  if (c.bias) tensor_to_proto(random_tensor({1, 8 * kH}, seed + 2, -0.5f, 0.5f), "B", g->add_initializer());
+  auto n = node("LSTM", {"X", "W", "R", c.bias ? "B" : "", "", c.initial_state ? "h0" : "", c.initial_state ? "c0" : ""},
+                {"Y", "Y_h", "Y_c"}, "lstm");
+  add_attr(n, "hidden_size", kH);
+  add_attr(n, "direction", c.direction);
+  if (c.opset >= 14) add_attr(n, "layout", c.layout);
+  if (extra) extra(n);
+  *g->add_node() = n;
+  *g->add_output() = value_info("Y", batch_major ? std::vector<int64_t>{kN, kT, 1, kH} : std::vector<int64_t>{kT, 1, kN, kH});
+  *g->add_output() = value_info("Y_h", state);
+  *g->add_output() = value_info("Y_c", state);
+  return import_onnx_bytes(serialize(m), ".", "lstm_graph");
+}
+
+std::map<std::string, Tensor> lstm_inputs(const LstmCase& c, uint32_t seed) {
+  const bool batch_major = c.layout == 1;
+  std::map<std::string, Tensor> in;
+  in["X"] = random_tensor(batch_major ? Shape{kN, kT, kI} : Shape{kT, kN, kI}, seed, -2.0f, 2.0f);
+  if (c.initial_state) {
+    const Shape state = batch_major ? Shape{kN, 1, kH} : Shape{1, kN, kH};
+    in["h0"] = random_tensor(state, seed + 1);
+    in["c0"] = random_tensor(state, seed + 2);
+  }
+  return in;
+}
+
+class RandomLstmTest : public ::testing::TestWithParam<LstmCase> {};
+
+TEST_P(RandomLstmTest, UnrolledEqualsTheLstmKernel) {
+  const LstmCase c = GetParam();
+  const Graph original = lstm_graph(c, 11);
+  Graph unrolled = original;
+  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  EXPECT_EQ(count_ops(unrolled, "LSTM"), 0);
+  // One constant W^T and one R^T, read by every step's MatMul.
+  std::set<ValueId> recurrent_weights;
+  int64_t matmuls = 0;
+  for (const Node& n : unrolled.nodes)
+    if (n.op_type == "MatMul") {
+      ++matmuls;
+      ASSERT_TRUE(unrolled.values[n.inputs[1]].constant.has_value());
+      recurrent_weights.insert(n.inputs[1]);
+    }
+  EXPECT_EQ(recurrent_weights.size(), 2u);
+  EXPECT_EQ(matmuls, 1 + (c.initial_state ? kT : kT - 1));  // the first step has no R MatMul on a zero state
+  const auto inputs = lstm_inputs(c, 5);
+  const std::vector<Tensor> want = run_graph(original, inputs, /*reference=*/true);
+  const std::vector<Tensor> got = run_graph(unrolled, inputs, /*reference=*/true);
+  ASSERT_EQ(want.size(), 3u);
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) EXPECT_LT(max_relative_difference(want[k], got[k]), 1e-5) << "output " << k;
+  // The fast kernels agree too (the engine's default).
+  const std::vector<Tensor> fast = run_graph(unrolled, inputs);
+  for (size_t k = 0; k < 3; ++k) EXPECT_LT(max_relative_difference(want[k], fast[k]), 1e-5) << "output " << k;
+  // Export and re-import keep it.
+  const Graph again = import_onnx_bytes(export_onnx_bytes(unrolled), ".", "unrolled");
+  const std::vector<Tensor> reloaded = run_graph(again, inputs, true);
+  for (size_t k = 0; k < 3; ++k) EXPECT_LT(max_relative_difference(want[k], reloaded[k]), 1e-5) << "output " << k;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    UnrollLstm, RandomLstmTest,
+    ::testing::Values(LstmCase{0, "forward", true, true, 14}, LstmCase{1, "forward", true, true, 14},
+                      LstmCase{0, "reverse", true, true, 14}, LstmCase{1, "reverse", false, false, 14},
+                      LstmCase{0, "forward", false, false, 14}, LstmCase{0, "forward", true, true, 11},
+                      LstmCase{0, "reverse", true, false, 11}));
+
+TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
+  struct Case {
+    std::string what;
+    LstmCase lstm;
+    std::function<void(onnx::NodeProto&)> extra;
+  };
+  auto clip = [](onnx::NodeProto& n) {
+    auto* a = n.add_attribute();
+    a->set_name("clip");
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(3.0f);
+  };
+  auto relu = [](onnx::NodeProto& n) {
+    auto* a = n.add_attribute();
+    a->set_name("activations");
+    a->set_type(onnx::AttributeProto::STRINGS);
+    for (const char* s : {"Sigmoid", "Relu", "Tanh"}) a->add_strings(s);
+  };
+  LstmCase bidirectional;
+  bidirectional.direction = "bidirectional";
+  for (const Case& c : {Case{"clip", LstmCase{}, clip}, Case{"activations", LstmCase{}, relu},
+                        Case{"bidirectional", bidirectional, {}}}) {
+    Graph g = lstm_graph(c.lstm, 3, c.extra);
+    std::vector<std::string> skipped;
+    EXPECT_EQ(unroll_lstm(g, &skipped), 0) << c.what;
+    ASSERT_EQ(skipped.size(), 1u) << c.what;
+    EXPECT_NE(skipped[0].find(c.what), std::string::npos) << skipped[0];
+    EXPECT_NE(skipped[0].find("lstm"), std::string::npos) << skipped[0];  // names the node
+    EXPECT_EQ(count_ops(g, "LSTM"), 1);
+  }
+  // Default activations spelled out are fine.
+  Graph spelled = lstm_graph(LstmCase{}, 3, [](onnx::NodeProto& n) {
+    auto* a = n.add_attribute();
+    a->set_name("activations");
+    a->set_type(onnx::AttributeProto::STRINGS);
+    for (const char* s : {"sigmoid", "Tanh", "TANH"}) a->add_strings(s);
+  });
+  EXPECT_EQ(unroll_lstm(spelled), 1);
+}
+
+}  // namespace
+}  // namespace ocs
