@@ -238,5 +238,18 @@ TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
   EXPECT_EQ(unroll_lstm(spelled), 1);
 }
 
+// Silero VAD keeps its eight LSTMs inside nested If branches: none is unrolled, each is reported.
+TEST(UnrollLstm, LstmsInsideSubgraphsAreReported) {
+  const fs::path model = ocs_cache_root() / "models" / "silero_vad.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is missing (scripts/fetch_models.sh)";
+  Graph g = import_onnx_file(model);
+  const size_t nodes = g.nodes.size();
+  std::vector<std::string> skipped;
+  EXPECT_EQ(unroll_lstm(g, &skipped), 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+  ASSERT_EQ(skipped.size(), 8u);
+  for (const auto& reason : skipped) EXPECT_NE(reason.find("only top-level LSTMs are unrolled"), std::string::npos) << reason;
+}
+
 }  // namespace
 }  // namespace ocs

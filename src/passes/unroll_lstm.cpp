@@ -146,8 +146,9 @@ class Emitter {
   // Node `op` with a fresh output (or `output` when given); returns the output.
   ValueId op(const std::string& op, const std::string& what, std::vector<ValueId> inputs, Shape shape,
              std::map<std::string, Attribute> attributes = {}, ValueId output = kNoValue) {
-    if (output == kNoValue) output = add_activation(graph_, names_, base_ + "_" + what, DType::Float32, shape);
-    Node n = make_node(names_, op, base_ + "_" + what, std::move(inputs), {output});
+    Node n = make_node(names_, op, base_ + "_" + what, std::move(inputs), {});
+    if (output == kNoValue) output = add_activation(graph_, names_, n.name + "_out", DType::Float32, shape);
+    n.outputs = {output};
     n.attributes = std::move(attributes);
     nodes.push_back(std::move(n));
     return output;
@@ -167,10 +168,10 @@ class Emitter {
   // Split into 4 equal parts along axis 1 (equal parts are the default from opset 2 to 17; 18
   // asks for num_outputs).
   std::vector<ValueId> split4(const std::string& what, ValueId x, Shape part) {
-    std::vector<ValueId> outs;
+    Node n = make_node(names_, "Split", base_ + "_" + what, {x}, {});
     for (const char* gate : {"i", "o", "f", "c"})
-      outs.push_back(add_activation(graph_, names_, base_ + "_" + what + "_" + gate, DType::Float32, part));
-    Node n = make_node(names_, "Split", base_ + "_" + what, {x}, outs);
+      n.outputs.push_back(add_activation(graph_, names_, n.name + "_" + gate, DType::Float32, part));
+    const std::vector<ValueId> outs = n.outputs;
     n.attributes["axis"] = int_attribute(1);
     if (opset_ >= 18) n.attributes["num_outputs"] = int_attribute(4);
     nodes.push_back(std::move(n));
@@ -257,6 +258,20 @@ std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan&
   return std::move(e.nodes);
 }
 
+// LSTM nodes inside If/Loop/Scan bodies, which this pass does not reach.
+void note_nested(const Graph& graph, const std::string& where, std::vector<std::string>& skipped) {
+  for (const Node& node : graph.nodes)
+    for (const auto& [key, attr] : node.attributes) {
+      if (!attr.g) continue;
+      const std::string inside = where + node.describe() + " (" + key + ") > ";
+      for (const Node& inner : attr.g->nodes)
+        if (inner.op_type == "LSTM")
+          skipped.push_back(inner.describe() + ": inside the subgraph " + inside.substr(0, inside.size() - 3) +
+                            "; only top-level LSTMs are unrolled");
+      note_nested(*attr.g, inside, skipped);
+    }
+}
+
 }  // namespace
 
 int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
@@ -269,6 +284,7 @@ int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
     if (reason.empty()) plans.push_back(std::move(plan));
     else if (skipped) skipped->push_back(node.describe() + ": " + reason);
   }
+  if (skipped) note_nested(graph, "", *skipped);
   if (plans.empty()) return 0;
 
   NameTable names(graph);

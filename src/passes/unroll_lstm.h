@@ -39,7 +39,7 @@
 namespace ocs {
 
 // Returns the number of LSTM nodes unrolled. Each LSTM left alone adds "LSTM 'name': reason" to
-// `skipped` when given. graph.verify() holds afterwards.
+// `skipped` when given (LSTMs inside subgraphs too, which are never unrolled). graph.verify() holds afterwards.
 int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace ocs

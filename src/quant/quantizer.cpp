@@ -9,7 +9,6 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
-#include "passes/pass_utils.h"
 #include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
@@ -183,11 +182,11 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   auto start = Clock::now();
   int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
   record("fold_batchnorm", start, {{"folded", folded}});
-  if (options.unroll_recurrent && count_ops(graph, "LSTM") > 0) {
+  if (options.unroll_recurrent) {
     start = Clock::now();
-    std::vector<std::string> kept;
+    std::vector<std::string> kept;  // LSTMs left whole (float), with the reason
     const int64_t unrolled = unroll_lstm(graph, &kept);
-    record("unroll_lstm", start, {{"unrolled", unrolled}, {"left_in_place", kept}});
+    if (unrolled > 0 || !kept.empty()) record("unroll_lstm", start, {{"unrolled", unrolled}, {"left_in_place", kept}});
   }
 
   const LayerChoice choice = choose_layers(graph, options);
@@ -214,7 +213,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     const Tensor& w = *constant_weight(graph, *node)->constant;
     double t = wclip->threshold(stats_of_tensor(w, kNoChannelAxis), options.weight_bits);
     rows[name] = {{"node", name}, {"op_type", node->op_type}, {"quantized", true},
-                  {"weight_shape", w.shape()}, {"weight_clip", wclip->name()},
+                  {"weight", constant_weight(graph, *node)->name}, {"weight_shape", w.shape()}, {"weight_clip", wclip->name()},
                   {"weight_threshold_no_ocs", t},
                   {"weight_sqnr_db_no_ocs", weight_sqnr(w, t, options.weight_bits)},
                   {"channels_split", nlohmann::json::array()}, {"weights_added_percent", 0.0}};
@@ -383,7 +382,14 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
 std::string quantize_report_table(const nlohmann::json& report) {
   std::string out = fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", "layer", "op",
                                 "split", "added %", "w thresh", "SQNR noOCS", "SQNR OCS", "a thresh", "notes");
-  for (const auto& row : report["layers"]) {
+  const auto& rows = report["layers"];
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto& row = rows[k];
+    // Consecutive layers reading one weight (an unrolled LSTM's time steps) print as one line.
+    size_t readers = 1;
+    while (row.contains("weight") && k + readers < rows.size() && rows[k + readers].value("weight", "") == row["weight"]) ++readers;
+    k += readers - 1;
+    const std::string shared = readers > 1 ? fmt::format("{} layers share this weight (first shown)", readers) : "";
     std::string name = row["node"].get<std::string>();
     if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
     if (!row["quantized"].get<bool>()) {
@@ -398,6 +404,7 @@ std::string quantize_report_table(const nlohmann::json& report) {
     std::string notes;
     if (row.contains("ocs_skipped")) notes += "OCS skipped: " + row["ocs_skipped"].get<std::string>();
     if (row.contains("act_channels_split")) notes += fmt::format("act split {}", row["act_channels_split"].size());
+    if (!shared.empty()) notes += (notes.empty() ? "" : "; ") + shared;
     out += fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", name,
                        row["op_type"].get<std::string>(), row["channels_split"].size(),
                        num("weights_added_percent", "{:.2f}"), num("weight_threshold", "{:.4g}"),
