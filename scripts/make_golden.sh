@@ -10,6 +10,10 @@
 #                  DejaVu font if present) plus noise, normalised (x/255-0.5)/0.5 to [-1, 1]
 #   ppocr_rec      PP-OCRv4 recognition, x 1x3x48x320: one rendered text line, same range
 #   ppocr_cls      PP-OCR mobile v2 orientation, x 1x3x48x192: one rendered text line
+#   ppocr_rec_lines PP-OCRv4 recognition, x 20x3x48x320: the first 20 lines of the committed
+#                  set tests/data/text_lines, preprocessed here in NumPy the way PaddleOCR's
+#                  resize_norm_img does (tests/ocr_end_to_end_test.cpp checks ocs' text-lines
+#                  reader against these inputs and its decoded text against these outputs)
 #   small_cnn      tests/data/small_cnn.onnx, input 1x1x28x28: smooth pattern + noise in [-1, 1]
 #   silero_vad_16k Silero VAD v4, 512 samples at 16 kHz (tones + noise in [-1, 1]), h and c
 #                  states of a running stream (small random values)
@@ -27,7 +31,7 @@ export OCS_CACHE
 MODELS_DIR="$OCS_CACHE/models"
 GOLDEN_DIR="$OCS_CACHE/golden"
 PYTHON=/usr/bin/python3
-ALL_CASES=(ppocr_det ppocr_rec ppocr_cls small_cnn silero_vad_16k silero_vad_8k)
+ALL_CASES=(ppocr_det ppocr_rec ppocr_cls ppocr_rec_lines small_cnn silero_vad_16k silero_vad_8k)
 
 log() { echo "make_golden: $*" >&2; }
 fail() { echo "make_golden: error: $*" >&2; exit 1; }
@@ -52,7 +56,7 @@ bash "$REPO/scripts/fetch_models.sh"
 model_of() {
   case "$1" in
     ppocr_det) echo "$MODELS_DIR/ch_PP-OCRv4_det_infer.onnx" ;;
-    ppocr_rec) echo "$MODELS_DIR/ch_PP-OCRv4_rec_infer.onnx" ;;
+    ppocr_rec|ppocr_rec_lines) echo "$MODELS_DIR/ch_PP-OCRv4_rec_infer.onnx" ;;
     ppocr_cls) echo "$MODELS_DIR/ch_ppocr_mobile_v2.0_cls_infer.onnx" ;;
     small_cnn) echo "$REPO/tests/data/small_cnn.onnx" ;;
     silero_vad_16k|silero_vad_8k) echo "$MODELS_DIR/silero_vad.onnx" ;;
@@ -62,13 +66,13 @@ model_of() {
 
 # Writes the inputs of case $1 into folder $2 and prints them as NAME=FILE arguments.
 make_inputs() {
-  "$PYTHON" - "$1" "$2" <<'PY'
+  "$PYTHON" - "$1" "$2" "$REPO" <<'PY'
 import os, sys
 import numpy as np
 
 case, out = sys.argv[1], sys.argv[2]
 # One seed per case, fixed forever (changing one means bumping GOLDEN_VERSION).
-seeds = {"ppocr_det": 101, "ppocr_rec": 102, "ppocr_cls": 103, "small_cnn": 104,
+seeds = {"ppocr_det": 101, "ppocr_rec": 102, "ppocr_cls": 103, "ppocr_rec_lines": 107, "small_cnn": 104,
          "silero_vad_16k": 105, "silero_vad_8k": 106}
 rng = np.random.default_rng(seeds[case])
 
@@ -118,6 +122,20 @@ elif case == "ppocr_rec":
     inputs["x"] = text_image((1, 3, 48, 320), [("the heaven and the earth", 6, 10, 22)])
 elif case == "ppocr_cls":
     inputs["x"] = text_image((1, 3, 48, 192), [("upside up 1:2", 6, 8, 26)])
+elif case == "ppocr_rec_lines":
+    # PaddleOCR's resize_norm_img: OpenCV reads BGR (a gray PNG gives three equal channels);
+    # the set is drawn at height 48 and at most 320 wide, so no resize happens; normalise to
+    # [-1, 1]; pad with 0 on the right to width 320.
+    from PIL import Image
+    lines_dir = os.path.join(sys.argv[3], "tests", "data", "text_lines")
+    with open(os.path.join(lines_dir, "labels.tsv"), encoding="utf-8") as labels:
+        files = [line.split("\t", 1)[0] for line in labels if line.strip()][:20]
+    batch = np.zeros((len(files), 3, 48, 320), dtype=np.float32)
+    for i, name in enumerate(files):
+        gray = np.asarray(Image.open(os.path.join(lines_dir, name)).convert("L"), dtype=np.float32)
+        assert gray.shape[0] == 48 and gray.shape[1] <= 320, (name, gray.shape)
+        batch[i, :, :, :gray.shape[1]] = (gray / 255.0 - 0.5) / 0.5
+    inputs["x"] = batch
 elif case == "small_cnn":
     inputs["input"] = image((1, 1, 28, 28))
 elif case in ("silero_vad_16k", "silero_vad_8k"):

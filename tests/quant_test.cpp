@@ -44,6 +44,21 @@ TEST(QuantRound, TiesGoToEven) {
   EXPECT_EQ(round_half_to_even(-128.5f), -128.0f);
 }
 
+// The integer variant must agree with the remainder-based one on every float of [-2^16, 2^16]
+// (each float in [-2^10, 2^10], and every 64th float beyond, both signs).
+TEST(QuantRound, SmallIntegerVariantAgreesEverywhereInRange) {
+  int64_t checked = 0;
+  for (float v = 0.0f; v <= 65536.0f; v = std::nextafter(v, 1e9f)) {
+    const int stride = v < 1024.0f ? 1 : 64;
+    for (float x : {v, -v}) {
+      ASSERT_EQ(static_cast<float>(round_half_to_even_small(x)), round_half_to_even(x)) << "x = " << x;
+      ++checked;
+    }
+    for (int k = 1; k < stride; ++k) v = std::nextafter(v, 1e9f);
+  }
+  EXPECT_GT(checked, 2'000'000'000 / 1000);
+}
+
 TEST(QuantRound, NonTiesGoToNearest) {
   EXPECT_EQ(round_half_to_even(2.4999998f), 2.0f);  // the float just below 2.5
   EXPECT_EQ(round_half_to_even(2.5000002f), 3.0f);  // the float just above 2.5

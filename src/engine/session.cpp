@@ -1,5 +1,6 @@
 #include "engine/session.h"
 
+#include "engine/constant_folding.h"
 #include "engine/fusion.h"
 #include "kernels/fast/dnnl_layout.h"
 
@@ -337,12 +338,17 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
   plan_->layouts = options_.fuse && !options_.reference_kernels_only;
   const char* profile = std::getenv("OCS_PROFILE");
   plan_->profile = profile && *profile && std::string(profile) != "0";
-  plan_->build(*graph_, graph_->opset(""), options_);
+  planned_graph_ = graph_;
+  if (plan_->layouts) {
+    auto folded = std::make_shared<Graph>(*graph_);
+    if (fold_constants(*folded) > 0) planned_graph_ = std::move(folded);
+  }
+  plan_->build(*planned_graph_, planned_graph_->opset(""), options_);
 }
 
 std::vector<std::string> Session::step_labels() const {
   std::vector<std::string> labels;
-  for (const auto& step : plan_->graphs.at(graph_.get()).steps) labels.push_back(step.label);
+  for (const auto& step : plan_->graphs.at(planned_graph_.get()).steps) labels.push_back(step.label);
   return labels;
 }
 
@@ -400,6 +406,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, co
     if (observer) observer(graph, id, it->second);
   }
   Plan* plan = plan_.get();
+  const Graph* plan_graph = planned_graph_.get();
   if (observer && plan->layouts) {
     // Fusion hides intermediates and blocked layouts hide values: observe an unfused plan.
     if (!observed_plan_) {
@@ -408,8 +415,10 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, co
       observed_plan_->build(graph, graph.opset(""), options_);
     }
     plan = observed_plan_.get();
+    plan_graph = &graph;
   }
-  plan->run_graph(plan->graphs.at(&graph), frame, observer);
+  frame.graph = plan_graph;
+  plan->run_graph(plan->graphs.at(plan_graph), frame, observer);
   std::vector<Tensor> outputs;
   for (ValueId id : graph.outputs) outputs.push_back(frame.values[id]);
   return outputs;

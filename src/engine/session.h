@@ -54,6 +54,9 @@ class Session {
  private:
   struct Plan;
   std::shared_ptr<const Graph> graph_;
+  // What the fast plan runs: graph_ with constant subgraphs folded (engine/constant_folding.h),
+  // or graph_ itself. Same ValueIds; observed runs always use graph_.
+  std::shared_ptr<const Graph> planned_graph_;
   SessionOptions options_;
   std::unique_ptr<Plan> plan_;           // fused when options_.fuse (and not reference-only)
   std::unique_ptr<Plan> observed_plan_;  // unfused, built on the first run with an observer

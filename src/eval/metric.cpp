@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "eval/metrics.h"
+#include "eval/text_metrics.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -58,6 +59,7 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"top1", [](const MetricOptions&) { return std::make_unique<TopKMetric>(); }},
       {"fidelity", [](const MetricOptions&) { return std::make_unique<FidelityMetric>(); }},
+      {"cer", make_cer_metric},
   };
   return table;
 }

@@ -1,6 +1,8 @@
 #include "eval/sample_source.h"
 
 #include "eval/fashion_mnist.h"
+#include "eval/image_folder.h"
+#include "eval/text_lines.h"
 #include "io/npy.h"
 
 #include <algorithm>
@@ -20,6 +22,10 @@ std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>&
     return std::make_unique<FashionMnistSource>(kFashionMnistDir, specs[0].substr(14), input.name,
                                                 limit, batch);
   }
+  if (specs.size() == 1 && specs[0].rfind("images:", 0) == 0)
+    return make_image_folder_source(specs[0].substr(7), graph, limit);
+  if (specs.size() == 1 && specs[0].rfind("text-lines:", 0) == 0)
+    return make_text_line_source(specs[0], graph, limit);
   return std::make_unique<ArraySampleSource>(graph, read_sample_arrays(specs), limit);
 }
 

@@ -52,6 +52,9 @@ class ArraySampleSource : public SampleSource {
 // A source from a --calib / --data spec:
 //   fashion-mnist:train | fashion-mnist:test   Debian's dataset-fashion-mnist (labelled)
 //   FILE.npz | NAME=FILE.npy ...                arrays keyed by input name, samples on axis 0
+//   images:DIR[,resize=S][,crop=C][,mean=a/b/c][,std=a/b/c][,bgr][,gray][,classes=FILE]
+//                                               ImageNet-layout folders (eval/image_folder.h)
+//   text-lines:DIR[,width=W]                    text-line images + labels.tsv (eval/text_lines.h)
 std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>& specs,
                                                  const Graph& graph, int64_t limit);
 

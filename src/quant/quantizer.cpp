@@ -12,6 +12,8 @@
 #include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -163,7 +165,8 @@ double weight_sqnr(const Tensor& w, double t, int bits) {
 
 }  // namespace
 
-QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options, SampleSource* calib) {
+QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options, SampleSource* calib,
+                              CalibrationCache* cache) {
   options.validate();
   const bool quantize_activations = options.activation_bits > 0 && options.format == "qdq";
   const bool act_ocs = options.act_ocs_ratio > 0;
@@ -222,12 +225,24 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     rows[name] = {{"node", name}, {"op_type", find_node(graph, name)->op_type}, {"quantized", false},
                   {"left_float", reason}};
 
-  // Activation statistics of the float model (activation OCS chooses its channels from them).
+  // Activation statistics of the float model: activation OCS chooses its channels from them,
+  // and they give the thresholds of the activations it does not split.
   std::map<std::string, TensorStats> act_stats;
-  if (act_ocs) {
+  if (act_ocs || quantize_activations) {
     start = Clock::now();
-    act_stats = calibrate(graph, choice.quantized, *calib, options.threads, "calibrate");
-    record("calibrate", start, {{"samples", calib->size()}});
+    std::string key = fmt::format("{}", fmt::join(choice.quantized, "\n"));
+    if (cache && cache->float_stats.count(key)) {
+      act_stats = cache->float_stats.at(key);
+      ++cache->hits;
+      record("calibrate (reused)", start, {{"samples", calib->size()}});
+    } else {
+      act_stats = calibrate(graph, choice.quantized, *calib, options.threads, "calibrate");
+      if (cache) {
+        cache->float_stats[key] = act_stats;
+        ++cache->misses;
+      }
+      record("calibrate", start, {{"samples", calib->size()}});
+    }
   }
 
   // Activation OCS, then the activation thresholds on the values the quantizers will see.
@@ -311,12 +326,9 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     bool missing = false;
     for (const auto& name : choice.quantized) missing = missing || !act_threshold.count(name);
     if (missing && quantize_activations) {
-      start = Clock::now();
-      auto stats = calibrate(graph, choice.quantized, *calib, options.threads, "calibrate");
-      record("calibrate", start, {{"samples", calib->size()}});
       // An unsigned b-bit grid on non-negative data is the positive half of the signed
       // (b+1)-bit grid, so its threshold is the signed method's at b + 1 bits.
-      for (const auto& [name, s] : stats)
+      for (const auto& [name, s] : act_stats)
         if (!act_threshold.count(name)) act_threshold[name] = aclip->threshold(s, act_unsigned[name] ? std::min(abits + 1, 16) : abits);
     }
   }

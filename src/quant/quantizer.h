@@ -14,19 +14,23 @@
 //                                       the QA split is applied with that threshold
 //   5. ocs_split_weights                weight OCS with the chosen clip method (OCS + clip), on
 //                                       the weights already widened by step 4
-//   (5b. calibrate                      when activation OCS is off: the layer inputs after step 5)
+//   (thresholds of activations that step 4 did not split come from step 3's statistics: weight
+//    OCS only duplicates input features with a Gather, and an elementwise quantizer commutes
+//    with a Gather, so the float input's statistics are the right ones, without duplicates)
 //   6. insert_qdq                       weights and activations on their b-bit grids (QDQ nodes)
 //
 // The result is an ordinary ONNX graph: what `ocs eval` measures is exactly what is exported
 // (../shared/docs/DESIGN.md section 1).
 #pragma once
 
+#include "calib/tensor_stats.h"
 #include "eval/sample_source.h"
 #include "ir/graph.h"
 #include "quant/quantize_options.h"
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 
 namespace ocs {
@@ -36,9 +40,19 @@ struct QuantizeResult {
   nlohmann::json report;  // per layer and per model; see docs/QUANTIZE.md
 };
 
+// What quantize_model can reuse between runs on the same float model and calibration data
+// (`ocs sweep`): the activation statistics of the float graph, keyed by the layers watched.
+// Step 3 is the only pass over the calibration data unless activation OCS is on.
+struct CalibrationCache {
+  std::map<std::string, std::map<std::string, TensorStats>> float_stats;
+  int64_t hits = 0, misses = 0;
+};
+
 // `calib` may be null when activations stay float (abits 0) and activation OCS is off.
+// `cache` may be null (nothing reused); when given, it must only ever see one float model and
+// one calibration source.
 QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options,
-                              SampleSource* calib);
+                              SampleSource* calib, CalibrationCache* cache = nullptr);
 
 // A readable table of the report, for the terminal.
 std::string quantize_report_table(const nlohmann::json& report);

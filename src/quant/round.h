@@ -20,6 +20,17 @@ inline float round_half_to_even(float v) {
   return v - std::remainder(v, 1.0f);
 }
 
+// round_half_to_even for |v| < 2^23, as an int32 and without a libm call (the quantizer's hot
+// loop): truncation is exact there, so is v - trunc(v) (Sterbenz), and the tie goes to the
+// even neighbour. Independent of the rounding mode, like round_half_to_even.
+inline int32_t round_half_to_even_small(float v) {
+  int32_t i = static_cast<int32_t>(v);
+  const float frac = v - static_cast<float>(i);
+  if (frac > 0.5f || (frac == 0.5f && (i & 1))) ++i;
+  else if (frac < -0.5f || (frac == -0.5f && (i & 1))) --i;
+  return i;
+}
+
 // Quantizes one value to Q (int8_t or uint8_t):
 //   q = clamp(round_half_to_even(x / scale) + zero_point, Q's min, Q's max).
 // Numeric range: x / scale is divided in float32 (not multiplied by 1/scale), as MLAS does; the
@@ -37,7 +48,7 @@ Q quantize_value(float x, float scale, int32_t zero_point) {
   const float low = static_cast<float>(q_min - zero_point);
   const float high = static_cast<float>(q_max - zero_point);
   const float clamped = scaled < low ? low : (scaled > high ? high : scaled);
-  return static_cast<Q>(static_cast<int32_t>(round_half_to_even(clamped)) + zero_point);
+  return static_cast<Q>(round_half_to_even_small(clamped) + zero_point);
 }
 
 // The inverse map: (q - zero_point) * scale, the difference taken in int32 and converted to float

@@ -45,7 +45,7 @@ Action add_eval_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model (float or quantized)")->required();
-  cmd->add_option("--data", opt->data, "fashion-mnist:test, FILE.npz or NAME=FILE.npy")->required();
+  cmd->add_option("--data", opt->data, "fashion-mnist:test|train, FILE.npz, NAME=FILE.npy, images:DIR[,resize=S,crop=C,mean=a/b/c,std=a/b/c,bgr,gray,classes=FILE] or text-lines:DIR[,width=W]")->required();
   cmd->add_option("--metric", opt->metrics,
                   fmt::format("what to measure (repeatable): {} (default: what the data's labels allow, "
                               "and fidelity with --reference)", fmt::join(metric_names(), ", ")));

@@ -26,7 +26,7 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("input", opt->in, "float ONNX model (never modified)")->required();
   cmd->add_option("output", opt->out, "quantized ONNX model to write")->required();
   cmd->add_option("--config", opt->config, "JSON file whose keys mirror the long flags (flags given on the command line win)");
-  cmd->add_option("--calib", q.calib, "calibration data: fashion-mnist:train, FILE.npz or NAME=FILE.npy (samples on axis 0)");
+  cmd->add_option("--calib", q.calib, "calibration data: fashion-mnist:train, FILE.npz or NAME=FILE.npy (samples on axis 0), images:DIR[,...] or text-lines:DIR (see ocs eval --help)");
   cmd->add_option("--calib-samples", q.calib_samples, "calibration samples (default 512, as in the paper)");
   cmd->add_option("--wbits", q.weight_bits, "weight bits, 2..16");
   cmd->add_option("--abits", q.activation_bits, "activation bits, 2..16 (0 keeps activations in float)");

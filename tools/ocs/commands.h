@@ -15,5 +15,6 @@ Action add_inspect_command(CLI::App& app);
 Action add_ops_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
 Action add_quantize_command(CLI::App& app);
+Action add_sweep_command(CLI::App& app);
 
 }  // namespace ocs::cli

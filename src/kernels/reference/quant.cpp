@@ -61,8 +61,14 @@ QuantLayout quant_layout(const KernelContext& ctx, const Tensor& x, const Tensor
 }
 
 template <typename Q>
-void quantize_typed(const std::vector<float>& x, const QuantLayout& layout, Q* y) {
+void quantize_typed(const float* x, const QuantLayout& layout, Q* y) {
   const AxisSplit& s = layout.split;
+  if (layout.scales.size() == 1) {  // per tensor: one flat loop
+    const float scale = layout.scales[0];
+    const int32_t zero_point = layout.zero_points[0];
+    for (int64_t i = 0, n = s.outer * s.axis_dim * s.inner; i < n; ++i) y[i] = quantize_value<Q>(x[i], scale, zero_point);
+    return;
+  }
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t c = 0; c < s.axis_dim; ++c)
       for (int64_t i = 0; i < s.inner; ++i) {
@@ -82,12 +88,13 @@ void quantize_linear(KernelContext& ctx) {
   const QuantLayout layout = quant_layout(ctx, x, ctx.input(1), zero_point);
 
   // int32 input (allowed by the spec, not by ONNX Runtime) is converted to float first.
-  std::vector<float> values(static_cast<size_t>(x.numel()));
-  if (x.dtype() == DType::Float32) {
-    std::copy(x.data<float>(), x.data<float>() + x.numel(), values.begin());
-  } else {
-    std::transform(x.data<int32_t>(), x.data<int32_t>() + x.numel(), values.begin(),
+  std::vector<float> converted;
+  const float* values = x.dtype() == DType::Float32 ? x.data<float>() : nullptr;
+  if (!values) {
+    converted.resize(static_cast<size_t>(x.numel()));
+    std::transform(x.data<int32_t>(), x.data<int32_t>() + x.numel(), converted.begin(),
                    [](int32_t v) { return static_cast<float>(v); });
+    values = converted.data();
   }
   Tensor y(out_type, x.shape());
   if (out_type == DType::UInt8) quantize_typed<uint8_t>(values, layout, y.data<uint8_t>());

@@ -1,0 +1,169 @@
+#include "sweep/table.h"
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace ocs {
+namespace {
+
+const std::vector<std::string> kFixedColumns = {
+    "index", "model", "headline_metric", "wbits", "abits", "wclip", "ocs_ratio", "split", "headline",
+    "size_overhead_percent", "channels_split", "mean_weight_sqnr_db", "quantize_s", "eval_s"};
+
+std::vector<std::string> split_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::stringstream in(line);
+  std::string field;
+  while (std::getline(in, field, ',')) fields.push_back(field);
+  if (!line.empty() && line.back() == ',') fields.emplace_back();
+  return fields;
+}
+
+bool is_fraction_metric(const std::string& name) { return name == "top1" || name == "line_accuracy"; }
+
+}  // namespace
+
+std::string format_headline(const SweepResult& result, double value) {
+  if (is_fraction_metric(result.headline_metric)) return fmt::format("{:.2f}", 100 * value);
+  return fmt::format("{:.4g}", value);
+}
+
+std::string sweep_csv(const SweepResult& result) {
+  std::set<std::string> metric_keys;
+  for (const auto& row : result.rows)
+    for (const auto& [key, value] : row.metrics.items()) metric_keys.insert(key);
+  std::string out;
+  for (const auto& c : kFixedColumns) out += c + ",";
+  for (const auto& k : metric_keys) out += k + ",";
+  out.back() = '\n';
+  for (const auto& row : result.rows) {
+    const auto& c = row.config;
+    out += fmt::format("{},{},{},{},{},{},{},{},{:.9g},{:.6g},{},{:.6g},{:.4g},{:.4g}", c.index,
+                       result.model, result.headline_metric, c.weight_bits, c.activation_bits,
+                       row.is_float ? "float" : c.weight_clip, c.ocs_ratio, c.split, row.headline,
+                       row.size_overhead_percent, row.channels_split, row.mean_weight_sqnr_db,
+                       row.quantize_seconds, row.eval_seconds);
+    for (const auto& k : metric_keys)
+      out += row.metrics.contains(k) ? fmt::format(",{:.9g}", row.metrics[k].get<double>()) : std::string(",");
+    out += "\n";
+  }
+  return out;
+}
+
+SweepResult read_sweep_csvs(const std::vector<std::filesystem::path>& paths) {
+  SweepResult result;
+  std::map<int, SweepRow> rows;
+  bool have_float = false;
+  for (const auto& path : paths) {
+    std::ifstream in(path);
+    if (!in) user_error("cannot read sweep results '{}'", path.string());
+    std::string line;
+    if (!std::getline(in, line)) user_error("'{}' is empty; expected a CSV written by ocs sweep", path.string());
+    auto header = split_line(line);
+    if (header.size() < kFixedColumns.size() || !std::equal(kFixedColumns.begin(), kFixedColumns.end(), header.begin()))
+      user_error("'{}' is not a CSV written by ocs sweep (its header differs)", path.string());
+    int line_number = 1;
+    while (std::getline(in, line)) {
+      ++line_number;
+      if (line.empty()) continue;
+      auto f = split_line(line);
+      if (f.size() != header.size())
+        user_error("{}:{}: {} fields, the header has {}", path.string(), line_number, f.size(), header.size());
+      try {
+        SweepRow row;
+        row.config.index = std::stoi(f[0]);
+        if (result.model.empty()) {
+          result.model = f[1];
+          result.headline_metric = f[2];
+        } else if (f[1] != result.model || f[2] != result.headline_metric) {
+          user_error("{}:{}: results of '{}' ({}) cannot be merged with '{}' ({})", path.string(), line_number, f[1],
+                     f[2], result.model, result.headline_metric);
+        }
+        row.config.weight_bits = std::stoi(f[3]);
+        row.config.activation_bits = std::stoi(f[4]);
+        row.is_float = f[5] == "float";
+        row.config.weight_clip = row.is_float ? "-" : f[5];
+        row.config.ocs_ratio = std::stod(f[6]);
+        row.config.split = f[7];
+        row.headline = std::stod(f[8]);
+        row.size_overhead_percent = std::stod(f[9]);
+        row.channels_split = std::stoll(f[10]);
+        row.mean_weight_sqnr_db = std::stod(f[11]);
+        row.quantize_seconds = std::stod(f[12]);
+        row.eval_seconds = std::stod(f[13]);
+        row.metrics = nlohmann::json::object();
+        for (size_t i = kFixedColumns.size(); i < header.size(); ++i)
+          if (!f[i].empty()) row.metrics[header[i]] = std::stod(f[i]);
+        if (row.is_float) {
+          if (!have_float) result.rows.insert(result.rows.begin(), row);
+          have_float = true;
+        } else if (!rows.emplace(row.config.index, row).second) {
+          user_error("{}:{}: configuration {} appears in two files (overlapping shards?)", path.string(),
+                     line_number, row.config.index);
+        }
+      } catch (const std::logic_error&) {
+        user_error("{}:{}: a number field does not parse", path.string(), line_number);
+      }
+    }
+  }
+  if (!have_float) user_error("no float row in the sweep results; were they written by ocs sweep?");
+  for (auto& [index, row] : rows) result.rows.push_back(row);
+  result.higher_is_better = result.headline_metric != "perplexity" && result.headline_metric != "cer";
+  return result;
+}
+
+std::string sweep_markdown(const SweepResult& result) {
+  std::string out;
+  const SweepRow& float_row = result.rows.front();
+  std::set<int> abits_set, wbits_set;
+  for (const auto& row : result.rows)
+    if (!row.is_float) {
+      abits_set.insert(row.config.activation_bits);
+      wbits_set.insert(row.config.weight_bits);
+    }
+  std::vector<int> wbits(wbits_set.rbegin(), wbits_set.rend());
+  const std::string unit = is_fraction_metric(result.headline_metric) ? " (%)" : "";
+  for (int abits : abits_set) {
+    out += fmt::format("{}{}, activations {} bit; float model: {}\n\n", result.headline_metric, unit, abits,
+                       format_headline(result, float_row.headline));
+    out += "| weight clip | OCS r | split | size +% |";
+    for (int b : wbits) out += fmt::format(" W{} |", b);
+    out += "\n|---|---|---|---|";
+    for (size_t i = 0; i < wbits.size(); ++i) out += "---|";
+    out += "\n";
+    // One line per (clip, ratio, split), in the order the grid produced them.
+    std::vector<std::tuple<std::string, double, std::string>> keys;
+    std::map<std::tuple<std::string, double, std::string>, std::map<int, const SweepRow*>> cells;
+    for (const auto& row : result.rows) {
+      if (row.is_float || row.config.activation_bits != abits) continue;
+      auto key = std::make_tuple(row.config.weight_clip, row.config.ocs_ratio, row.config.split);
+      if (!cells.count(key)) keys.push_back(key);
+      cells[key][row.config.weight_bits] = &row;
+    }
+    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+      return std::get<0>(a) != std::get<0>(b) ? false : std::get<1>(a) < std::get<1>(b);
+    });
+    for (const auto& key : keys) {
+      const auto& by_bits = cells[key];
+      double overhead = by_bits.begin()->second->size_overhead_percent;
+      out += fmt::format("| {} | {:g} | {} | {:.2f} |", std::get<0>(key), std::get<1>(key), std::get<2>(key), overhead);
+      for (int b : wbits) {
+        auto it = by_bits.find(b);
+        out += it == by_bits.end() ? std::string(" |") : fmt::format(" {} |", format_headline(result, it->second->headline));
+      }
+      out += "\n";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace ocs
