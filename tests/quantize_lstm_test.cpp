@@ -122,6 +122,27 @@ TEST(QuantizeLstm, SplitFloatEqualsTheFloatModel) {
   EXPECT_LT(max_relative_difference(want[0], got[0]), 1e-5);
 }
 
+// Activation OCS widens each reader's weight; for the shared R^T that would be one copy per
+// step, so it is skipped there (and applied to the input projection).
+TEST(QuantizeLstm, ActivationOcsSkipsTheSharedRecurrentWeight) {
+  const Graph g = lstm_model(true);
+  ArraySampleSource calib(g, calibration(1, 16), 16);
+  QuantizeOptions options;
+  options.format = "split-float";
+  options.ocs_ratio = 0.1;
+  options.act_ocs_ratio = 0.1;
+  QuantizeResult result = quantize_model(g, options, &calib);
+  const auto matmuls = recurrent_matmuls(result.graph);
+  ASSERT_EQ(matmuls.size(), static_cast<size_t>(kT - 1));
+  for (const Node* n : matmuls) {
+    EXPECT_EQ(n->inputs[1], matmuls[0]->inputs[1]);
+    EXPECT_TRUE((*row_of(result.report, n->name)).contains("act_ocs_skipped")) << n->name;
+  }
+  EXPECT_EQ((*row_of(result.report, "lstm_input_MatMul"))["act_channels_split"].size(), 1u);  // ceil(0.1 * 8)
+  const auto x = calibration(7, kN);
+  EXPECT_LT(max_relative_difference(run_graph(g, x, true)[0], run_graph(result.graph, x, true)[0]), 1e-5);
+}
+
 TEST(QuantizeLstm, QdqModelRunsInOnnxRuntimeAndAgreesWithOurEngine) {
   const Graph g = lstm_model(true);
   ArraySampleSource calib(g, calibration(1, 32), 32);

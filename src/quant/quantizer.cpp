@@ -49,6 +49,13 @@ int64_t activation_channel_axis(const Graph& graph, const Node& node) {
   return shape && !shape->empty() ? static_cast<int64_t>(shape->size()) - 1 : -1;
 }
 
+// True when another layer reads this layer's weight constant (the unrolled LSTM's R^T).
+bool shared_weight(const Graph& graph, const Node& node) {
+  return std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& other) {
+           return is_layer(other) && other.inputs.size() > 1 && other.inputs[1] == node.inputs[1];
+         }) > 1;
+}
+
 struct LayerChoice {
   std::vector<std::string> quantized;              // node names, graph order
   std::map<std::string, std::string> left_float;   // node -> reason
@@ -67,13 +74,10 @@ LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
   }
   const Node* first_conv = nullptr;
   const Node* last_fc = nullptr;
-  // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
-  auto shared_weight = [&](const Node* node) {
-    return std::count_if(layers.begin(), layers.end(), [&](const Node* other) { return other->inputs[1] == node->inputs[1]; }) > 1;
-  };
   for (const Node* node : layers) {
     if (!first_conv && node->op_type == "Conv") first_conv = node;
-    if (node->op_type != "Conv") last_fc = shared_weight(node) ? nullptr : node;
+    // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
+    if (node->op_type != "Conv") last_fc = shared_weight(graph, *node) ? nullptr : node;
   }
   for (const Node* node : layers) {
     if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
@@ -257,6 +261,10 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
         const Node* node = find_node(graph, name);
         if (node->op_type == "Conv" && node->attr_int("group", 1) != 1) {
           rows[name]["act_ocs_skipped"] = "grouped convolution";
+          continue;
+        }
+        if (shared_weight(graph, *node)) {  // each reader would need its own widened copy
+          rows[name]["act_ocs_skipped"] = "weight shared with other layers (unrolled recurrent weight)";
           continue;
         }
         ActivationSplitRequest request;
