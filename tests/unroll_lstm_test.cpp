@@ -198,6 +198,26 @@ INSTANTIATE_TEST_SUITE_P(
                       LstmCase{0, "forward", false, false, 14}, LstmCase{0, "forward", true, true, 11},
                       LstmCase{0, "reverse", true, false, 11}));
 
+// PyTorch passes zeros as initial_h / initial_c when no state is given: treated as absent (no R
+// MatMul on the first step), same outputs.
+TEST(UnrollLstm, ConstantZeroInitialStateIsDroppedFromTheFirstStep) {
+  Graph original = lstm_graph(LstmCase{}, 17);
+  const Shape state{1, kN, kH};
+  for (const char* name : {"h0", "c0"}) {
+    const ValueId id = original.find_value(name);
+    original.values[id].constant = Tensor(DType::Float32, state);
+    original.inputs.erase(std::find(original.inputs.begin(), original.inputs.end(), id));
+  }
+  Graph unrolled = original;
+  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  EXPECT_EQ(count_ops(unrolled, "MatMul"), 1 + kT - 1);
+  EXPECT_EQ(unrolled.find_value("h0"), kNoValue);  // the unused zeros are gone
+  const std::map<std::string, Tensor> inputs{{"X", random_tensor({kT, kN, kI}, 3, -2.0f, 2.0f)}};
+  const std::vector<Tensor> want = run_graph(original, inputs, true);
+  const std::vector<Tensor> got = run_graph(unrolled, inputs, true);
+  for (size_t k = 0; k < 3; ++k) EXPECT_LT(max_relative_difference(want[k], got[k]), 1e-5) << "output " << k;
+}
+
 TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
   struct Case {
     std::string what;

@@ -206,8 +206,15 @@ std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan&
   ValueId xw = e.op("MatMul", "input_MatMul", {node.inputs[0], w_t}, xw_shape);
   if (plan.bias) xw = e.op("Add", "input_bias", {xw, e.constant("B", *plan.bias)}, xw_shape);
 
+  // A constant all-zero initial state (PyTorch exports one when no state is passed) is the same
+  // as an absent one.
   auto initial = [&](size_t index, const char* what) -> ValueId {
     if (!has_input(node, index)) return kNoValue;
+    const auto& constant = graph.values[node.inputs[index]].constant;
+    if (constant) {
+      const std::vector<double> values = constant->to_double_vector();
+      if (std::all_of(values.begin(), values.end(), [](double v) { return v == 0.0; })) return kNoValue;
+    }
     return e.op("Gather", what, {node.inputs[index], e.index(0)}, state, {{"axis", int_attribute(dir_axis)}});
   };
   ValueId h = initial(5, "initial_h0");
