@@ -218,6 +218,27 @@ TEST(UnrollLstm, ConstantZeroInitialStateIsDroppedFromTheFirstStep) {
   for (size_t k = 0; k < 3; ++k) EXPECT_LT(max_relative_difference(want[k], got[k]), 1e-5) << "output " << k;
 }
 
+// The PyTorch form: initial_h = initial_c = ConstantOfShape(shape) with the default value 0.
+TEST(UnrollLstm, ConstantOfShapeZeroInitialStateIsDroppedFromTheFirstStep) {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("X", {kT, kN, kI});
+  tensor_to_proto(random_tensor({1, 4 * kH, kI}, 31), "W", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 4 * kH, kH}, 32), "R", g->add_initializer());
+  tensor_to_proto(Tensor::from_vector<int64_t>({3}, {1, kN, kH}), "state_shape", g->add_initializer());
+  *g->add_node() = node("ConstantOfShape", {"state_shape"}, {"zeros"}, "zeros");
+  auto n = node("LSTM", {"X", "W", "R", "", "", "zeros", "zeros"}, {"Y"}, "lstm");
+  add_attr(n, "hidden_size", kH);
+  *g->add_node() = n;
+  *g->add_output() = value_info("Y", {kT, 1, kN, kH});
+  const Graph original = import_onnx_bytes(serialize(m), ".", "zeros");
+  Graph unrolled = original;
+  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  EXPECT_EQ(count_ops(unrolled, "MatMul"), 1 + kT - 1);
+  const std::map<std::string, Tensor> inputs{{"X", random_tensor({kT, kN, kI}, 4, -2.0f, 2.0f)}};
+  EXPECT_LT(max_relative_difference(run_graph(original, inputs, true)[0], run_graph(unrolled, inputs, true)[0]), 1e-5);
+}
+
 TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
   struct Case {
     std::string what;

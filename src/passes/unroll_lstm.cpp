@@ -206,14 +206,20 @@ std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan&
   ValueId xw = e.op("MatMul", "input_MatMul", {node.inputs[0], w_t}, xw_shape);
   if (plan.bias) xw = e.op("Add", "input_bias", {xw, e.constant("B", *plan.bias)}, xw_shape);
 
-  // A constant all-zero initial state (PyTorch exports one when no state is passed) is the same
-  // as an absent one.
+  // An all-zero initial state is the same as an absent one: a constant of zeros, or
+  // ConstantOfShape with value 0 (PyTorch exports that when no state is passed).
+  auto all_zero = [](const Tensor& t) {
+    const std::vector<double> values = t.to_double_vector();
+    return std::all_of(values.begin(), values.end(), [](double v) { return v == 0.0; });
+  };
   auto initial = [&](size_t index, const char* what) -> ValueId {
     if (!has_input(node, index)) return kNoValue;
-    const auto& constant = graph.values[node.inputs[index]].constant;
-    if (constant) {
-      const std::vector<double> values = constant->to_double_vector();
-      if (std::all_of(values.begin(), values.end(), [](double v) { return v == 0.0; })) return kNoValue;
+    const ValueId state_value = node.inputs[index];
+    if (graph.values[state_value].constant && all_zero(*graph.values[state_value].constant)) return kNoValue;
+    if (auto producer = graph.producer(state_value)) {
+      const Node& p = graph.nodes[*producer];
+      if (p.op_type == "ConstantOfShape" && p.domain.empty() && (!p.has_attr("value") || all_zero(p.attr("value").t)))
+        return kNoValue;
     }
     return e.op("Gather", what, {node.inputs[index], e.index(0)}, state, {{"axis", int_attribute(dir_axis)}});
   };

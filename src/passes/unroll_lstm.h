@@ -15,7 +15,8 @@
 //   Y_h = Unsqueeze(h_last), Y_c = Unsqueeze(c_last)   [1, N, H] (layout 1: [N, 1, H])
 //
 // h_prev, c_prev of the first step are Gather(initial_h / initial_c, 0, direction axis), or
-// absent when the input is absent or a constant of zeros: the first step then has no R MatMul and no f * c term,
+// absent when the input is absent or all zeros (a constant, or ConstantOfShape of 0 as PyTorch
+// exports it): the first step then has no R MatMul and no f * c term,
 // which is exact (0 * anything = 0 before and after quantization).
 // W^T [I, 4H] and R^T [H, 4H] are one constant each, read by every step's MatMul: weight OCS
 // splits each once and insert_qdq quantizes each once (both handle shared weights).
