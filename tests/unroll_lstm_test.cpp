@@ -73,14 +73,16 @@ TEST_P(OnnxLstmNodeTest, UnrolledMatchesExpectedOutput) {
   NodeTest test = load_node_test(GetParam(), {"W", "R", "B"});
   std::vector<std::string> skipped;
   ASSERT_EQ(unroll_lstm(test.graph, &skipped), 1) << (skipped.empty() ? "" : skipped[0]);
-  EXPECT_EQ(count_ops(test.graph, "LSTM"), 0);
+  EXPECT_EQ(count_ops(test.graph, "LSTM") + count_ops(test.graph, "GRU"), 0);
   const std::vector<Tensor> got = run_graph(test.graph, test.inputs);
   ASSERT_EQ(got.size(), test.expected.size());
   for (size_t k = 0; k < got.size(); ++k) EXPECT_LT(max_abs_difference(got[k], test.expected[k]), 1e-5) << "output " << k;
 }
 
 INSTANTIATE_TEST_SUITE_P(UnrollLstm, OnnxLstmNodeTest,
-                         ::testing::Values("test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_batchwise"));
+                         ::testing::Values("test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_batchwise",
+                                           "test_gru_defaults", "test_gru_with_initial_bias", "test_gru_batchwise",
+                                           "test_gru_seq_length"));
 
 TEST(UnrollLstm, PeepholesAreLeftInPlaceWithTheReason) {
   if (!fs::exists(kNodeTests / "test_lstm_with_peepholes")) GTEST_SKIP() << "libonnx-testdata is not installed";
@@ -279,6 +281,53 @@ TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
   EXPECT_EQ(unroll_lstm(spelled), 1);
 }
 
+// ---- GRU (same pattern) ----
+
+// X -> GRU -> Y, Y_h with random constant W, R, B and a runtime initial_h (or none).
+Graph gru_graph(int64_t linear_before_reset, const std::string& direction, bool initial_state, int64_t layout) {
+  onnx::ModelProto m = model(14);
+  auto* g = m.mutable_graph();
+  const bool batch_major = layout == 1;
+  *g->add_input() = value_info("X", batch_major ? std::vector<int64_t>{kN, kT, kI} : std::vector<int64_t>{kT, kN, kI});
+  const std::vector<int64_t> state = batch_major ? std::vector<int64_t>{kN, 1, kH} : std::vector<int64_t>{1, kN, kH};
+  if (initial_state) *g->add_input() = value_info("h0", state);
+  tensor_to_proto(random_tensor({1, 3 * kH, kI}, 41, -0.8f, 0.8f), "W", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 3 * kH, kH}, 42, -0.8f, 0.8f), "R", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 6 * kH}, 43, -0.5f, 0.5f), "B", g->add_initializer());
+  auto n = node("GRU", {"X", "W", "R", "B", "", initial_state ? "h0" : ""}, {"Y", "Y_h"}, "gru");
+  add_attr(n, "hidden_size", kH);
+  add_attr(n, "direction", direction);
+  add_attr(n, "layout", layout);
+  add_attr(n, "linear_before_reset", linear_before_reset);
+  *g->add_node() = n;
+  *g->add_output() = value_info("Y", batch_major ? std::vector<int64_t>{kN, kT, 1, kH} : std::vector<int64_t>{kT, 1, kN, kH});
+  *g->add_output() = value_info("Y_h", state);
+  return import_onnx_bytes(serialize(m), ".", "gru_graph");
+}
+
+TEST(UnrollGru, UnrolledEqualsTheGruKernel) {
+  for (int64_t lbr : {0, 1})
+    for (const char* direction : {"forward", "reverse"})
+      for (bool initial_state : {true, false})
+        for (int64_t layout : {0, 1}) {
+          const std::string what = fmt::format("linear_before_reset {} {} initial_h {} layout {}", lbr, direction, initial_state, layout);
+          const Graph original = gru_graph(lbr, direction, initial_state, layout);
+          Graph unrolled = original;
+          ASSERT_EQ(unroll_lstm(unrolled), 1) << what;
+          EXPECT_EQ(count_ops(unrolled, "GRU"), 0);
+          // One input MatMul; per step with a state: one MatMul (lbr 1) or two (lbr 0).
+          const int64_t steps_with_state = initial_state ? kT : kT - 1;
+          EXPECT_EQ(count_ops(unrolled, "MatMul"), 1 + steps_with_state * (lbr ? 1 : 2)) << what;
+          std::map<std::string, Tensor> inputs;
+          inputs["X"] = random_tensor(layout ? Shape{kN, kT, kI} : Shape{kT, kN, kI}, 8, -2.0f, 2.0f);
+          if (initial_state) inputs["h0"] = random_tensor(layout ? Shape{kN, 1, kH} : Shape{1, kN, kH}, 9);
+          const std::vector<Tensor> want = run_graph(original, inputs, true);
+          const std::vector<Tensor> got = run_graph(unrolled, inputs, true);
+          ASSERT_EQ(got.size(), 2u);
+          for (size_t k = 0; k < 2; ++k) EXPECT_LT(max_relative_difference(want[k], got[k]), 1e-5) << what << " output " << k;
+        }
+}
+
 // Silero VAD keeps its eight LSTMs inside nested If branches: none is unrolled, each is reported.
 TEST(UnrollLstm, LstmsInsideSubgraphsAreReported) {
   const fs::path model = ocs_cache_root() / "models" / "silero_vad.onnx";
@@ -289,7 +338,7 @@ TEST(UnrollLstm, LstmsInsideSubgraphsAreReported) {
   EXPECT_EQ(unroll_lstm(g, &skipped), 0);
   EXPECT_EQ(g.nodes.size(), nodes);
   ASSERT_EQ(skipped.size(), 8u);
-  for (const auto& reason : skipped) EXPECT_NE(reason.find("only top-level LSTMs are unrolled"), std::string::npos) << reason;
+  for (const auto& reason : skipped) EXPECT_NE(reason.find("only top-level LSTM/GRU nodes are unrolled"), std::string::npos) << reason;
 }
 
 }  // namespace
