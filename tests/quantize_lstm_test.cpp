@@ -13,6 +13,8 @@
 //    (step^2 / 12 for every value) drops 4x, a weight SQNR gain of 10 log10 4 = 6.02 dB. The
 //    test accepts 5 to 7 dB (measured 5.6 dB: with values only ~5 grid steps wide the rounding
 //    error is not quite uniform, so the gain is a little below the ideal 6.02 dB).
+//  - Activation OCS is skipped on the shared R^T (it would copy R per step).
+//  - GRU (linear_before_reset 0): split-float identical to 1e-5, one DequantizeLinear per weight.
 #include "engine/session.h"
 #include "eval/sample_source.h"
 #include "onnx/onnx_io.h"
@@ -215,6 +217,48 @@ TEST(QuantizeLstm, OcsOnTheRecurrentWeightGainsSixDecibels) {
   EXPECT_GT(gain, 5.0);
   EXPECT_LT(gain, 7.0);
   EXPECT_EQ(row["channels_split"], nlohmann::json::array({3}));
+}
+
+// GRU with linear_before_reset 0: two shared recurrent constants (R_zr^T on h, R_h^T on r * h).
+// Split-float equals the float model (1e-5); the QDQ model dequantizes each weight once.
+TEST(QuantizeLstm, GruSplitFloatIsIdenticalAndQdqSharesWeights) {
+  onnx::ModelProto m = model(14);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("X", {kN, kT, kI});
+  tensor_to_proto(random_tensor({1, 3 * kH, kI}, 51, -0.5f, 0.5f), "W", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 3 * kH, kH}, 52, -0.5f, 0.5f), "R", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 6 * kH}, 53, -0.2f, 0.2f), "B", g->add_initializer());
+  auto n = node("GRU", {"X", "W", "R", "B"}, {"Y"}, "gru");
+  for (auto [key, value] : {std::pair<const char*, int64_t>{"hidden_size", kH}, {"layout", 1}}) {
+    auto* a = n.add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(value);
+  }
+  *g->add_node() = n;
+  *g->add_output() = value_info("Y", {kN, kT, 1, kH});
+  const Graph gru = import_onnx_bytes(serialize(m), ".", "gru");
+
+  QuantizeOptions split_options;
+  split_options.format = "split-float";
+  split_options.ocs_ratio = 0.1;
+  const QuantizeResult split = quantize_model(gru, split_options, nullptr);
+  const auto x = calibration(7, kN);
+  EXPECT_LT(max_relative_difference(run_graph(gru, x, true)[0], run_graph(split.graph, x, true)[0]), 1e-5);
+
+  ArraySampleSource calib(gru, calibration(1, 16), 16);
+  QuantizeOptions options;
+  options.weight_bits = 6;
+  options.ocs_ratio = 0.1;
+  const QuantizeResult q = quantize_model(gru, options, &calib);
+  int weight_dq = 0, activation_q = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type == "DequantizeLinear" && q.graph.values[node.inputs[0]].constant) ++weight_dq;
+    if (node.op_type == "QuantizeLinear") ++activation_q;
+  }
+  EXPECT_EQ(weight_dq, 3);                         // W^T, R_zr^T, R_h^T
+  EXPECT_EQ(activation_q, 1 + 2 * (kT - 1));       // X; h and r * h at every step with a state
+  EXPECT_LT(max_relative_difference(run_graph(gru, x, true)[0], run_graph(q.graph, x, true)[0]), 0.1);
 }
 
 }  // namespace
