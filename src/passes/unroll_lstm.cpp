@@ -14,7 +14,7 @@ namespace ocs {
 namespace {
 
 // Everything the rewrite needs, checked before anything changes.
-struct LstmPlan {
+struct RecurrentPlan {
   NodeId node = -1;
   int64_t steps = 0;        // T
   int64_t batch = -1;       // N, -1 when unknown
@@ -25,8 +25,8 @@ struct LstmPlan {
   bool linear_before_reset = false;  // GRU
   Tensor w_t;               // W^T [I, G*H]
   Tensor r_t;               // R^T [H, G*H]
-  std::optional<Tensor> bias;  // LSTM: Wb + Rb [4H]
-  std::optional<Tensor> wb, rb;  // GRU: Wb, Rb [3H] each
+  std::optional<Tensor> bias;    // Wb + Rb [G*H]
+  std::optional<Tensor> wb, rb;  // Wb, Rb [G*H] each (GRU needs Rbh apart)
 };
 
 std::string lower(std::string s) {
@@ -57,7 +57,7 @@ Tensor transpose_direction(const Tensor& w) {
 
 // Fills `plan` and returns "" when the LSTM (gates 4) or GRU (gates 3) can be unrolled, else the
 // reason it cannot.
-std::string check_recurrent(const Graph& graph, NodeId id, int64_t gates, LstmPlan& plan) {
+std::string check_recurrent(const Graph& graph, NodeId id, int64_t gates, RecurrentPlan& plan) {
   const Node& node = graph.nodes[id];
   const bool lstm = gates == 4;
   plan.node = id;
@@ -206,7 +206,7 @@ bool is_used(const Graph& graph, ValueId v) {
 }
 
 // Y = the hidden states stacked along the sequence axis, Y_h = the last one.
-void emit_outputs(Emitter& e, const Graph& graph, const LstmPlan& plan, const std::vector<ValueId>& hidden,
+void emit_outputs(Emitter& e, const Graph& graph, const RecurrentPlan& plan, const std::vector<ValueId>& hidden,
                   ValueId last, ValueId y, ValueId y_h) {
   const int64_t T = plan.steps, N = plan.batch, H = plan.hidden;
   const bool batch_major = plan.layout == 1;
@@ -231,7 +231,7 @@ void emit_outputs(Emitter& e, const Graph& graph, const LstmPlan& plan, const st
 //   h' = (1 - z) * n + z * h = n + z * (h - n)
 // linear_before_reset 1 reads one R^T [H, 3H]; 0 reads R_zr^T [H, 2H] and R_h^T [H, H] (the
 // second MatMul's input is r * h). Each is one constant shared by every step.
-void gru_steps(Emitter& e, const LstmPlan& plan, ValueId xw, ValueId& h, std::vector<ValueId>& hidden) {
+void gru_steps(Emitter& e, const RecurrentPlan& plan, ValueId xw, ValueId& h, std::vector<ValueId>& hidden) {
   const int64_t T = plan.steps, N = plan.batch, H = plan.hidden;
   const Shape state{N, H};
   const int64_t seq_axis = plan.layout == 1 ? 1 : 0;
@@ -293,7 +293,7 @@ void gru_steps(Emitter& e, const LstmPlan& plan, ValueId xw, ValueId& h, std::ve
   }
 }
 
-std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan& plan) {
+std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const RecurrentPlan& plan) {
   const Node node = graph.nodes[plan.node];  // copy: values may grow below
   const std::string base = node.name.empty() ? node.op_type : node.name;
   Emitter e(graph, names, base);
@@ -377,7 +377,7 @@ std::vector<Node> unrolled_nodes(Graph& graph, NameTable& names, const LstmPlan&
   return std::move(e.nodes);
 }
 
-// LSTM nodes inside If/Loop/Scan bodies, which this pass does not reach.
+// LSTM/GRU nodes inside If/Loop/Scan bodies, which this pass does not reach.
 void note_nested(const Graph& graph, const std::string& where, std::vector<std::string>& skipped) {
   for (const Node& node : graph.nodes)
     for (const auto& [key, attr] : node.attributes) {
@@ -394,11 +394,11 @@ void note_nested(const Graph& graph, const std::string& where, std::vector<std::
 }  // namespace
 
 int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
-  std::vector<LstmPlan> plans;
+  std::vector<RecurrentPlan> plans;
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
     const Node& node = graph.nodes[id];
     if ((node.op_type != "LSTM" && node.op_type != "GRU") || !(node.domain.empty() || node.domain == "ai.onnx")) continue;
-    LstmPlan plan;
+    RecurrentPlan plan;
     const std::string reason = check_recurrent(graph, id, node.op_type == "LSTM" ? 4 : 3, plan);
     if (reason.empty()) plans.push_back(std::move(plan));
     else if (skipped) skipped->push_back(node.describe() + ": " + reason);
@@ -409,7 +409,7 @@ int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
   NameTable names(graph);
   std::map<NodeId, std::vector<Node>> replacement;
   std::set<ValueId> old_inputs;
-  for (const LstmPlan& plan : plans) {
+  for (const RecurrentPlan& plan : plans) {
     for (ValueId in : graph.nodes[plan.node].inputs)
       if (in != kNoValue && graph.values[in].constant) old_inputs.insert(in);
     replacement[plan.node] = unrolled_nodes(graph, names, plan);
