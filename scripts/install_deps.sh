@@ -6,6 +6,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libonnx-testdata python3-onnx python3-numpy python3-pil fonts-dejavu-core
+  dataset-fashion-mnist bible-kjv
 )
 missing=()
 for p in "${packages[@]}"; do

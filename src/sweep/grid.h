@@ -16,6 +16,8 @@ struct SweepGrid {
   std::vector<double> ocs_ratios{0.0, 0.01, 0.02, 0.05, 0.1};
   std::vector<std::string> weight_clips{"max", "mse", "aciq", "kl"};
   std::vector<std::string> splits{"qa"};
+  std::vector<std::string> activation_clips{"max"};
+  std::vector<double> act_ocs_ratios{0.0};
 };
 
 struct SweepConfig {
@@ -24,11 +26,13 @@ struct SweepConfig {
   int activation_bits = 8;
   double ocs_ratio = 0.0;
   std::string weight_clip = "max";
-  std::string split = "qa";  // "-" when ocs_ratio == 0
+  std::string split = "qa";  // "-" when neither OCS ratio splits anything
+  std::string activation_clip = "max";
+  double act_ocs_ratio = 0.0;
 
   // `base` with this point's values filled in.
   QuantizeOptions apply(QuantizeOptions base) const;
-  // "w6a8 mse r=0.02 qa", for progress lines.
+  // "w6a8 mse r=0.02 qa" (+ " a:kl ra=0.05" when activations are clipped or split), for progress lines.
   std::string label() const;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -14,38 +15,70 @@ namespace ocs {
 namespace {
 
 double shown(const SweepResult& result, double v) {
-  return result.headline_metric == "top1" || result.headline_metric == "line_accuracy" ? 100 * v : v;
+  return is_fraction_metric(result.headline_metric) ? 100 * v : v;
 }
 
 std::string y_label(const SweepResult& result) {
   if (result.headline_metric == "top1") return "top-1 accuracy (%)";
   if (result.headline_metric == "line_accuracy") return "exact lines (%)";
+  if (result.headline_metric == "cer") return "character error rate (%, lower is better)";
+  if (result.headline_metric == "perplexity") return "perplexity (lower is better)";
   if (result.headline_metric == "fidelity") return "output SQNR vs float (dB)";
   return result.headline_metric;
 }
 
-std::vector<const SweepRow*> quantized_rows(const SweepResult& result, int abits) {
+// The axis a plot runs along: weight bits with the weight clip method and OCS ratio, or
+// activation bits with the activation clip method and activation OCS ratio.
+struct Axis {
+  bool weights = true;
+  int bits(const SweepConfig& c) const { return weights ? c.weight_bits : c.activation_bits; }
+  int other_bits(const SweepConfig& c) const { return weights ? c.activation_bits : c.weight_bits; }
+  const std::string& clip(const SweepConfig& c) const { return weights ? c.weight_clip : c.activation_clip; }
+  double ratio(const SweepConfig& c) const { return weights ? c.ocs_ratio : c.act_ocs_ratio; }
+  // The settings of the other kind (held at the grid's first values in plots).
+  std::pair<std::string, double> other(const SweepConfig& c) const {
+    return weights ? std::make_pair(c.activation_clip, c.act_ocs_ratio) : std::make_pair(c.weight_clip, c.ocs_ratio);
+  }
+  const char* noun() const { return weights ? "weight" : "activation"; }
+};
+
+// Rows at one width of the other kind, with the other kind's settings at their first value.
+std::vector<const SweepRow*> plotted_rows(const SweepResult& result, const Axis& axis, int other_bits) {
   std::vector<const SweepRow*> rows;
-  for (const auto& row : result.rows)
-    if (!row.is_float && row.config.activation_bits == abits) rows.push_back(&row);
+  std::optional<std::pair<std::string, double>> other;
+  for (const auto& row : result.rows) {
+    if (row.is_float || axis.other_bits(row.config) != other_bits) continue;
+    if (!other) other = axis.other(row.config);
+    if (axis.other(row.config) == *other) rows.push_back(&row);
+  }
   return rows;
 }
 
-LineChart accuracy_vs_bits(const SweepResult& result, int abits) {
+std::string first_split(const std::vector<const SweepRow*>& rows) {
+  for (const auto* r : rows)
+    if (r->config.split != "-") return r->config.split;
+  return "";
+}
+
+std::string other_caption(const Axis& axis, int other_bits) {
+  if (other_bits == 0) return fmt::format("{}s float", axis.weights ? "activation" : "weight");
+  return fmt::format("{}s {} bit", axis.weights ? "activation" : "weight", other_bits);
+}
+
+LineChart accuracy_vs_bits(const SweepResult& result, const Axis& axis, int other_bits) {
   LineChart chart;
-  chart.title = fmt::format("{} vs weight bits (activations {} bit)", result.headline_metric, abits);
-  chart.x_label = "weight bits";
+  chart.title = fmt::format("{} vs {} bits ({})", result.headline_metric, axis.noun(), other_caption(axis, other_bits));
+  chart.x_label = fmt::format("{} bits", axis.noun());
   chart.y_label = y_label(result);
   chart.reference_y = shown(result, result.rows.front().headline);
   chart.reference_label = "float";
-  auto rows = quantized_rows(result, abits);
+  auto rows = plotted_rows(result, axis, other_bits);
+  const std::string split = first_split(rows);
   double max_ratio = 0;
   std::vector<std::string> clips;
-  std::string split;
   for (const auto* r : rows) {
-    max_ratio = std::max(max_ratio, r->config.ocs_ratio);
-    if (std::find(clips.begin(), clips.end(), r->config.weight_clip) == clips.end()) clips.push_back(r->config.weight_clip);
-    if (split.empty() && r->config.split != "-") split = r->config.split;
+    max_ratio = std::max(max_ratio, axis.ratio(r->config));
+    if (std::find(clips.begin(), clips.end(), axis.clip(r->config)) == clips.end()) clips.push_back(axis.clip(r->config));
   }
   for (const auto& clip : clips)
     for (double ratio : {0.0, max_ratio}) {
@@ -54,8 +87,8 @@ LineChart accuracy_vs_bits(const SweepResult& result, int abits) {
       s.dashed = ratio == 0;
       std::vector<std::pair<double, double>> points;
       for (const auto* r : rows)
-        if (r->config.weight_clip == clip && r->config.ocs_ratio == ratio && (ratio == 0 || r->config.split == split))
-          points.emplace_back(r->config.weight_bits, shown(result, r->headline));
+        if (axis.clip(r->config) == clip && axis.ratio(r->config) == ratio && (ratio == 0 || r->config.split == split))
+          points.emplace_back(axis.bits(r->config), shown(result, r->headline));
       std::sort(points.begin(), points.end());
       for (auto [x, y] : points) {
         s.x.push_back(x);
@@ -67,33 +100,33 @@ LineChart accuracy_vs_bits(const SweepResult& result, int abits) {
   return chart;
 }
 
-LineChart accuracy_vs_ratio(const SweepResult& result, int abits) {
+LineChart accuracy_vs_ratio(const SweepResult& result, const Axis& axis, int other_bits) {
   LineChart chart;
-  auto rows = quantized_rows(result, abits);
-  const std::string clip = rows.front()->config.weight_clip;
-  std::string split;
-  for (const auto* r : rows)
-    if (split.empty() && r->config.split != "-") split = r->config.split;
-  chart.title = fmt::format("{} vs OCS expand ratio ({} clipping, {} split, activations {} bit)",
-                            result.headline_metric, clip, split.empty() ? "-" : split, abits);
-  chart.x_label = "OCS expand ratio r (weight size overhead)";
+  auto rows = plotted_rows(result, axis, other_bits);
+  const std::string clip = axis.clip(rows.front()->config);
+  const std::string split = first_split(rows);
+  chart.title = fmt::format("{} vs {} OCS ratio ({} clipping, {} split, {})", result.headline_metric, axis.noun(),
+                            clip, split.empty() ? "-" : split, other_caption(axis, other_bits));
+  chart.x_label = axis.weights ? "OCS expand ratio r (weight size overhead)" : "activation OCS expand ratio";
   chart.y_label = y_label(result);
   chart.reference_y = shown(result, result.rows.front().headline);
   chart.reference_label = "float";
   std::set<int> bits;
   std::map<double, double> overhead;
+  auto on_curve = [&](const SweepRow* r) {
+    return axis.clip(r->config) == clip && (axis.ratio(r->config) == 0 || r->config.split == split);
+  };
   for (const auto* r : rows)
-    if (r->config.weight_clip == clip && (r->config.ocs_ratio == 0 || r->config.split == split)) {
-      bits.insert(r->config.weight_bits);
-      overhead[r->config.ocs_ratio] = r->size_overhead_percent;
+    if (on_curve(r)) {
+      bits.insert(axis.bits(r->config));
+      overhead[axis.ratio(r->config)] = r->size_overhead_percent;
     }
   for (auto it = bits.rbegin(); it != bits.rend(); ++it) {
     Series s;
-    s.name = fmt::format("W{}", *it);
+    s.name = fmt::format("{}{}", axis.weights ? "W" : "A", *it);
     for (auto [ratio, unused] : overhead)
       for (const auto* r : rows)
-        if (r->config.weight_clip == clip && r->config.weight_bits == *it && r->config.ocs_ratio == ratio &&
-            (ratio == 0 || r->config.split == split)) {
+        if (on_curve(r) && axis.bits(r->config) == *it && axis.ratio(r->config) == ratio) {
           s.x.push_back(ratio);
           s.y.push_back(shown(result, r->headline));
         }
@@ -101,7 +134,7 @@ LineChart accuracy_vs_ratio(const SweepResult& result, int abits) {
   }
   for (auto [ratio, percent] : overhead) {
     chart.x_ticks.push_back(ratio);
-    chart.x_tick_labels.push_back(fmt::format("{:g} (+{:.1f}%)", ratio, percent));
+    chart.x_tick_labels.push_back(axis.weights ? fmt::format("{:g} (+{:.1f}%)", ratio, percent) : fmt::format("{:g}", ratio));
   }
   return chart;
 }
@@ -158,13 +191,14 @@ std::string markdown_to_html(const std::string& markdown) {
 
 std::map<std::string, std::string> sweep_plots(const SweepResult& result) {
   std::map<std::string, std::string> plots;
-  std::set<int> abits;
+  Axis axis{bit_axis_is_weights(result)};
+  std::set<int> others;
   for (const auto& row : result.rows)
-    if (!row.is_float) abits.insert(row.config.activation_bits);
-  for (int a : abits) {
-    std::string suffix = abits.size() > 1 ? fmt::format("_a{}", a) : "";
-    plots["accuracy_vs_bits" + suffix + ".svg"] = render_svg(accuracy_vs_bits(result, a));
-    plots["accuracy_vs_ratio" + suffix + ".svg"] = render_svg(accuracy_vs_ratio(result, a));
+    if (!row.is_float) others.insert(axis.other_bits(row.config));
+  for (int other : others) {
+    std::string suffix = others.size() > 1 ? fmt::format("_{}{}", axis.weights ? "a" : "w", other) : "";
+    plots["accuracy_vs_bits" + suffix + ".svg"] = render_svg(accuracy_vs_bits(result, axis, other));
+    plots["accuracy_vs_ratio" + suffix + ".svg"] = render_svg(accuracy_vs_ratio(result, axis, other));
   }
   if (result.histogram.is_object()) plots["weight_histogram.svg"] = render_svg(weight_histogram(result.histogram));
   return plots;

@@ -15,7 +15,7 @@ namespace ocs {
 namespace {
 
 const std::vector<std::string> kFixedColumns = {
-    "index", "model", "headline_metric", "wbits", "abits", "wclip", "ocs_ratio", "split", "headline",
+    "index", "model", "headline_metric", "wbits", "abits", "wclip", "ocs_ratio", "split", "aclip", "act_ocs_ratio", "headline",
     "size_overhead_percent", "channels_split", "mean_weight_sqnr_db", "quantize_s", "eval_s"};
 
 std::vector<std::string> split_line(const std::string& line) {
@@ -27,9 +27,9 @@ std::vector<std::string> split_line(const std::string& line) {
   return fields;
 }
 
-bool is_fraction_metric(const std::string& name) { return name == "top1" || name == "line_accuracy"; }
-
 }  // namespace
+
+bool is_fraction_metric(const std::string& name) { return name == "top1" || name == "line_accuracy" || name == "cer"; }
 
 std::string format_headline(const SweepResult& result, double value) {
   if (is_fraction_metric(result.headline_metric)) return fmt::format("{:.2f}", 100 * value);
@@ -46,9 +46,10 @@ std::string sweep_csv(const SweepResult& result) {
   out.back() = '\n';
   for (const auto& row : result.rows) {
     const auto& c = row.config;
-    out += fmt::format("{},{},{},{},{},{},{},{},{:.9g},{:.6g},{},{:.6g},{:.4g},{:.4g}", c.index,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{:.9g},{:.6g},{},{:.6g},{:.4g},{:.4g}", c.index,
                        result.model, result.headline_metric, c.weight_bits, c.activation_bits,
-                       row.is_float ? "float" : c.weight_clip, c.ocs_ratio, c.split, row.headline,
+                       row.is_float ? "float" : c.weight_clip, c.ocs_ratio, c.split, c.activation_clip,
+                       c.act_ocs_ratio, row.headline,
                        row.size_overhead_percent, row.channels_split, row.mean_weight_sqnr_db,
                        row.quantize_seconds, row.eval_seconds);
     for (const auto& k : metric_keys)
@@ -93,12 +94,14 @@ SweepResult read_sweep_csvs(const std::vector<std::filesystem::path>& paths) {
         row.config.weight_clip = row.is_float ? "-" : f[5];
         row.config.ocs_ratio = std::stod(f[6]);
         row.config.split = f[7];
-        row.headline = std::stod(f[8]);
-        row.size_overhead_percent = std::stod(f[9]);
-        row.channels_split = std::stoll(f[10]);
-        row.mean_weight_sqnr_db = std::stod(f[11]);
-        row.quantize_seconds = std::stod(f[12]);
-        row.eval_seconds = std::stod(f[13]);
+        row.config.activation_clip = f[8];
+        row.config.act_ocs_ratio = std::stod(f[9]);
+        row.headline = std::stod(f[10]);
+        row.size_overhead_percent = std::stod(f[11]);
+        row.channels_split = std::stoll(f[12]);
+        row.mean_weight_sqnr_db = std::stod(f[13]);
+        row.quantize_seconds = std::stod(f[14]);
+        row.eval_seconds = std::stod(f[15]);
         row.metrics = nlohmann::json::object();
         for (size_t i = kFixedColumns.size(); i < header.size(); ++i)
           if (!f[i].empty()) row.metrics[header[i]] = std::stod(f[i]);
@@ -123,39 +126,45 @@ SweepResult read_sweep_csvs(const std::vector<std::filesystem::path>& paths) {
 std::string sweep_markdown(const SweepResult& result) {
   std::string out;
   const SweepRow& float_row = result.rows.front();
-  std::set<int> abits_set, wbits_set;
+  const bool by_weight_bits = bit_axis_is_weights(result);
+  // Tables are split by the other bit width; columns are the varying one.
+  std::set<int> table_bits, column_set;
   for (const auto& row : result.rows)
     if (!row.is_float) {
-      abits_set.insert(row.config.activation_bits);
-      wbits_set.insert(row.config.weight_bits);
+      table_bits.insert(by_weight_bits ? row.config.activation_bits : row.config.weight_bits);
+      column_set.insert(by_weight_bits ? row.config.weight_bits : row.config.activation_bits);
     }
-  std::vector<int> wbits(wbits_set.rbegin(), wbits_set.rend());
+  std::vector<int> columns(column_set.rbegin(), column_set.rend());
   const std::string unit = is_fraction_metric(result.headline_metric) ? " (%)" : "";
-  for (int abits : abits_set) {
-    out += fmt::format("{}{}, activations {} bit; float model: {}\n\n", result.headline_metric, unit, abits,
+  const char* prefix = by_weight_bits ? "W" : "A";
+  for (int bits : table_bits) {
+    out += fmt::format("{}{}, {} {}; float model: {}\n\n", result.headline_metric, unit,
+                       by_weight_bits ? "activations" : "weights",
+                       bits == 0 ? std::string("float") : fmt::format("{} bit", bits),
                        format_headline(result, float_row.headline));
-    out += "| weight clip | OCS r | split | size +% |";
-    for (int b : wbits) out += fmt::format(" W{} |", b);
-    out += "\n|---|---|---|---|";
-    for (size_t i = 0; i < wbits.size(); ++i) out += "---|";
+    out += "| weight clip | OCS r | act clip | act OCS r | split | size +% |";
+    for (int b : columns) out += fmt::format(" {}{} |", prefix, b);
+    out += "\n|---|---|---|---|---|---|";
+    for (size_t i = 0; i < columns.size(); ++i) out += "---|";
     out += "\n";
-    // One line per (clip, ratio, split), in the order the grid produced them.
-    std::vector<std::tuple<std::string, double, std::string>> keys;
-    std::map<std::tuple<std::string, double, std::string>, std::map<int, const SweepRow*>> cells;
+    // One line per method, in the order the grid produced them.
+    using Key = std::tuple<std::string, double, std::string, double, std::string>;
+    std::vector<Key> keys;
+    std::map<Key, std::map<int, const SweepRow*>> cells;
     for (const auto& row : result.rows) {
-      if (row.is_float || row.config.activation_bits != abits) continue;
-      auto key = std::make_tuple(row.config.weight_clip, row.config.ocs_ratio, row.config.split);
+      if (row.is_float) continue;
+      const auto& c = row.config;
+      if ((by_weight_bits ? c.activation_bits : c.weight_bits) != bits) continue;
+      Key key{c.weight_clip, c.ocs_ratio, c.activation_clip, c.act_ocs_ratio, c.split};
       if (!cells.count(key)) keys.push_back(key);
-      cells[key][row.config.weight_bits] = &row;
+      cells[key][by_weight_bits ? c.weight_bits : c.activation_bits] = &row;
     }
-    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
-      return std::get<0>(a) != std::get<0>(b) ? false : std::get<1>(a) < std::get<1>(b);
-    });
     for (const auto& key : keys) {
       const auto& by_bits = cells[key];
       double overhead = by_bits.begin()->second->size_overhead_percent;
-      out += fmt::format("| {} | {:g} | {} | {:.2f} |", std::get<0>(key), std::get<1>(key), std::get<2>(key), overhead);
-      for (int b : wbits) {
+      out += fmt::format("| {} | {:g} | {} | {:g} | {} | {:.2f} |", std::get<0>(key), std::get<1>(key),
+                         std::get<2>(key), std::get<3>(key), std::get<4>(key), overhead);
+      for (int b : columns) {
         auto it = by_bits.find(b);
         out += it == by_bits.end() ? std::string(" |") : fmt::format(" {} |", format_headline(result, it->second->headline));
       }
@@ -164,6 +173,16 @@ std::string sweep_markdown(const SweepResult& result) {
     out += "\n";
   }
   return out;
+}
+
+bool bit_axis_is_weights(const SweepResult& result) {
+  std::set<int> weights, activations;
+  for (const auto& row : result.rows)
+    if (!row.is_float) {
+      weights.insert(row.config.weight_bits);
+      activations.insert(row.config.activation_bits);
+    }
+  return weights.size() > 1 || activations.size() <= 1;
 }
 
 }  // namespace ocs

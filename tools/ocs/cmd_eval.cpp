@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "core/progress.h"
 #include "engine/session.h"
+#include "eval/layer_fidelity.h"
 #include "eval/metric.h"
 #include "eval/sample_source.h"
 #include "onnx/onnx_io.h"
@@ -42,6 +43,7 @@ Action add_eval_command(CLI::App& app) {
     int64_t limit = 10000;
     int threads = 0;
     std::string json;
+    bool per_layer = false;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model (float or quantized)")->required();
@@ -54,6 +56,8 @@ Action add_eval_command(CLI::App& app) {
   cmd->add_option("--limit", opt->limit, "at most this many samples")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
   cmd->add_option("--json", opt->json, "also write the results as JSON");
+  cmd->add_flag("--per-layer", opt->per_layer, "with --reference: SQNR of every Conv/Gemm/MatMul output against the float "
+                                               "model's same-named value (where accuracy is lost; slower)");
   return [opt]() {
     auto graph = std::make_shared<const Graph>(import_onnx_file(opt->model));
     auto source = make_sample_source(opt->data, *graph, opt->limit);
@@ -62,6 +66,14 @@ Action add_eval_command(CLI::App& app) {
     if (!opt->reference.empty())
       reference = std::make_unique<Session>(std::make_shared<const Graph>(import_onnx_file(opt->reference)),
                                             SessionOptions{false, opt->threads});
+    std::unique_ptr<LayerFidelity> layer_fidelity;
+    if (opt->per_layer) {
+      if (!reference) user_error("--per-layer compares with the float model: give --reference FLOAT.onnx");
+      layer_fidelity = std::make_unique<LayerFidelity>(reference->graph(), session.graph());
+      if (layer_fidelity->watched() == 0)
+        user_error("--per-layer: no Conv/Gemm/MatMul output of '{}' has a same-named value in '{}'", opt->model,
+                   opt->reference);
+    }
     MetricOptions metric_options{opt->keys};
     std::vector<std::unique_ptr<Metric>> metrics;
     for (const auto& name : opt->metrics) metrics.push_back(make_metric(name, metric_options));
@@ -72,9 +84,9 @@ Action add_eval_command(CLI::App& app) {
       if (metrics.empty())
         for (const auto& name : default_metrics(*source, reference != nullptr))
           metrics.push_back(make_metric(name, metric_options));
-      auto out = session.run(*feed);
       std::vector<Tensor> ref_out;
-      if (reference) ref_out = reference->run(*feed);
+      if (reference) ref_out = reference->run(*feed, layer_fidelity ? layer_fidelity->reference_observer() : Observer());
+      auto out = session.run(*feed, layer_fidelity ? layer_fidelity->quantized_observer() : Observer());
       for (auto& metric : metrics) metric->add({out, ref_out, *source});
       done += feed->begin()->second.dim(0);
       progress.update(done);
@@ -85,6 +97,10 @@ Action add_eval_command(CLI::App& app) {
     for (const auto& metric : metrics) {
       result.update(metric->result());
       std::cout << metric->summary() << "\n";
+    }
+    if (layer_fidelity) {
+      result["layers"] = layer_fidelity->result();
+      std::cout << layer_fidelity->table();
     }
     if (!opt->json.empty()) {
       std::ofstream out(opt->json);

@@ -65,7 +65,8 @@ Action add_sweep_command(CLI::App& app) {
   cmd->add_option("--ocs-ratio", opt->grid.ocs_ratios, "weight OCS expand ratios (default 0,0.01,0.02,0.05,0.1)")->delimiter(',');
   cmd->add_option("--wclip", opt->grid.weight_clips, "weight clip methods (default max,mse,aciq,kl)")->delimiter(',');
   cmd->add_option("--split", opt->grid.splits, "split modes, qa and/or naive (default qa)")->delimiter(',');
-  cmd->add_option("--aclip", s.base.activation_clip, "activation clip method (default max)");
+  cmd->add_option("--aclip", opt->grid.activation_clips, "activation clip methods (default max)")->delimiter(',');
+  cmd->add_option("--act-ocs-ratio", opt->grid.act_ocs_ratios, "activation OCS expand ratios (default 0)")->delimiter(',');
   cmd->add_flag("--unsigned-activations", s.base.unsigned_activations, "unsigned grid after ReLU-like ops");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and last FC layer");
   cmd->add_option("--exclude", s.base.exclude, "node names to leave in float");
