@@ -284,6 +284,16 @@ struct ChainKey {
   auto operator<=>(const ChainKey&) const = default;
 };
 
+// The parameters that make two weight quantizations the same constant and DequantizeLinear.
+struct WeightKey {
+  ValueId weight;
+  int bits;
+  bool per_channel;
+  int64_t axis;
+  std::vector<float> thresholds;
+  auto operator<=>(const WeightKey&) const = default;
+};
+
 }  // namespace
 
 QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
@@ -361,6 +371,7 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
             [&](size_t a, size_t b) { return matched[a].node < matched[b].node; });
   std::map<NodeId, std::vector<Node>> insert_before;
   std::map<ChainKey, ValueId> chains;
+  std::map<WeightKey, std::pair<ValueId, std::vector<float>>> weight_feeds;  // -> feed, scales
   std::set<ValueId> old_weights;
 
   for (size_t k : order) {
@@ -374,32 +385,41 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
       const ValueId w_id = graph.nodes[node_id].inputs[1];
       const Value w_value = graph.values[w_id];  // copy: add_value below may reallocate
       const int64_t axis = matched[k].channel_axis;
-      WeightGrid grid = quantize_weight(graph.nodes[node_id], *w_value.constant, *layer.weight, axis);
-      entry.weight_scales = grid.scales;
-      ValueId feed;
-      if (layer.weight->bits > 8) {
-        feed = add_constant(graph, names, w_value.name + "_fakequant", std::move(grid.quantized));
+      // A weight constant read by several layers with the same grid (the unrolled LSTM's R^T)
+      // is quantized once; every reader reads the one DequantizeLinear (it goes before the first).
+      const WeightKey weight_key{w_id, layer.weight->bits, layer.weight->per_channel, axis, layer.weight->thresholds};
+      if (auto done = weight_feeds.find(weight_key); done != weight_feeds.end()) {
+        entry.weight_scales = done->second.second;
+        graph.nodes[node_id].inputs[1] = done->second.first;
       } else {
-        const ValueId q = add_constant(graph, names, w_value.name + "_quantized", std::move(grid.quantized));
-        Tensor scale, zero_point;
-        if (layer.weight->per_channel) {
-          const int64_t channels = static_cast<int64_t>(grid.scales.size());
-          scale = Tensor::from_vector<float>({channels}, grid.scales);
-          zero_point = Tensor(DType::Int8, {channels});
+        WeightGrid grid = quantize_weight(graph.nodes[node_id], *w_value.constant, *layer.weight, axis);
+        entry.weight_scales = grid.scales;
+        ValueId feed;
+        if (layer.weight->bits > 8) {
+          feed = add_constant(graph, names, w_value.name + "_fakequant", std::move(grid.quantized));
         } else {
-          scale = Tensor::scalar<float>(grid.scales[0]);
-          zero_point = Tensor::scalar<int8_t>(0);
+          const ValueId q = add_constant(graph, names, w_value.name + "_quantized", std::move(grid.quantized));
+          Tensor scale, zero_point;
+          if (layer.weight->per_channel) {
+            const int64_t channels = static_cast<int64_t>(grid.scales.size());
+            scale = Tensor::from_vector<float>({channels}, grid.scales);
+            zero_point = Tensor(DType::Int8, {channels});
+          } else {
+            scale = Tensor::scalar<float>(grid.scales[0]);
+            zero_point = Tensor::scalar<int8_t>(0);
+          }
+          const ValueId s = add_constant(graph, names, w_value.name + "_scale", std::move(scale));
+          const ValueId z = add_constant(graph, names, w_value.name + "_zero_point", std::move(zero_point));
+          feed = add_activation(graph, names, w_value.name + "_dequantized", DType::Float32, w_value.shape);
+          Node dq = make_node(names, "DequantizeLinear", w_value.name + "_DequantizeLinear", {q, s, z}, {feed});
+          if (layer.weight->per_channel) dq.attributes["axis"] = int_attribute(axis);
+          pending.push_back(std::move(dq));
         }
-        const ValueId s = add_constant(graph, names, w_value.name + "_scale", std::move(scale));
-        const ValueId z = add_constant(graph, names, w_value.name + "_zero_point", std::move(zero_point));
-        feed = add_activation(graph, names, w_value.name + "_dequantized", DType::Float32, w_value.shape);
-        Node dq = make_node(names, "DequantizeLinear", w_value.name + "_DequantizeLinear", {q, s, z}, {feed});
-        if (layer.weight->per_channel) dq.attributes["axis"] = int_attribute(axis);
-        pending.push_back(std::move(dq));
+        graph.nodes[node_id].inputs[1] = feed;
+        old_weights.insert(w_id);
+        weight_feeds.emplace(weight_key, std::make_pair(feed, entry.weight_scales));
+        ++report.weights_quantized;
       }
-      graph.nodes[node_id].inputs[1] = feed;
-      old_weights.insert(w_id);
-      ++report.weights_quantized;
     }
 
     if (layer.activation) {

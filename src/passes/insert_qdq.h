@@ -8,6 +8,9 @@
 // with the quantizer of docs/OCS.md: q = clamp(round_half_to_even(x / scale), q_min, q_max),
 // x_hat = q * scale, scale = t / (2^(b-1) - 1) for a threshold t, [q_min, q_max] =
 // [-2^(b-1), 2^(b-1) - 1] (unsigned activations: scale = t / (2^b - 1), [0, 2^b - 1]).
+// A weight constant read by several layers of the plan with the same grid (the unrolled LSTM's
+// recurrent weight, one MatMul per time step) gets one quantized constant and one
+// DequantizeLinear that all of them read; each layer's input gets its own chain.
 // Bit widths 2..16; above 8 bits ONNX 1.12 has no integer type for QuantizeLinear, so the grid is
 // emulated in float (see insert_qdq.cpp). The algebra, and the proof that Clip makes b < 8 exact,
 // is in insert_qdq.cpp.
@@ -49,7 +52,8 @@ struct QdqPlan {
 
 // What the pass did (for reports and tests).
 struct QdqReport {
-  int weights_quantized = 0;       // DequantizeLinear nodes (or float grids for bits > 8)
+  int weights_quantized = 0;       // DequantizeLinear nodes (or float grids for bits > 8); a
+                                   // weight read by several layers (same grid) counts once
   int activation_chains = 0;       // distinct chains inserted (shared by layers reading one x)
   int64_t opset_before = 0;
   int64_t opset_after = 0;

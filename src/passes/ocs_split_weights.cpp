@@ -1,12 +1,15 @@
 #include "passes/ocs_split_weights.h"
 
+#include "passes/graph_edit.h"
 #include "passes/pass_utils.h"
 #include "quant/fake_quant.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
 
 namespace ocs {
 
@@ -52,15 +55,27 @@ std::vector<Candidate> find_candidates(const Graph& graph, const OcsSplitWeights
   return found;
 }
 
+// The split weight of a shared constant, and who has been given it (see ocs_split_weights).
+struct SharedSplit {
+  ValueId weight = kNoValue;  // the split constant, once created
+};
+
 // Rewriting one layer: the split weight in place of W, a Gather duplicating the input channels.
-void rewrite_layer(Graph& graph, const WeightedLayer& layer, const OcsSplitResult& split) {
+// Layers reading one weight constant (an unrolled recurrent weight) share one split constant.
+void rewrite_layer(Graph& graph, const WeightedLayer& layer, const OcsSplitResult& split,
+                   SharedSplit& shared) {
   const Node& node = graph.nodes[layer.node];
   const std::string node_name = node.name.empty() ? node.op_type : node.name;
   const ValueId input = node.inputs[layer.data_input];
   const std::string weight_name = graph.values[node.inputs[layer.weight_input]].name;
   const int64_t channels = split.weight.dim(layer.weight_axis) - static_cast<int64_t>(split.duplicated.size());
 
-  set_constant_input(graph, layer.node, layer.weight_input, split.weight, weight_name + "_ocs");
+  if (shared.weight != kNoValue) {
+    graph.nodes[layer.node].inputs[layer.weight_input] = shared.weight;
+  } else {
+    set_constant_input(graph, layer.node, layer.weight_input, split.weight, weight_name + "_ocs");
+    shared.weight = graph.nodes[layer.node].inputs[layer.weight_input];
+  }
 
   // indices = [0, 1, ..., C_in - 1, dup[0], ..., dup[k-1]]
   std::vector<int64_t> indices;
@@ -109,8 +124,29 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
   // Plan every layer first (graph order, ids stable), then rewrite from the last layer back so
   // that inserting a Gather never shifts a node id still to be used.
   std::vector<std::optional<OcsSplitResult>> splits;
+  // A weight constant read by several layers along the same input-channel axis (the unrolled
+  // LSTM's R^T, one MatMul per time step) is split once: every reader gets the same split
+  // constant and its own Gather. Keyed by (weight value, axis): the plan index of the first
+  // reader that was split; group[i] is that index for every reader split with it.
+  std::map<std::pair<ValueId, int64_t>, size_t> first_split;
+  std::vector<size_t> group(candidates.size());
   for (const Candidate& c : candidates) {
+    const size_t index = splits.size();
+    group[index] = index;
     const Node& node = graph.nodes[c.layer.node];
+    const auto key = std::make_pair(node.inputs[c.layer.weight_input], c.layer.weight_axis);
+    auto earlier = first_split.find(key);
+    if (c.skipped.empty() && earlier != first_split.end()) {
+      // Same weight, same split: the first reader's numbers.
+      OcsWeightLayerReport r = report.layers[earlier->second];
+      r.node = node.name;
+      r.op_type = node.op_type;
+      r.shared_with = report.layers[earlier->second].node;
+      group[index] = earlier->second;
+      report.layers.push_back(std::move(r));
+      splits.push_back(splits[earlier->second]);
+      continue;
+    }
     const Value& weight_value = graph.values[node.inputs[c.layer.weight_input]];
     const Tensor& weight = *weight_value.constant;
     OcsWeightLayerReport r;
@@ -134,6 +170,7 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
       }
     }
     if (split) {
+      first_split.emplace(key, index);
       r.channels_split = split->duplicated;
       r.weights_added = split->weight.numel() - weight.numel();
       r.weights_added_percent = 100.0 * static_cast<double>(r.weights_added) /
@@ -149,8 +186,16 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
     report.layers.push_back(std::move(r));
     splits.push_back(std::move(split));
   }
-  for (size_t i = candidates.size(); i-- > 0;)
-    if (splits[i]) rewrite_layer(graph, candidates[i].layer, *splits[i]);
+  // The first reader that is split creates the split constant; readers left alone (excluded,
+  // skipped) keep the original, which is dropped when nothing reads it any more.
+  std::map<size_t, SharedSplit> shared;
+  std::set<ValueId> replaced;
+  for (size_t i = candidates.size(); i-- > 0;) {
+    if (!splits[i]) continue;
+    replaced.insert(graph.nodes[candidates[i].layer.node].inputs[candidates[i].layer.weight_input]);
+    rewrite_layer(graph, candidates[i].layer, *splits[i], shared[group[i]]);
+  }
+  drop_unused_constants(graph, replaced);
   graph.verify();
   return report;
 }
@@ -158,7 +203,7 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
 nlohmann::json ocs_split_weights_json(const OcsSplitWeightsReport& report) {
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& r : report.layers)
-    layers.push_back({{"node", r.node}, {"op_type", r.op_type}, {"weight", r.weight},
+    layers.push_back({{"node", r.node}, {"op_type", r.op_type}, {"weight", r.weight}, {"shared_with", r.shared_with},
                       {"skipped", r.skipped}, {"in_channels", r.in_channels}, {"splits", r.splits},
                       {"channels_split", r.channels_split}, {"weights_before", r.weights_before},
                       {"weights_added", r.weights_added},

@@ -11,6 +11,9 @@
 // (w + D/2)/2). The model is functionally identical before quantization; in float32 the pieces
 // are rounded once each, so outputs agree to float rounding.
 //
+// A weight constant read by several layers along the same axis (the unrolled LSTM's R^T, read by
+// one MatMul per time step) is split once; every reader gets the split constant and its own Gather.
+//
 // Channel axis of the Gather: 1 for Conv (N, C, ...); for Gemm the K axis of A (1, or 0 with
 // transA); for MatMul the last axis of X. Gemm with transB splits B along axis 1 ([N, K]).
 //
@@ -44,6 +47,10 @@ struct OcsWeightLayerReport {
   std::string op_type;
   std::string weight;                   // weight value name (before the pass)
   std::string skipped;                  // why the layer was left alone; empty when split
+  // When the weight constant is shared with an earlier layer (an unrolled recurrent weight): that
+  // layer's node. The split (and every number below) is that layer's; the totals of
+  // OcsSplitWeightsReport count the shared weight once.
+  std::string shared_with;
   int64_t in_channels = 0;              // C_in
   int64_t splits = 0;                   // k
   std::vector<int64_t> channels_split;  // original channel of each appended channel, in order

@@ -47,7 +47,7 @@ nlohmann::json QuantizeOptions::to_json() const {
           {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
-          {"fold_batchnorm", fold_batchnorm}, {"format", format}, {"report", report},
+          {"fold_batchnorm", fold_batchnorm}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
           {"force", force}, {"threads", threads}};
 }
 
@@ -69,6 +69,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "keep_first_last_float") keep_first_last_float = value.get<bool>();
       else if (key == "exclude") exclude = value.get<std::vector<std::string>>();
       else if (key == "fold_batchnorm") fold_batchnorm = value.get<bool>();
+      else if (key == "unroll_recurrent") unroll_recurrent = value.get<bool>();
       else if (key == "format") format = value.get<std::string>();
       else if (key == "report") report = value.get<std::string>();
       else if (key == "force") force = value.get<bool>();

@@ -30,6 +30,9 @@ struct QuantizeOptions {
   bool keep_first_last_float = true;  // the reference's policy: first conv and last FC stay float
   std::vector<std::string> exclude;   // node names left in float
   bool fold_batchnorm = true;
+  // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_lstm.h), so
+  // that their input and recurrent weights and the hidden state are quantized (docs/RECURRENT.md).
+  bool unroll_recurrent = true;
   // Output.
   std::string format = "qdq";  // qdq | split-float
   std::string report;          // JSON report path ("" = OUT.report.json)

@@ -9,10 +9,12 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
+#include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -47,6 +49,13 @@ int64_t activation_channel_axis(const Graph& graph, const Node& node) {
   return shape && !shape->empty() ? static_cast<int64_t>(shape->size()) - 1 : -1;
 }
 
+// True when another layer reads this layer's weight constant (the unrolled LSTM's R^T).
+bool shared_weight(const Graph& graph, const Node& node) {
+  return std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& other) {
+           return is_layer(other) && other.inputs.size() > 1 && other.inputs[1] == node.inputs[1];
+         }) > 1;
+}
+
 struct LayerChoice {
   std::vector<std::string> quantized;              // node names, graph order
   std::map<std::string, std::string> left_float;   // node -> reason
@@ -67,7 +76,8 @@ LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
   const Node* last_fc = nullptr;
   for (const Node* node : layers) {
     if (!first_conv && node->op_type == "Conv") first_conv = node;
-    if (node->op_type != "Conv") last_fc = node;
+    // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
+    if (node->op_type != "Conv") last_fc = shared_weight(graph, *node) ? nullptr : node;
   }
   for (const Node* node : layers) {
     if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
@@ -179,13 +189,23 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   auto start = Clock::now();
   int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
   record("fold_batchnorm", start, {{"folded", folded}});
+  if (options.unroll_recurrent) {
+    start = Clock::now();
+    std::vector<std::string> kept;  // LSTMs left whole (float), with the reason
+    const int64_t unrolled = unroll_lstm(graph, &kept);
+    if (unrolled > 0 || !kept.empty()) record("unroll_lstm", start, {{"unrolled", unrolled}, {"left_in_place", kept}});
+  }
 
   const LayerChoice choice = choose_layers(graph, options);
   if (choice.quantized.empty()) user_error("no layer is left to quantize (check --exclude and --keep-first-last)");
   // Weights of the quantized layers before and after the OCS passes: the size overhead.
   auto layer_weights = [&](const Graph& g) {
     int64_t total = 0;
-    for (const auto& name : choice.quantized) total += constant_weight(g, *find_node(g, name))->constant->numel();
+    std::set<const Value*> counted;  // a weight shared by several layers counts once
+    for (const auto& name : choice.quantized) {
+      const Value* w = constant_weight(g, *find_node(g, name));
+      if (counted.insert(w).second) total += w->constant->numel();
+    }
     return total;
   };
   const int64_t layer_weights_before = layer_weights(graph);
@@ -200,7 +220,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     const Tensor& w = *constant_weight(graph, *node)->constant;
     double t = wclip->threshold(stats_of_tensor(w, kNoChannelAxis), options.weight_bits);
     rows[name] = {{"node", name}, {"op_type", node->op_type}, {"quantized", true},
-                  {"weight_shape", w.shape()}, {"weight_clip", wclip->name()},
+                  {"weight", constant_weight(graph, *node)->name}, {"weight_shape", w.shape()}, {"weight_clip", wclip->name()},
                   {"weight_threshold_no_ocs", t},
                   {"weight_sqnr_db_no_ocs", weight_sqnr(w, t, options.weight_bits)},
                   {"channels_split", nlohmann::json::array()}, {"weights_added_percent", 0.0}};
@@ -241,6 +261,10 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
         const Node* node = find_node(graph, name);
         if (node->op_type == "Conv" && node->attr_int("group", 1) != 1) {
           rows[name]["act_ocs_skipped"] = "grouped convolution";
+          continue;
+        }
+        if (shared_weight(graph, *node)) {  // each reader would need its own widened copy
+          rows[name]["act_ocs_skipped"] = "weight shared with other layers (unrolled recurrent weight)";
           continue;
         }
         ActivationSplitRequest request;
@@ -360,7 +384,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   graph.verify();
 
   nlohmann::json layers = nlohmann::json::array();
-  for (const Node& node : float_graph.nodes)
+  for (const Node& node : graph.nodes)  // not float_graph: unrolling adds the layers of an LSTM
     if (rows.count(node.name)) layers.push_back(rows[node.name]);
   const int64_t weights_after_split = weights_before + layer_weights_after_ocs - layer_weights_before;
   nlohmann::json model = {
@@ -378,7 +402,14 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
 std::string quantize_report_table(const nlohmann::json& report) {
   std::string out = fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", "layer", "op",
                                 "split", "added %", "w thresh", "SQNR noOCS", "SQNR OCS", "a thresh", "notes");
-  for (const auto& row : report["layers"]) {
+  const auto& rows = report["layers"];
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto& row = rows[k];
+    // Consecutive layers reading one weight (an unrolled LSTM's time steps) print as one line.
+    size_t readers = 1;
+    while (row.contains("weight") && k + readers < rows.size() && rows[k + readers].value("weight", "") == row["weight"]) ++readers;
+    k += readers - 1;
+    const std::string shared = readers > 1 ? fmt::format("{} layers share this weight (first shown)", readers) : "";
     std::string name = row["node"].get<std::string>();
     if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
     if (!row["quantized"].get<bool>()) {
@@ -393,6 +424,7 @@ std::string quantize_report_table(const nlohmann::json& report) {
     std::string notes;
     if (row.contains("ocs_skipped")) notes += "OCS skipped: " + row["ocs_skipped"].get<std::string>();
     if (row.contains("act_channels_split")) notes += fmt::format("act split {}", row["act_channels_split"].size());
+    if (!shared.empty()) notes += (notes.empty() ? "" : "; ") + shared;
     out += fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", name,
                        row["op_type"].get<std::string>(), row["channels_split"].size(),
                        num("weights_added_percent", "{:.2f}"), num("weight_threshold", "{:.4g}"),

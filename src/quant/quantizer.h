@@ -2,6 +2,8 @@
 // float graph, each recorded in the report with its time.
 //
 //   1. fold_batchnorm                   (passes/fold_batchnorm.h)
+//   1b. unroll_lstm                     LSTM/GRU nodes -> ops per time step, so that their weights
+//                                       and hidden state are quantized (passes/unroll_lstm.h)
 //   2. choose the quantized layers      Conv / Gemm / MatMul with a constant weight, minus
 //                                       --exclude and (by default) the first conv and last FC
 //   3. calibrate                        one streaming pass over the calibration data

@@ -38,6 +38,7 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", q.unsigned_activations, "unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0)");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and the last FC layer (the reference keeps them float)");
+  cmd->add_flag("--no-unroll{false}", q.unroll_recurrent, "leave LSTM/GRU nodes whole (float) instead of unrolling them per time step");
   cmd->add_option("--exclude", q.exclude, "node names to leave in float");
   cmd->add_option("--format", q.format, "qdq (default) or split-float");
   cmd->add_option("--report", q.report, "JSON report path (default: OUTPUT with .report.json)");
@@ -67,6 +68,7 @@ Action add_quantize_command(CLI::App& app) {
         if (given.contains(key)) flags[key] = given[key];
       }
     if (cmd->count("--quantize-first-last")) flags["keep_first_last_float"] = false;
+    if (cmd->count("--no-unroll")) flags["unroll_recurrent"] = false;
     options.merge_json(flags, "command line");
     options.validate();
 
