@@ -4,7 +4,6 @@
 #include "engine/session.h"
 #include "eval/replay_source.h"
 #include "onnx/onnx_io.h"
-#include "passes/fold_batchnorm.h"
 #include "quant/quantizer.h"
 
 #include <fmt/format.h>
@@ -93,8 +92,10 @@ nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup&
       worst = row["node"].get<std::string>();
     }
   if (worst.empty()) return nullptr;
-  Graph folded = float_graph;
-  if (options.fold_batchnorm) fold_batchnorm(folded);
+  // The same pipeline without OCS gives the weights before splitting (BatchNorm folded,
+  // recurrent layers unrolled, as the quantizer sees them).
+  options.ocs_ratio = 0;
+  const Graph folded = quantize_model(float_graph, options, nullptr).graph;
   auto weight_of = [&](const Graph& g) -> std::vector<double> {
     for (const Node& node : g.nodes)
       if (node.name == worst && node.inputs.size() > 1 && g.values[node.inputs[1]].constant)
