@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-constexpr int kLeft = 70, kRight = 190, kTop = 40, kBottom = 55;
+constexpr int kLeft = 70, kRight = 200, kTop = 40, kBottom = 62;
 
 std::string number(double v) { return fmt::format("{:.4g}", v); }
 
@@ -42,8 +42,8 @@ std::string header(int width, int height, const std::string& title) {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
-      "<text x=\"{2}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{3}</text>\n",
-      width, height, (width - kRight + kLeft) / 2, xml_escape(title));
+      "<text x=\"{2}\" y=\"22\" font-size=\"14\">{3}</text>\n",
+      width, height, 10, xml_escape(title));
 }
 
 std::string axes(const Frame& f, const std::vector<double>& xt, const std::vector<std::string>& xl,
@@ -52,8 +52,18 @@ std::string axes(const Frame& f, const std::vector<double>& xt, const std::vecto
   for (size_t i = 0; i < xt.size(); ++i) {
     double x = f.px(xt[i]);
     out += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#eee\"/>\n", x, kTop, f.height - kBottom);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x, f.height - kBottom + 16,
-                       xml_escape(i < xl.size() ? xl[i] : number(xt[i])));
+    // A label may hold several lines separated by '\n'.
+    std::string label = i < xl.size() ? xl[i] : number(xt[i]);
+    std::string lines;
+    size_t start = 0, line = 0;
+    while (start <= label.size()) {
+      size_t end = label.find('\n', start);
+      if (end == std::string::npos) end = label.size();
+      lines += fmt::format("<tspan x=\"{:.1f}\" dy=\"{}\">{}</tspan>", x, line++ ? 13 : 0,
+                           xml_escape(label.substr(start, end - start)));
+      start = end + 1;
+    }
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x, f.height - kBottom + 16, lines);
   }
   for (double t : yt) {
     double y = f.py(t);

@@ -107,7 +107,7 @@ LineChart accuracy_vs_ratio(const SweepResult& result, const Axis& axis, int oth
   const std::string split = first_split(rows);
   chart.title = fmt::format("{} vs {} OCS ratio ({} clipping, {} split, {})", result.headline_metric, axis.noun(),
                             clip, split.empty() ? "-" : split, other_caption(axis, other_bits));
-  chart.x_label = axis.weights ? "OCS expand ratio r (weight size overhead)" : "activation OCS expand ratio";
+  chart.x_label = axis.weights ? "OCS expand ratio r and the model's weight size overhead" : "activation OCS expand ratio";
   chart.y_label = y_label(result);
   chart.reference_y = shown(result, result.rows.front().headline);
   chart.reference_label = "float";
@@ -121,35 +121,40 @@ LineChart accuracy_vs_ratio(const SweepResult& result, const Axis& axis, int oth
       bits.insert(axis.bits(r->config));
       overhead[axis.ratio(r->config)] = r->size_overhead_percent;
     }
+  // Ratios are placed evenly (0, 0.01, 0.02 would crowd on a linear axis); labels give the value
+  // and, for weights, the size overhead.
+  std::map<double, double> position;
+  for (auto [ratio, percent] : overhead) {
+    double x = static_cast<double>(position.size());
+    position[ratio] = x;
+    chart.x_ticks.push_back(x);
+    chart.x_tick_labels.push_back(axis.weights ? fmt::format("{:g}\n+{:.1f}%", ratio, percent) : fmt::format("{:g}", ratio));
+  }
   for (auto it = bits.rbegin(); it != bits.rend(); ++it) {
     Series s;
     s.name = fmt::format("{}{}", axis.weights ? "W" : "A", *it);
     for (auto [ratio, unused] : overhead)
       for (const auto* r : rows)
         if (on_curve(r) && axis.bits(r->config) == *it && axis.ratio(r->config) == ratio) {
-          s.x.push_back(ratio);
+          s.x.push_back(position[ratio]);
           s.y.push_back(shown(result, r->headline));
         }
     chart.series.push_back(s);
-  }
-  for (auto [ratio, percent] : overhead) {
-    chart.x_ticks.push_back(ratio);
-    chart.x_tick_labels.push_back(axis.weights ? fmt::format("{:g} (+{:.1f}%)", ratio, percent) : fmt::format("{:g}", ratio));
   }
   return chart;
 }
 
 HistogramChart weight_histogram(const nlohmann::json& h) {
   HistogramChart chart;
-  chart.title = fmt::format("weights of {} ({} bit grid: SQNR {:.1f} dB -> {:.1f} dB with OCS r={:g})",
+  chart.title = fmt::format("weights of {} at {} bits: SQNR {:.1f} -> {:.1f} dB with OCS r={:g}",
                             h["layer"].get<std::string>(), h["bits"].get<int>(), h.value("sqnr_db_before", 0.0),
                             h.value("sqnr_db_after", 0.0), h["ocs_ratio"].get<double>());
   chart.x_label = "weight value";
   double range = h["range"].get<double>();
   chart.x_min = -range;
   chart.x_max = range;
-  chart.names = {fmt::format("before OCS (max |w| {:.3g})", h["max_abs_before"].get<double>()),
-                 fmt::format("after OCS (max |w| {:.3g})", h["max_abs_after"].get<double>())};
+  chart.names = {fmt::format("before, max|w| {:.3g}", h["max_abs_before"].get<double>()),
+                 fmt::format("after OCS, max|w| {:.3g}", h["max_abs_after"].get<double>())};
   chart.counts = {h["before"].get<std::vector<int64_t>>(), h["after"].get<std::vector<int64_t>>()};
   return chart;
 }
