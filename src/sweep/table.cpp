@@ -159,16 +159,31 @@ std::string sweep_markdown(const SweepResult& result) {
       if (!cells.count(key)) keys.push_back(key);
       cells[key][by_weight_bits ? c.weight_bits : c.activation_bits] = &row;
     }
-    for (const auto& key : keys) {
-      const auto& by_bits = cells[key];
-      double overhead = by_bits.begin()->second->size_overhead_percent;
-      out += fmt::format("| {} | {:g} | {} | {:g} | {} | {:.2f} |", std::get<0>(key), std::get<1>(key),
-                         std::get<2>(key), std::get<3>(key), std::get<4>(key), overhead);
-      for (int b : columns) {
-        auto it = by_bits.find(b);
-        out += it == by_bits.end() ? std::string(" |") : fmt::format(" {} |", format_headline(result, it->second->headline));
+    // The accuracy table, then (along weight bits) the mean weight SQNR of the quantized
+    // layers, which shows what OCS and clipping do to the weights themselves.
+    for (bool sqnr : {false, true}) {
+      if (sqnr && !by_weight_bits) break;
+      if (sqnr) {
+        out += "\nMean weight SQNR of the quantized layers (dB), same rows:\n\n";
+        out += "| weight clip | OCS r | act clip | act OCS r | split | size +% |";
+        for (int b : columns) out += fmt::format(" {}{} |", prefix, b);
+        out += "\n|---|---|---|---|---|---|";
+        for (size_t i = 0; i < columns.size(); ++i) out += "---|";
+        out += "\n";
       }
-      out += "\n";
+      for (const auto& key : keys) {
+        const auto& by_bits = cells[key];
+        double overhead = by_bits.begin()->second->size_overhead_percent;
+        out += fmt::format("| {} | {:g} | {} | {:g} | {} | {:.2f} |", std::get<0>(key), std::get<1>(key),
+                           std::get<2>(key), std::get<3>(key), std::get<4>(key), overhead);
+        for (int b : columns) {
+          auto it = by_bits.find(b);
+          if (it == by_bits.end()) out += " |";
+          else if (sqnr) out += fmt::format(" {:.2f} |", it->second->mean_weight_sqnr_db);
+          else out += fmt::format(" {} |", format_headline(result, it->second->headline));
+        }
+        out += "\n";
+      }
     }
     out += "\n";
   }
