@@ -63,12 +63,13 @@ class ResNet(nn.Module):
 
 class VGG(nn.Module):
     """VGG-BN style: conv-bn-relu pairs and max pooling, then two fully connected layers."""
-    def __init__(self):
+    def __init__(self, width=32):
         super().__init__()
-        self.features = nn.Sequential(conv_bn(1, 32), conv_bn(32, 32), nn.MaxPool2d(2),
-                                      conv_bn(32, 64), conv_bn(64, 64), nn.MaxPool2d(2),
-                                      conv_bn(64, 128), nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(128 * 3 * 3, 256), nn.ReLU(), nn.Linear(256, 10))
+        w = width
+        self.features = nn.Sequential(conv_bn(1, w), conv_bn(w, w), nn.MaxPool2d(2),
+                                      conv_bn(w, 2 * w), conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),
+                                      conv_bn(2 * w, 4 * w), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 8 * w), nn.ReLU(), nn.Linear(8 * w, 10))
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -120,13 +121,14 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--width", type=int, default=32, help="VGG: channels of the first block (16 trains ~4x faster)")
     args = ap.parse_args()
     torch.manual_seed(0)
     np.random.seed(0)
     torch.set_num_threads(args.threads)
     xtr, ytr = load("train")
     xte, yte = load("test")
-    model = {"resnet": ResNet, "vgg": VGG, "densenet": DenseNet}[args.arch]()
+    model = VGG(args.width) if args.arch == "vgg" else {"resnet": ResNet, "densenet": DenseNet}[args.arch]()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     steps = args.epochs * (len(xtr) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=steps)
