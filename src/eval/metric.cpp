@@ -68,6 +68,14 @@ const std::map<std::string, Factory>& factories() {
 
 }  // namespace
 
+std::vector<std::string> metrics_for_labels(const SampleSource& source) {
+  std::vector<std::string> names;
+  if (source.batch_labels()) names.push_back("top1");
+  if (source.batch_texts()) names.push_back("cer");
+  if (source.batch_targets()) names.push_back("perplexity");
+  return names;
+}
+
 std::vector<std::string> metric_names() {
   std::vector<std::string> names;
   for (const auto& [name, factory] : factories()) names.push_back(name);

@@ -46,6 +46,10 @@ struct MetricOptions {
 // reference outputs), "perplexity" (language models: exp mean NLL of the data's target
 // tokens, lower is better). UserError listing the known names otherwise.
 std::unique_ptr<Metric> make_metric(const std::string& name, const MetricOptions& options);
+// The metrics the labels of the batch `source` last returned imply: top1 for classes, cer for
+// texts, perplexity for target tokens (empty for unlabelled data).
+std::vector<std::string> metrics_for_labels(const SampleSource& source);
+
 // The names make_metric knows, for help texts and errors.
 std::vector<std::string> metric_names();
 

@@ -25,10 +25,7 @@ double seconds_since(Clock::time_point start) {
 std::vector<std::string> implied_metrics(SampleSource& source) {
   source.rewind();
   if (!source.next()) user_error("the evaluation data is empty");
-  std::vector<std::string> names;
-  if (source.batch_labels()) names.push_back("top1");
-  if (source.batch_texts()) names.push_back("cer");
-  if (source.batch_targets()) names.push_back("perplexity");
+  std::vector<std::string> names = metrics_for_labels(source);
   source.rewind();
   if (names.empty())
     user_error("the evaluation data has no labels; name a metric with --metric (fidelity compares "

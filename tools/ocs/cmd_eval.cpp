@@ -19,10 +19,7 @@ namespace {
 // The metrics a dataset implies when the user names none: its kind of labels, plus fidelity
 // when a reference model is given.
 std::vector<std::string> default_metrics(const SampleSource& source, bool has_reference) {
-  std::vector<std::string> names;
-  if (source.batch_labels()) names.push_back("top1");
-  if (source.batch_texts()) names.push_back("cer");
-  if (source.batch_targets()) names.push_back("perplexity");
+  std::vector<std::string> names = metrics_for_labels(source);
   if (has_reference) names.push_back("fidelity");
   if (names.empty())
     user_error("the data has no labels; give --reference FLOAT.onnx to measure fidelity instead");
