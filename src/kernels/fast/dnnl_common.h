@@ -73,5 +73,7 @@ std::unique_ptr<FastKernel> dnnl_make_gemm(const Node& node, const Graph& graph)
 std::unique_ptr<FastKernel> dnnl_make_max_pool(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_average_pool(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_global_average_pool(const Node& node, const Graph& graph);
+std::unique_ptr<FastKernel> dnnl_make_lstm(const Node& node, const Graph& graph);
+std::unique_ptr<FastKernel> dnnl_make_gru(const Node& node, const Graph& graph);
 
 }  // namespace ocs

@@ -12,6 +12,8 @@ void register_fast_kernels(KernelRegistry& registry) {
   registry.add_fast("MaxPool", dnnl_make_max_pool);
   registry.add_fast("AveragePool", dnnl_make_average_pool);
   registry.add_fast("GlobalAveragePool", dnnl_make_global_average_pool);
+  registry.add_fast("LSTM", dnnl_make_lstm);
+  registry.add_fast("GRU", dnnl_make_gru);
 }
 
 }  // namespace ocs
