@@ -5,10 +5,13 @@
 # float outputs computed once) and once with --no-reuse (each configuration from the files, as
 # separate `ocs quantize` + `ocs eval` runs would). Prints wall time, CPU time and peak memory.
 #
-# Usage: bench/sweep_bench.sh [THREADS]   (default 2; run from the repository root after a build)
+# Usage: bench/sweep_bench.sh [THREADS] [LIMIT]   (default 2 threads, all 10,000 test images;
+# LIMIT evaluates the first LIMIT test images only). Run from the repository root after a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
+limit=()
+[ -n "${2:-}" ] && limit=(--limit "$2")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -17,7 +20,7 @@ for mode in reuse no-reuse; do
   [ "$mode" = no-reuse ] && flag="--no-reuse"
   /usr/bin/time -f "$mode: %e s wall, %U s user, %M KB peak RSS" \
     build/ocs sweep models/fashion_resnet.onnx --calib fashion-mnist:train --data fashion-mnist:test \
-    --threads "$threads" --output-dir "$out/$mode" $flag >/dev/null 2>"$out/$mode.err" || { cat "$out/$mode.err"; exit 1; }
+    --threads "$threads" "${limit[@]}" --output-dir "$out/$mode" $flag >/dev/null 2>"$out/$mode.err" || { cat "$out/$mode.err"; exit 1; }
   tail -1 "$out/$mode.err"
   grep "^sweep: 100 configurations" "$out/$mode.err"
 done

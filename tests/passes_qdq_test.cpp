@@ -487,14 +487,69 @@ TEST(PassesQdq, PerChannelRaisesOpsetWhenTheOpsAllowIt) {
   EXPECT_EQ(g.opset(), 13);
   EXPECT_NO_THROW(export_onnx_bytes(g));
 
-  // Softmax changed its axis semantics in opset 13: per-channel is refused, per-tensor works.
+  // Dropout took its ratio as an attribute until opset 12: that model cannot reach 13, so
+  // per-channel is refused; per-tensor works at its own opset.
   onnx::ModelProto m = conv_model(true, 11);
-  *m.mutable_graph()->add_node() = node("Softmax", {"y"}, {"s"}, "softmax");
-  *m.mutable_graph()->add_output() = value_info("s", {2, 5, 7, 7});
-  Graph soft = load(m);
-  EXPECT_THROW(insert_qdq(soft, QdqPlan{{QdqLayer{"conv", QdqWeight{4, true, {}}, std::nullopt}}}), UserError);
-  const QdqReport per_tensor = insert_qdq(soft, QdqPlan{{QdqLayer{"conv", QdqWeight{4, false, {}}, std::nullopt}}});
+  auto dropout = node("Dropout", {"y"}, {"d"}, "dropout");
+  auto* ratio = dropout.add_attribute();
+  ratio->set_name("ratio");
+  ratio->set_type(onnx::AttributeProto::FLOAT);
+  ratio->set_f(0.5f);
+  *m.mutable_graph()->add_node() = dropout;
+  *m.mutable_graph()->add_output() = value_info("d", {2, 5, 7, 7});
+  Graph old_dropout = load(m);
+  EXPECT_THROW(insert_qdq(old_dropout, QdqPlan{{QdqLayer{"conv", QdqWeight{4, true, {}}, std::nullopt}}}), UserError);
+  const QdqReport per_tensor = insert_qdq(old_dropout, QdqPlan{{QdqLayer{"conv", QdqWeight{4, false, {}}, std::nullopt}}});
   EXPECT_EQ(per_tensor.opset_after, 11);
+}
+
+// Ops whose form changed at opset 13 are converted when per-channel scales need it, keeping
+// their meaning: Softmax-11 over a non-last axis normalizes over all axes from there on (spelled
+// out as Flatten, Softmax, Reshape), Softmax over the last axis only gets its axis stated, and
+// Squeeze's axes attribute becomes an input. The converted graph computes what the simulation
+// of the original (opset 11) graph computes.
+TEST(PassesQdq, PerChannelConvertsOpset13ChangesExactly) {
+  onnx::ModelProto m = conv_model(true, 11);
+  auto* g = m.mutable_graph();
+  *g->add_node() = node("Softmax", {"y"}, {"s"}, "softmax_wide");  // axis 1 of [2, 5, 7, 7]
+  *g->add_output() = value_info("s", {2, 5, 7, 7});
+  auto mean = node("ReduceMean", {"y"}, {"mean"}, "mean");
+  auto* axes = mean.add_attribute();
+  axes->set_name("axes");
+  axes->set_type(onnx::AttributeProto::INTS);
+  axes->add_ints(1);
+  *g->add_node() = mean;                                             // [2, 1, 7, 7]
+  auto squeeze = node("Squeeze", {"mean"}, {"squeezed"}, "squeeze");
+  auto* squeeze_axes = squeeze.add_attribute();
+  squeeze_axes->set_name("axes");
+  squeeze_axes->set_type(onnx::AttributeProto::INTS);
+  squeeze_axes->add_ints(1);
+  *g->add_node() = squeeze;                                          // [2, 7, 7]
+  auto last = node("Softmax", {"squeezed"}, {"t"}, "softmax_last");
+  auto* axis = last.add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(2);
+  *g->add_node() = last;
+  *g->add_output() = value_info("t", {2, 7, 7});
+  const Graph original = load(m);
+  Graph q = original;
+  const QdqWeight weight{4, true, {}};
+  const QdqReport r = insert_qdq(q, QdqPlan{{QdqLayer{"conv", weight, std::nullopt}}});
+  EXPECT_EQ(r.opset_after, 13);
+  EXPECT_EQ(count_ops(q, "Flatten"), 1);  // only the Softmax over a non-last axis is spelled out
+  EXPECT_EQ(count_ops(q, "Reshape"), 1);
+  EXPECT_NO_THROW(export_onnx_bytes(q));
+
+  const std::map<std::string, Tensor> in{{"x", random_tensor({2, 4, 7, 7}, 5)}};
+  const std::map<std::string, SimLayer> sim{{"conv", SimLayer{weight, 0, std::nullopt}}};
+  const std::vector<Tensor> expected = simulate(original, in, sim);
+  for (bool reference : {true, false}) {
+    const std::vector<Tensor> actual = run_engine(q, in, reference);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t o = 0; o < expected.size(); ++o)
+      EXPECT_LE(max_abs_diff(actual[o], expected[o]), 1e-5 * (1 + max_abs(expected[o]))) << "output " << o;
+  }
 }
 
 TEST(PassesQdq, ClipAttributesBecomeInputsWhenOpset10IsRaised) {

@@ -48,6 +48,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace ocs {
@@ -75,8 +76,9 @@ const std::set<std::string>& opset_stable_ops() {
 }
 
 // Ops whose meaning or signature changed at a given opset (attributes moved to inputs, axis
-// semantics changed). A model using one is moved only to a target below that opset; Clip (11)
-// and Slice (10) are converted instead (attributes become constant inputs).
+// semantics changed). A model using one is moved only to a target below that opset, unless
+// convert_at() below converts it: Clip (11) and Slice (10) always, the opset-13 changes when
+// the conversion keeps the meaning.
 const std::map<std::string, int64_t>& opset_changes() {
   static const std::map<std::string, int64_t> changes = {
       {"Dropout", 12}, {"Hardmax", 13},  {"LogSoftmax", 13}, {"Pad", 11},     {"ReduceSum", 13},
@@ -87,6 +89,65 @@ const std::map<std::string, int64_t>& opset_changes() {
 
 bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
 
+// Opset 13 moved `axes` of Squeeze, Unsqueeze and ReduceSum and `split` of Split from attributes
+// to int64 inputs (same meaning).
+const std::map<std::string, std::string>& attributes_to_inputs_at_13() {
+  static const std::map<std::string, std::string> moved = {
+      {"ReduceSum", "axes"}, {"Split", "split"}, {"Squeeze", "axes"}, {"Unsqueeze", "axes"}};
+  return moved;
+}
+
+// Softmax, LogSoftmax and Hardmax before opset 13 flatten the input to 2-D at `axis` (default
+// 1) and normalize over everything from `axis` on; from 13 on they normalize over `axis` alone
+// (default -1). The two agree when `axis` is the last axis. Otherwise (or when the rank is not
+// known statically) the old meaning is spelled out: Reshape(op13(Flatten(x, axis), 1), Shape(x)).
+bool is_normalizer(const std::string& op) { return op == "Softmax" || op == "LogSoftmax" || op == "Hardmax"; }
+
+std::optional<int64_t> normalizer_last_axis(const Graph& graph, const Node& node) {
+  const Value& input = graph.values[node.inputs.at(0)];
+  if (!input.shape) return std::nullopt;
+  const int64_t rank = static_cast<int64_t>(input.shape->size());
+  int64_t axis = node.attr_int("axis", 1);
+  if (axis < 0) axis += rank;
+  if (axis != rank - 1) return std::nullopt;
+  return axis;
+}
+
+// True when raise_opset converts `node` itself on the way from `opset` to `target`.
+bool convertible(const Graph& graph, const Node& node, int64_t opset, int64_t target) {
+  if (node.op_type == "Clip" || node.op_type == "Slice") return true;
+  if (opset >= 13 || target < 13) return false;
+  return attributes_to_inputs_at_13().count(node.op_type) || is_normalizer(node.op_type);
+}
+
+// Rewrites the opset < 13 normalizer `node` for opset 13; returns the nodes that must run
+// before it (Flatten, Shape) and after it (Reshape).
+std::pair<std::vector<Node>, std::vector<Node>> convert_normalizer_to_13(Graph& graph, NameTable& names, Node& node) {
+  if (const std::optional<int64_t> axis = normalizer_last_axis(graph, node)) {
+    node.attributes["axis"] = int_attribute(*axis);
+    return {};
+  }
+  const ValueId x = node.inputs.at(0);
+  const ValueId y = node.outputs.at(0);
+  const DType dtype = graph.values[x].dtype;
+  const ValueId flat = add_activation(graph, names, node.name + "_flat", dtype, std::nullopt);
+  const ValueId shape = add_activation(graph, names, node.name + "_shape", DType::Int64, std::nullopt);
+  const ValueId flat_out = add_activation(graph, names, node.name + "_flat_out", dtype, std::nullopt);
+  Node flatten = make_node(names, "Flatten", node.name + "_flatten", {x}, {flat});
+  flatten.attributes["axis"] = int_attribute(node.attr_int("axis", 1));
+  Node shape_of = make_node(names, "Shape", node.name + "_shape_of", {x}, {shape});
+  Node reshape = make_node(names, "Reshape", node.name + "_reshape", {flat_out, shape}, {y});
+  node.inputs[0] = flat;
+  node.outputs[0] = flat_out;
+  node.attributes["axis"] = int_attribute(1);
+  std::vector<Node> before;
+  before.push_back(std::move(flatten));
+  before.push_back(std::move(shape_of));
+  std::vector<Node> after;
+  after.push_back(std::move(reshape));
+  return {std::move(before), std::move(after)};
+}
+
 // Why the model cannot move from its opset to `target`; empty when it can.
 std::string opset_blocker(const Graph& graph, int64_t target) {
   const int64_t opset = graph.opset();
@@ -96,7 +157,7 @@ std::string opset_blocker(const Graph& graph, int64_t target) {
     for (const auto& [key, attr] : node.attributes)
       if (attr.g) blockers.insert(node.describe() + " (has a subgraph)");
     if (!is_default_domain(node.domain)) continue;
-    if (node.op_type == "Clip" || node.op_type == "Slice") continue;  // converted below
+    if (convertible(graph, node, opset, target)) continue;  // raise_opset converts it
     // BatchNormalization's `spatial` attribute was removed in opset 9.
     if (node.op_type == "BatchNormalization" && node.has_attr("spatial")) {
       blockers.insert(node.describe() + " (attribute 'spatial')");
@@ -155,6 +216,35 @@ void raise_opset(Graph& graph, NameTable& names, int64_t target, const std::stri
       node.attributes.erase("ends");
       node.attributes.erase("axes");
     }
+  }
+  if (opset < 13 && target >= 13) {
+    for (Node& node : graph.nodes) {
+      if (!is_default_domain(node.domain)) continue;
+      auto moved = attributes_to_inputs_at_13().find(node.op_type);
+      if (moved != attributes_to_inputs_at_13().end()) {
+        const std::string& key = moved->second;
+        if (!node.has_attr(key)) continue;  // absent stays absent (same default)
+        std::vector<int64_t> values = node.attr_ints(key);
+        node.attributes.erase(key);
+        node.inputs.resize(1);
+        node.inputs.push_back(add_constant(graph, names, node.name + "_" + key,
+                                           Tensor::from_vector<int64_t>({static_cast<int64_t>(values.size())}, values)));
+      }
+    }
+    // Normalizers may need nodes around them: rebuild the list in topological order.
+    std::vector<Node> nodes;
+    for (size_t n = 0; n < graph.nodes.size(); ++n) {
+      Node node = std::move(graph.nodes[n]);
+      if (!is_default_domain(node.domain) || !is_normalizer(node.op_type)) {
+        nodes.push_back(std::move(node));
+        continue;
+      }
+      auto [before, after] = convert_normalizer_to_13(graph, names, node);
+      for (Node& extra : before) nodes.push_back(std::move(extra));
+      nodes.push_back(std::move(node));
+      for (Node& extra : after) nodes.push_back(std::move(extra));
+    }
+    graph.nodes = std::move(nodes);
   }
   graph.opsets[""] = target;
   graph.opsets.erase("ai.onnx");
@@ -360,7 +450,11 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
     target = 13;
     why = "per-channel weight scales";
   }
-  if (target > 0) raise_opset(graph, names, target, why);
+  if (target > 0) {
+    raise_opset(graph, names, target, why);
+    // Converting ops may have inserted nodes: find the layers again.
+    for (size_t k = 0; k < matched.size(); ++k) matched[k] = match_layer(graph, plan.layers[k].node);
+  }
   report.opset_after = graph.opset();
   const bool clip_has_inputs = graph.opset() >= 11;
 

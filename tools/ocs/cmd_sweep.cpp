@@ -67,6 +67,7 @@ Action add_sweep_command(CLI::App& app) {
   cmd->add_option("--split", opt->grid.splits, "split modes, qa and/or naive (default qa)")->delimiter(',');
   cmd->add_option("--aclip", opt->grid.activation_clips, "activation clip methods (default max)")->delimiter(',');
   cmd->add_option("--act-ocs-ratio", opt->grid.act_ocs_ratios, "activation OCS expand ratios (default 0)")->delimiter(',');
+  cmd->add_flag("--per-channel", s.base.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", s.base.unsigned_activations, "unsigned grid after ReLU-like ops");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and last FC layer");
   cmd->add_option("--exclude", s.base.exclude, "node names to leave in float");
