@@ -80,5 +80,20 @@ TEST(CalibKl, TooFewBinsForTheLevelsMeansNoClipping) {
   EXPECT_EQ(make_clip_method("kl")->threshold(s, 4), 3.5);
 }
 
+// Exact zeros (ReLU outputs: often half of an activation) are on every grid, so adding any
+// number of them must not move the threshold. Before they were left out, a spike of zeros in
+// bin 0 made the candidate with single-bin groups (i = 2L - 1) win on every ReLU layer.
+TEST(CalibKl, ExactZerosDoNotMoveTheThreshold) {
+  std::vector<float> values;
+  for (int k = 1; k <= 4000; ++k) values.push_back(static_cast<float>(std::exp(-k / 600.0) * 5.0));  // a long tail
+  const auto kl = make_clip_method("kl");
+  const double without = kl->threshold(stats_of(values, 2048), 8);
+  values.insert(values.end(), 4000, 0.0f);
+  const double with_zeros = kl->threshold(stats_of(values, 2048), 8);
+  EXPECT_EQ(with_zeros, without);
+  // Not the degenerate choice: 2L - 1 = 255 of the 2048 bins of range 8.
+  EXPECT_NE(without, 255 * 8.0 / 2048);
+}
+
 }  // namespace
 }  // namespace ocs

@@ -51,6 +51,12 @@ std::vector<KlCandidate> kl_candidates(const AbsHistogram& histogram, int bits) 
 
   std::vector<double> counts(static_cast<size_t>(used));
   for (int64_t k = 0; k < used; ++k) counts[static_cast<size_t>(k)] = static_cast<double>(histogram.bin_count(k));
+  // Exact zeros are left out: every grid represents 0 exactly, so they do not bear on the
+  // threshold. Kept in bin 0 they dominate it for ReLU outputs (often half of the values), and
+  // every candidate with groups of two or more bins then averages that spike with its
+  // neighbour: the divergence picks i = 2L - 1, the last candidate with single-bin groups, a
+  // threshold near 2L/used of max|x| whatever the data (0.5 of 2.9 on our ResNet, 13% top-1).
+  counts[0] -= static_cast<double>(histogram.zero_count());
   // outliers_from[i] = sum of counts[i ..] (what candidate i clips).
   std::vector<double> outliers_from(static_cast<size_t>(used + 1), 0.0);
   for (int64_t k = used - 1; k >= 0; --k)

@@ -14,8 +14,9 @@
 //  4. divergence = KL(P || Q) = sum_k p_k ln(p_k / q_k) with P and Q normalised to sum 1.
 // The threshold is the upper edge of the best candidate's last bin, i * bin_width (as MXNet
 // takes hist_edges[stop]; TensorRT's slides use the bin middle), clamped to max|x|. The smallest
-// divergence wins; on equal divergences the smaller i. Exact zeros stay in bin 0 (as in
-// TensorRT's |x| histogram). If fewer than L bins are in use (only possible with tiny
+// divergence wins; on equal divergences the smaller i. Exact zeros are not counted (like
+// skip_zeros in NVIDIA's pytorch-quantization): 0 is on every grid, and as a point mass in bin 0
+// they would decide the threshold for ReLU outputs. If fewer than L bins are in use (only possible with tiny
 // histograms or b > 11 at 2048 bins), or every candidate is +inf, the threshold is max|x|.
 // Cost: O(used_bins^2) per call, about 2 million log() for 2048 bins.
 #pragma once
