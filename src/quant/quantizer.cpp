@@ -9,6 +9,7 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
+#include "passes/specialize_inputs.h"
 #include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
@@ -185,8 +186,18 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   };
 
   Graph graph = float_graph;
-  const int64_t weights_before = weight_count(graph);
   auto start = Clock::now();
+  if (!options.fix_input.empty() || !options.fix_shape.empty()) {
+    const SpecializeOptions fixed{parse_fixed_values(options.fix_input, "--fix-input"),
+                                  parse_fixed_shapes(options.fix_shape, "--fix-shape")};
+    const SpecializeStats s = specialize_inputs(graph, fixed);
+    record("specialize_inputs", start, {{"inputs_fixed", s.inputs_fixed}, {"shapes_fixed", s.shapes_fixed},
+                                        {"shapes_folded", s.shapes_folded}, {"nodes_folded", s.nodes_folded},
+                                        {"ifs_inlined", s.ifs_inlined}, {"rounds", s.rounds}});
+    start = Clock::now();
+  }
+  // Counted after specialization: the branches not taken are gone from the model written.
+  const int64_t weights_before = weight_count(graph);
   int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
   record("fold_batchnorm", start, {{"folded", folded}});
   if (options.unroll_recurrent) {
