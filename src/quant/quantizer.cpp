@@ -77,8 +77,11 @@ LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
   const Node* last_fc = nullptr;
   for (const Node* node : layers) {
     if (!first_conv && node->op_type == "Conv") first_conv = node;
-    // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
-    if (node->op_type != "Conv") last_fc = shared_weight(graph, *node) ? nullptr : node;
+    // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
+    // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
+    // weight) is no final FC either.
+    if (node->op_type == "Conv") last_fc = nullptr;
+    else last_fc = shared_weight(graph, *node) ? nullptr : node;
   }
   for (const Node* node : layers) {
     if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
