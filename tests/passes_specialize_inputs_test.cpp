@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 namespace ocs {
 namespace {
@@ -112,6 +113,61 @@ TEST(SpecializeInputs, InlinesNestedIfsAndKeepsTheOutputs) {
     const Graph again = import_onnx_bytes(export_onnx_bytes(graph), ".", "specialized");
     EXPECT_EQ(run(again, {{"x", x}})[0].to_vector<float>(), want[0].to_vector<float>());
   }
+}
+
+// Two Ifs on the same flag whose branches both compute a value named "tmp" (legal: sibling
+// scopes), read by name from a nested subgraph as well: inlining both must rename one "tmp" and
+// the nested read must follow.
+onnx::ModelProto sibling_ifs_model() {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {3});
+  *g->add_input() = value_info("flag", {}, onnx::TensorProto::BOOL);
+  *g->add_output() = value_info("a", {3});
+  *g->add_output() = value_info("b", {3});
+  auto make_if = [](const std::string& out, const std::string& op) {
+    auto n = node("If", {"flag"}, {out}, "if_" + out);
+    onnx::GraphProto then_g;
+    then_g.set_name("then_" + out);
+    *then_g.add_node() = node(op, {"x", "x"}, {"tmp"}, op + "_" + out);
+    // A nested If (on the same flag) that reads "tmp" from its enclosing branch.
+    auto inner = node("If", {"flag"}, {"res_" + out}, "inner_" + out);
+    for (const char* key : {"then_branch", "else_branch"}) {
+      onnx::GraphProto b;
+      b.set_name(std::string(key) + "_inner_" + out);
+      *b.add_node() = node("Neg", {"tmp"}, {std::string(key) + "_neg_" + out}, std::string(key) + "_neg_node_" + out);
+      *b.add_output() = value_info(std::string(key) + "_neg_" + out, {3});
+      *graph_attribute(inner, key)->mutable_g() = b;
+    }
+    *then_g.add_node() = inner;
+    *then_g.add_output() = value_info("res_" + out, {3});
+    *graph_attribute(n, "then_branch")->mutable_g() = then_g;
+    onnx::GraphProto else_g;
+    else_g.set_name("else_" + out);
+    *else_g.add_node() = node("Identity", {"x"}, {"same_" + out}, "same_" + out);
+    *else_g.add_output() = value_info("same_" + out, {3});
+    *graph_attribute(n, "else_branch")->mutable_g() = else_g;
+    return n;
+  };
+  *g->add_node() = make_if("a", "Add");
+  *g->add_node() = make_if("b", "Mul");
+  return m;
+}
+
+TEST(SpecializeInputs, RenamesClashingBranchValuesAndTheirNestedReads) {
+  const Graph original = import_onnx_bytes(serialize(sibling_ifs_model()), ".", "sibling ifs model");
+  Graph graph = original;
+  specialize_inputs(graph, {{{"flag", "1"}}, {}});
+  EXPECT_EQ(count_ops(graph, "If"), 0);
+  std::set<std::string> names;
+  for (const Value& v : graph.values) EXPECT_TRUE(names.insert(v.name).second) << "two values named " << v.name;
+  const Tensor x = Tensor::from_vector<float>({3}, {1, -2, 3});
+  const auto want = run(original, {{"x", x}, {"flag", Tensor::scalar<bool>(true)}});
+  const auto got = run(graph, {{"x", x}});
+  EXPECT_EQ(got[0].to_vector<float>(), (std::vector<float>{-2, 4, -6}));  // -(x + x)
+  EXPECT_EQ(got[1].to_vector<float>(), (std::vector<float>{-1, -4, -9}));  // -(x * x)
+  EXPECT_EQ(got[0].to_vector<float>(), want[0].to_vector<float>());
+  EXPECT_EQ(got[1].to_vector<float>(), want[1].to_vector<float>());
 }
 
 TEST(SpecializeInputs, LeavesIfsOnRuntimeValuesAlone) {

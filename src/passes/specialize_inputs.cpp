@@ -28,13 +28,17 @@ ValueId find_input(const Graph& graph, const std::string& name, const std::strin
   user_error("{} {}: the model has no input '{}'; its inputs are: {}", option, name, name, input_list(graph));
 }
 
-// Every value and node name of `graph` and of its subgraphs, at any depth.
-void collect_names(const Graph& graph, std::set<std::string>& names) {
-  for (const Value& v : graph.values) names.insert(v.name);
+// Every value and node name of `graph` and of its subgraphs, at any depth, except the own names
+// of the graphs in `moving` (the branches about to be inlined: their names move up and only
+// need renaming when they meet another name; their nested subgraphs' names do count).
+void collect_names(const Graph& graph, const std::set<const Graph*>& moving, std::set<std::string>& names) {
+  const bool own = moving.count(&graph) == 0;
+  for (const Value& v : graph.values)
+    if (own) names.insert(v.name);
   for (const Node& n : graph.nodes) {
-    names.insert(n.name);
+    if (own) names.insert(n.name);
     for (const auto& [key, attr] : n.attributes)
-      if (attr.g) collect_names(*attr.g, names);
+      if (attr.g) collect_names(*attr.g, moving, names);
   }
 }
 
@@ -324,15 +328,26 @@ std::map<std::string, Shape> parse_fixed_shapes(const std::vector<std::string>& 
   return shapes;
 }
 
+namespace {
+
+bool is_constant_if(const Graph& graph, const Node& node) {
+  return node.domain.empty() && node.op_type == "If" && !node.inputs.empty() && node.inputs[0] != kNoValue &&
+         graph.values[node.inputs[0]].constant.has_value();
+}
+
+}  // namespace
+
 int64_t inline_constant_ifs(Graph& graph) {
+  std::set<const Graph*> moving;
+  for (const Node& node : graph.nodes)
+    if (is_constant_if(graph, node))
+      moving.insert(node.attr(condition_value(node, graph.values[node.inputs[0]]) ? "then_branch" : "else_branch").g.get());
   std::set<std::string> used;
-  collect_names(graph, used);
+  collect_names(graph, moving, used);
   int64_t inlined = 0;
   std::vector<Node> nodes;
   for (Node& node : graph.nodes) {
-    const bool constant_if = node.domain.empty() && node.op_type == "If" && !node.inputs.empty() &&
-                             node.inputs[0] != kNoValue && graph.values[node.inputs[0]].constant.has_value();
-    if (!constant_if) {
+    if (!is_constant_if(graph, node)) {
       nodes.push_back(std::move(node));
       continue;
     }
