@@ -27,9 +27,8 @@ std::pair<std::string, std::string> parse_pair(const std::string& spec, const st
 
 class WavChunkSource : public SampleSource {
  public:
-  WavChunkSource(std::vector<float> audio, std::unique_ptr<StreamRunner> runner, std::vector<std::string> fixed,
-                 int64_t limit)
-      : audio_(std::move(audio)), runner_(std::move(runner)), fixed_(std::move(fixed)) {
+  WavChunkSource(std::vector<float> audio, std::unique_ptr<StreamRunner> runner, int64_t limit)
+      : audio_(std::move(audio)), runner_(std::move(runner)) {
     count_ = std::min<int64_t>(limit, static_cast<int64_t>(audio_.size()) / runner_->chunk());
   }
 
@@ -37,7 +36,6 @@ class WavChunkSource : public SampleSource {
     if (position_ >= count_) return std::nullopt;
     const float* samples = audio_.data() + position_ * runner_->chunk();
     Feed feed = runner_->next_feed(samples);
-    for (const auto& name : fixed_) feed.erase(name);
     runner_->step(samples);  // the float model carries the state to the next chunk
     ++position_;
     return feed;
@@ -51,7 +49,6 @@ class WavChunkSource : public SampleSource {
  private:
   std::vector<float> audio_;
   std::unique_ptr<StreamRunner> runner_;
-  std::vector<std::string> fixed_;
   int64_t count_ = 0;
   int64_t position_ = 0;
 };
@@ -69,7 +66,6 @@ std::unique_ptr<SampleSource> make_wav_source(const std::string& spec, const Gra
   if (parts[0].empty()) user_error("data '{}' must name a WAV file: wav:FILE[,chunk=512][,state=IN:OUT][,fix=NAME:VALUE]", spec);
   StreamOptions options;
   int64_t rate = 0;
-  std::vector<std::string> fixed;
   for (size_t i = 1; i < parts.size(); ++i) {
     const auto eq = parts[i].find('=');
     const std::string key = parts[i].substr(0, eq);
@@ -81,7 +77,6 @@ std::unique_ptr<SampleSource> make_wav_source(const std::string& spec, const Gra
     else if (key == "fix") {
       auto [name, number] = parse_pair(spec, key, value);
       options.fixed[name] = number;
-      fixed.push_back(name);
     } else {
       user_error("data '{}': unknown key '{}' (wav takes chunk, rate, input, state, fix)", spec, key);
     }
@@ -91,7 +86,7 @@ std::unique_ptr<SampleSource> make_wav_source(const std::string& spec, const Gra
   auto runner = std::make_unique<StreamRunner>(std::make_shared<const Graph>(graph), options);
   if (static_cast<int64_t>(samples.size()) < runner->chunk())
     user_error("'{}' holds {} samples, less than one chunk of {}", parts[0], samples.size(), runner->chunk());
-  return std::make_unique<WavChunkSource>(std::move(samples), std::move(runner), std::move(fixed), limit);
+  return std::make_unique<WavChunkSource>(std::move(samples), std::move(runner), limit);
 }
 
 }  // namespace ocs

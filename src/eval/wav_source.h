@@ -10,8 +10,9 @@
 //          state=c:cn). The state each chunk sees is the one the *float* model (the graph the
 //          source is made for) carries over the stream, so the calibrated graph sees realistic
 //          states, as in deployment, and not zeros.
-//   fix    an input the float model's run needs held at one number (Silero: fix=sr:16000). It
-//          is not put into the batches: calibrate a graph specialized with --fix-input.
+//   fix    an input held at one number (Silero: fix=sr:16000), as `ocs stream --fix`. It is in
+//          every batch; `ocs quantize --fix-input sr=16000` turns sr into a constant and then
+//          drops it from the batches.
 #pragma once
 
 #include "eval/sample_source.h"

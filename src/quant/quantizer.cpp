@@ -117,7 +117,12 @@ std::map<std::string, TensorStats> calibrate(const Graph& graph, const std::vect
   source.rewind();
   Progress progress(label, source.size());
   int64_t done = 0;
+  // The data is made for the float model; an input that --fix-input turned into a constant (and
+  // folding may then have removed) is no input of `graph` any more, so its data is not fed.
+  std::set<std::string> inputs;
+  for (ValueId id : shared->inputs) inputs.insert(shared->values[id].name);
   while (auto feed = source.next()) {
+    for (auto it = feed->begin(); it != feed->end();) it = inputs.count(it->first) ? std::next(it) : feed->erase(it);
     session.run(*feed, calibrator.observer());
     done += feed->begin()->second.dim(0);
     progress.update(done);
