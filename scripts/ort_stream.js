@@ -4,7 +4,12 @@
 // per-chunk score: the reference for `ocs stream` (tests/stream_vad_test.cpp).
 //
 //   node scripts/ort_stream.js [--chunk 512] [--state IN=OUT ...] [--fix NAME=VALUE ...]
-//        [--output-name NAME] [--threads T] MODEL.onnx AUDIO.npy|AUDIO.wav OUT.npy|OUT.csv
+//        [--output-name NAME] [--threads T] [--optimization disabled|basic|extended|all]
+//        MODEL.onnx AUDIO.npy|AUDIO.wav OUT.npy|OUT.csv
+//
+// --optimization: ORT's graph optimization level (default all, as scripts/ort_run.js). At
+// extended and all, ORT fuses DequantizeLinear -> Conv/MatMul -> QuantizeLinear into integer
+// kernels (QLinearConv, ...), which round differently from the float simulation of the QDQ graph.
 //
 // The same loop as src/eval/stream_runner.h: chunk k is samples [k*chunk, (k+1)*chunk) shaped
 // [1, chunk] (or [chunk] for a rank-1 input), a last partial chunk is dropped; each state input
@@ -125,7 +130,8 @@ function writeScores(file, scores) {
 // ---- main --------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const options = { chunk: 512, threads: 1, states: [], fixed: {}, outputName: '', positional: [] };
+  const options = { chunk: 512, threads: 1, states: [], fixed: {}, outputName: '', optimization: 'all',
+                    positional: [] };
   const pair = (arg, value) => {
     const eq = value ? value.indexOf('=') : -1;
     if (eq <= 0 || eq === value.length - 1) fail(`${arg} needs NAME=VALUE, got '${value}'`);
@@ -144,6 +150,11 @@ function parseArgs(argv) {
       options.fixed[name] = value;
     } else if (arg === '--output-name') {
       options.outputName = argv[++i];
+    } else if (arg === '--optimization') {
+      options.optimization = argv[++i];
+      if (!['disabled', 'basic', 'extended', 'all'].includes(options.optimization)) {
+        fail('--optimization takes disabled, basic, extended or all');
+      }
     } else if (arg === '-h' || arg === '--help') {
       process.stdout.write('usage: node scripts/ort_stream.js [--chunk N] [--state IN=OUT] [--fix NAME=VALUE] ' +
                            '[--output-name NAME] MODEL.onnx AUDIO OUT\n');
@@ -178,7 +189,7 @@ async function main() {
   try {
     session = await ort.InferenceSession.create(modelPath, {
       executionProviders: ['cpu'], intraOpNumThreads: options.threads, interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: options.optimization,
     });
   } catch (e) {
     fail(`${modelPath}: ONNX Runtime cannot load the model: ${e.message}`);

@@ -84,6 +84,27 @@ for wbits in 8 6 5 4; do
   done
 done
 
+# The quantized models under ONNX Runtime (same chunk loop) against our engine's run of them, with
+# ORT's graph optimizations off (the QDQ graph as written) and at its default level "all" (which
+# rewrites QDQ placement and fuses integer kernels).
+if [[ -f "$OUT/streams/float_ort.npy" ]]; then
+  echo "name,optimization,max_abs_diff,mean_abs_diff,decision_agreement" >"$OUT/ort_agreement.csv"
+  for csv in "$OUT"/streams/w*a8_*.csv; do
+    name="$(basename "$csv" .csv)"
+    for level in disabled all; do
+      node scripts/ort_stream.js --optimization "$level" --state h=hn --state c=cn --fix sr=16000 \
+          "$OUT/models/$name.onnx" "$OUT/audio/test.wav" "$OUT/streams/${name}_ort_$level.npy" 2>/dev/null
+      "$PYTHON" - "$csv" "$OUT/streams/${name}_ort_$level.npy" "$name" "$level" >>"$OUT/ort_agreement.csv" <<'PY'
+import numpy as np, sys
+ours = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1)[:, 2]
+ort = np.load(sys.argv[2]).astype(np.float64)
+d = np.abs(ours - ort)
+print(f"{sys.argv[3]},{sys.argv[4]},{d.max():.6f},{d.mean():.6f},{np.mean((ours >= 0.5) == (ort >= 0.5)):.6f}")
+PY
+    done
+  done
+fi
+
 echo "$HEADER" >"$OUT/diagnostics.csv"
 for wbits in 16 8 6 4; do run_case "$OUT/diagnostics.csv" "w${wbits}_float_act" "$wbits" 0 max 0; done
 run_case "$OUT/diagnostics.csv" "w16a8_max" 16 8 max 0
@@ -98,10 +119,11 @@ for only in $layers; do
   run_case "$OUT/diagnostics.csv" "only_$only" 16 8 max 0 --quantize-first-last "${exclude[@]}"
 done
 
-"$PYTHON" - "$OUT/results.csv" "$OUT/diagnostics.csv" >"$OUT/results.md" <<'PY'
-import csv, sys
+"$PYTHON" - "$OUT/results.csv" "$OUT/diagnostics.csv" "$OUT/ort_agreement.csv" >"$OUT/results.md" <<'PY'
+import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 diag = list(csv.DictReader(open(sys.argv[2])))
+ort = list(csv.DictReader(open(sys.argv[3]))) if os.path.exists(sys.argv[3]) else []
 def line(r, first):
     return (f"| {first} | {float(r['size_overhead_percent']):.2f}% | {float(r['mean_abs_diff']):.4f} | "
             f"{float(r['max_abs_diff']):.4f} | {100 * float(r['decision_agreement']):.2f}% |")
@@ -120,5 +142,11 @@ for r in diag:
     else:
         what = f"{r['wbits']} / {r['abits'] if r['abits'] != '0' else 'float'}, {r['clip']}, r = {r['ocs_ratio']} {r['flags']}".strip()
     print(line(r, what))
+if ort:
+    print("\n| model (ONNX Runtime vs ocs, same QDQ file) | ORT optimization | max abs(p_ort - p_ocs) | mean | decision agreement |")
+    print("|---|---|---|---|---|")
+    for r in ort:
+        print(f"| {r['name']} | {r['optimization']} | {float(r['max_abs_diff']):.4f} | {float(r['mean_abs_diff']):.6f} | "
+              f"{100 * float(r['decision_agreement']):.2f}% |")
 PY
 cat "$OUT/results.md"
