@@ -277,7 +277,7 @@ Tensor fixed_input_tensor(const Value& value, const std::string& text) {
   if (value.shape) {
     shape = *value.shape;
     for (int64_t& d : shape) {
-      if (d > 1) user_error("--fix-input {}={}: input '{}' has shape {}; only inputs holding one number "
+      if (d > 1) user_error("cannot fix input {}={}: input '{}' has shape {}; only inputs holding one number "
                             "can be fixed", value.name, text, value.name, shape_str(*value.shape));
       d = 1;  // an unknown dim becomes 1: one number
     }
@@ -288,11 +288,11 @@ Tensor fixed_input_tensor(const Value& value, const std::string& text) {
     number = std::stod(text, &used);
     if (used != text.size()) throw std::invalid_argument("trailing characters");
   } catch (const std::exception&) {
-    user_error("--fix-input {}={}: '{}' is not a number", value.name, text, text);
+    user_error("cannot fix input {}={}: '{}' is not a number", value.name, text, text);
   }
   if (value.dtype != DType::Float32 && value.dtype != DType::Float64 && value.dtype != DType::Float16 &&
       number != static_cast<double>(static_cast<int64_t>(number)))
-    user_error("--fix-input {}={}: input '{}' is {}, which takes whole numbers", value.name, text,
+    user_error("cannot fix input {}={}: input '{}' is {}, which takes whole numbers", value.name, text,
                value.name, dtype_name(value.dtype));
   int64_t count = 1;
   for (int64_t d : shape) count *= d;
