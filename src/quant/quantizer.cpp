@@ -124,7 +124,10 @@ std::map<std::string, TensorStats> calibrate(const Graph& graph, const std::vect
   while (auto feed = source.next()) {
     for (auto it = feed->begin(); it != feed->end();) it = inputs.count(it->first) ? std::next(it) : feed->erase(it);
     session.run(*feed, calibrator.observer());
-    done += feed->begin()->second.dim(0);
+    // Samples in this batch: axis 0 of the model's first input (not of the first name in the
+    // feed: Silero's state c [2, 1, 64] sorts first and would count each chunk twice).
+    const auto first = shared->inputs.empty() ? feed->end() : feed->find(shared->values[shared->inputs[0]].name);
+    done += first != feed->end() && first->second.rank() > 0 ? first->second.dim(0) : 1;
     progress.update(done);
   }
   progress.finish();
