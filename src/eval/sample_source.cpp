@@ -4,6 +4,7 @@
 #include "eval/kjv_text.h"
 #include "eval/image_folder.h"
 #include "eval/text_lines.h"
+#include "eval/wav_source.h"
 #include "io/npy.h"
 
 #include <algorithm>
@@ -26,6 +27,7 @@ std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>&
   if (specs.size() == 1 && specs[0].rfind("kjv:", 0) == 0) return make_kjv_source(specs[0], graph, limit);
   if (specs.size() == 1 && specs[0].rfind("images:", 0) == 0)
     return make_image_folder_source(specs[0].substr(7), graph, limit);
+  if (specs.size() == 1 && specs[0].rfind("wav:", 0) == 0) return make_wav_source(specs[0], graph, limit);
   if (specs.size() == 1 && specs[0].rfind("text-lines:", 0) == 0)
     return make_text_line_source(specs[0], graph, limit);
   return std::make_unique<ArraySampleSource>(graph, read_sample_arrays(specs), limit);

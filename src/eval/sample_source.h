@@ -56,6 +56,8 @@ class ArraySampleSource : public SampleSource {
 //   images:DIR[,resize=S][,crop=C][,mean=a/b/c][,std=a/b/c][,bgr][,gray][,classes=FILE]
 //                                               ImageNet-layout folders (eval/image_folder.h)
 //   text-lines:DIR[,width=W]                    text-line images + labels.tsv (eval/text_lines.h)
+//   wav:FILE[,chunk=512][,state=IN:OUT][,fix=NAME:VALUE]
+//                                               chunks of audio for streaming models (eval/wav_source.h)
 std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>& specs,
                                                  const Graph& graph, int64_t limit);
 

@@ -2,6 +2,7 @@
 
 #include "calib/clip_method.h"
 #include "core/error.h"
+#include "passes/specialize_inputs.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,8 @@ void QuantizeOptions::validate() const {
   if (format != "qdq" && format != "split-float")
     user_error("--format '{}' is unknown; use qdq or split-float", format);
   if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
+  parse_fixed_values(fix_input, "--fix-input");
+  parse_fixed_shapes(fix_shape, "--fix-shape");
   if (threads < 0) user_error("--threads {} must be 0 (all cores) or more", threads);
 }
 
@@ -47,7 +50,7 @@ nlohmann::json QuantizeOptions::to_json() const {
           {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
-          {"fold_batchnorm", fold_batchnorm}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
+          {"fold_batchnorm", fold_batchnorm}, {"fix_input", fix_input}, {"fix_shape", fix_shape}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
           {"force", force}, {"threads", threads}};
 }
 
@@ -69,6 +72,8 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "keep_first_last_float") keep_first_last_float = value.get<bool>();
       else if (key == "exclude") exclude = value.get<std::vector<std::string>>();
       else if (key == "fold_batchnorm") fold_batchnorm = value.get<bool>();
+      else if (key == "fix_input") fix_input = value.get<std::vector<std::string>>();
+      else if (key == "fix_shape") fix_shape = value.get<std::vector<std::string>>();
       else if (key == "unroll_recurrent") unroll_recurrent = value.get<bool>();
       else if (key == "format") format = value.get<std::string>();
       else if (key == "report") report = value.get<std::string>();

@@ -30,6 +30,11 @@ struct QuantizeOptions {
   bool keep_first_last_float = true;  // the reference's policy: first conv and last FC stay float
   std::vector<std::string> exclude;   // node names left in float
   bool fold_batchnorm = true;
+  // Inputs fixed to one number ("sr=16000") and input shapes fixed ("input=1x512") before anything
+  // else (passes/specialize_inputs.h): Ifs on them are inlined, so that the layers in their
+  // branches (Silero VAD's LSTMs) are quantized too.
+  std::vector<std::string> fix_input;
+  std::vector<std::string> fix_shape;
   // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_lstm.h), so
   // that their input and recurrent weights and the hidden state are quantized (docs/RECURRENT.md).
   bool unroll_recurrent = true;

@@ -9,6 +9,7 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
+#include "passes/specialize_inputs.h"
 #include "passes/unroll_lstm.h"
 #include "quant/fake_quant.h"
 
@@ -76,8 +77,11 @@ LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
   const Node* last_fc = nullptr;
   for (const Node* node : layers) {
     if (!first_conv && node->op_type == "Conv") first_conv = node;
-    // A weight read by several layers (an unrolled LSTM's recurrent weight) is no final FC.
-    if (node->op_type != "Conv") last_fc = shared_weight(graph, *node) ? nullptr : node;
+    // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
+    // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
+    // weight) is no final FC either.
+    if (node->op_type == "Conv") last_fc = nullptr;
+    else last_fc = shared_weight(graph, *node) ? nullptr : node;
   }
   for (const Node* node : layers) {
     if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
@@ -113,9 +117,17 @@ std::map<std::string, TensorStats> calibrate(const Graph& graph, const std::vect
   source.rewind();
   Progress progress(label, source.size());
   int64_t done = 0;
+  // The data is made for the float model; an input that --fix-input turned into a constant (and
+  // folding may then have removed) is no input of `graph` any more, so its data is not fed.
+  std::set<std::string> inputs;
+  for (ValueId id : shared->inputs) inputs.insert(shared->values[id].name);
   while (auto feed = source.next()) {
+    for (auto it = feed->begin(); it != feed->end();) it = inputs.count(it->first) ? std::next(it) : feed->erase(it);
     session.run(*feed, calibrator.observer());
-    done += feed->begin()->second.dim(0);
+    // Samples in this batch: axis 0 of the model's first input (not of the first name in the
+    // feed: Silero's state c [2, 1, 64] sorts first and would count each chunk twice).
+    const auto first = shared->inputs.empty() ? feed->end() : feed->find(shared->values[shared->inputs[0]].name);
+    done += first != feed->end() && first->second.rank() > 0 ? first->second.dim(0) : 1;
     progress.update(done);
   }
   progress.finish();
@@ -185,8 +197,18 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   };
 
   Graph graph = float_graph;
-  const int64_t weights_before = weight_count(graph);
   auto start = Clock::now();
+  if (!options.fix_input.empty() || !options.fix_shape.empty()) {
+    const SpecializeOptions fixed{parse_fixed_values(options.fix_input, "--fix-input"),
+                                  parse_fixed_shapes(options.fix_shape, "--fix-shape")};
+    const SpecializeStats s = specialize_inputs(graph, fixed);
+    record("specialize_inputs", start, {{"inputs_fixed", s.inputs_fixed}, {"shapes_fixed", s.shapes_fixed},
+                                        {"shapes_folded", s.shapes_folded}, {"nodes_folded", s.nodes_folded},
+                                        {"ifs_inlined", s.ifs_inlined}, {"rounds", s.rounds}});
+    start = Clock::now();
+  }
+  // Counted after specialization: the branches not taken are gone from the model written.
+  const int64_t weights_before = weight_count(graph);
   int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
   record("fold_batchnorm", start, {{"folded", folded}});
   if (options.unroll_recurrent) {

@@ -38,6 +38,8 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", q.unsigned_activations, "unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0)");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and the last FC layer (the reference keeps them float)");
+  cmd->add_option("--fix-input", q.fix_input, "NAME=VALUE: turn a one-number input into a constant first and inline the Ifs it decides (Silero VAD: sr=16000), so their branches are quantized too");
+  cmd->add_option("--fix-shape", q.fix_shape, "NAME=D0xD1x...: give an input a static shape first (Silero VAD: input=1x512); the output model only takes that shape");
   cmd->add_flag("--no-unroll{false}", q.unroll_recurrent, "leave LSTM/GRU nodes whole (float) instead of unrolling them per time step");
   cmd->add_option("--exclude", q.exclude, "node names to leave in float");
   cmd->add_option("--format", q.format, "qdq (default) or split-float");

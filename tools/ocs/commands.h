@@ -16,5 +16,6 @@ Action add_ops_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
 Action add_quantize_command(CLI::App& app);
 Action add_sweep_command(CLI::App& app);
+Action add_stream_command(CLI::App& app);
 
 }  // namespace ocs::cli

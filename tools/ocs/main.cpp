@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(ocs::cli::add_quantize_command);
   add(ocs::cli::add_eval_command);
   add(ocs::cli::add_sweep_command);
+  add(ocs::cli::add_stream_command);
   add(ocs::cli::add_ops_command);
   try {
     app.parse(argc, argv);
