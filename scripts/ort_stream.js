@@ -22,27 +22,11 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 
-function fail(message) {
-  process.stderr.write(`ort_stream: error: ${message}\n`);
-  process.exit(1);
-}
-
-function loadOrt() {
-  const cache = process.env.OCS_CACHE || path.join(os.homedir(), '.cache', 'ocs');
-  const places = [path.join(cache, 'ort')];
-  try {
-    return require(require.resolve('onnxruntime-node', { paths: places }));
-  } catch (e) {
-    try {
-      return require('onnxruntime-node');
-    } catch (e2) {
-      fail(`cannot load onnxruntime-node from ${places[0]} (run scripts/fetch_models.sh): ${e.message}`);
-    }
-  }
-}
+const { failer, loadOrt: loadOrtFrom } = require('./ort_load');
+const fail = failer('ort_stream');
+const loadOrt = () => loadOrtFrom(fail);
 
 // ---- audio -------------------------------------------------------------------------------
 
