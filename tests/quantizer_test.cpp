@@ -7,6 +7,7 @@
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
+#include "passes/fold_batchnorm.h"
 #include "quant/quantizer.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +78,52 @@ TEST(Quantizer, SplitFloatModelIsFunctionallyIdentical) {
   EXPECT_GT(overhead, 0.0);
   // The input graph is untouched (a copy was rewritten).
   EXPECT_EQ(import_onnx_file(kSmallCnn).nodes.size(), g.nodes.size());
+}
+
+// With per-channel scales the report gives the SQNR of that grid: for each unsplit layer it
+// equals an independent per-channel fake quantization (max|w| of each output channel) and is
+// at least the per-tensor figure, since every channel's step is at most the tensor's.
+TEST(Quantizer, PerChannelReportsThePerChannelSqnr) {
+  const Graph g = import_onnx_file(kSmallCnn);
+  ArraySampleSource calib(g, calibration_arrays(1), 64);
+  QuantizeOptions options;
+  options.weight_bits = 4;
+  options.activation_bits = 0;
+  options.per_channel = true;
+  QuantizeResult result = quantize_model(g, options, &calib);
+  Graph folded = g;  // the quantizer's weights are those after BatchNorm folding
+  fold_batchnorm(folded);
+  int checked = 0;
+  for (const auto& row : result.report["layers"]) {
+    if (!row["quantized"].get<bool>()) continue;
+    ASSERT_TRUE(row.contains("weight_sqnr_db_per_channel")) << row["node"];
+    const Node* node = nullptr;
+    for (const Node& n : folded.nodes)
+      if (n.name == row["node"].get<std::string>()) node = &n;
+    ASSERT_NE(node, nullptr);
+    const Tensor& w = *folded.values[node->inputs[1]].constant;
+    const int64_t axis = node->op_type == "Conv" ? 0 : (node->attr_int("transB", 0) ? 0 : 1);
+    std::vector<double> thresholds(static_cast<size_t>(w.dim(axis)), 0.0);
+    std::vector<double> signal(thresholds.size(), 0.0);
+    const std::vector<double> values = w.to_double_vector();
+    const Shape& shape = w.shape();
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+    auto channel = [&](size_t i) { return static_cast<size_t>((static_cast<int64_t>(i) / inner) % shape[axis]); };
+    for (size_t i = 0; i < values.size(); ++i) thresholds[channel(i)] = std::max(thresholds[channel(i)], std::fabs(values[i]));
+    double energy = 0, noise = 0;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double step = static_cast<double>(static_cast<float>(thresholds[channel(i)]) / 7.0f);
+      const double q = std::min(7.0, std::max(-8.0, std::nearbyint(values[i] / step))) * step;
+      energy += values[i] * values[i];
+      noise += (values[i] - q) * (values[i] - q);
+    }
+    const double expected = 10 * std::log10(energy / noise);
+    EXPECT_NEAR(row["weight_sqnr_db_per_channel"].get<double>(), expected, 0.01) << row["node"];
+    EXPECT_GE(row["weight_sqnr_db_per_channel"].get<double>(), row["weight_sqnr_db_no_ocs"].get<double>() - 1e-9);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // The trained Fashion-MNIST ResNet (models/fashion_resnet.onnx): the split float model with

@@ -380,6 +380,12 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
         const int64_t out_axis = node->op_type == "Conv" ? 0 : (node->op_type == "Gemm" && node->attr_int("transB", 0) ? 0 : 1);
         for (const Tensor& part : channel_slices(w, out_axis))
           weight.thresholds.push_back(static_cast<float>(wclip->threshold(stats_of_tensor(part, kNoChannelAxis), options.weight_bits)));
+        // The SQNR of the grid actually used, when the weight is the model's own (a split
+        // weight's per-tensor figures stay: its halves' errors add up in the layer's output).
+        if (rows[name]["channels_split"].empty()) {
+          const std::vector<double> thresholds(weight.thresholds.begin(), weight.thresholds.end());
+          rows[name]["weight_sqnr_db_per_channel"] = sqnr_db(w, fake_quantize(w, thresholds, out_axis, options.weight_bits));
+        }
       } else {
         double t = split_threshold.count(name) ? split_threshold[name]
                                                : wclip->threshold(stats_of_tensor(w, kNoChannelAxis), options.weight_bits);

@@ -134,7 +134,9 @@ void fill_from_report(const nlohmann::json& report, SweepRow& row) {
   for (const auto& layer : report["layers"]) {
     if (!layer["quantized"].get<bool>()) continue;
     row.channels_split += static_cast<int64_t>(layer["channels_split"].size());
-    const char* key = layer.contains("weight_sqnr_db_ocs") ? "weight_sqnr_db_ocs" : "weight_sqnr_db_no_ocs";
+    const char* key = layer.contains("weight_sqnr_db_per_channel") ? "weight_sqnr_db_per_channel"
+                      : layer.contains("weight_sqnr_db_ocs")       ? "weight_sqnr_db_ocs"
+                                                                   : "weight_sqnr_db_no_ocs";
     if (layer.contains(key) && std::isfinite(layer[key].get<double>())) {
       sum += layer[key].get<double>();
       ++n;
