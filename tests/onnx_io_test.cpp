@@ -8,6 +8,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
+#include <unistd.h>
 
 namespace ocs {
 namespace {
@@ -106,7 +107,9 @@ TEST(OnnxImport, UnsupportedOpsAreAllListed) {
 class ExternalData : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("ocs_ext_{}", ::testing::UnitTest::GetInstance()->random_seed());
+    // One folder per process and test: ctest runs the tests of this fixture in parallel.
+    dir_ = fs::temp_directory_path() /
+           fmt::format("ocs_ext_{}_{}", getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_ / "model");
     std::vector<float> w = {1, 2, 3, 4, 5, 6};
     std::ofstream(dir_ / "model" / "w.bin", std::ios::binary).write(reinterpret_cast<char*>(w.data()), 24);
