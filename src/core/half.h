@@ -1,8 +1,9 @@
 // float16 (IEEE 754 binary16) and bfloat16 as storage types.
 //
 // ocs holds tensors of these types (import, export, .npy) and converts them exactly in Cast and
-// CastLike; no other kernel computes with them (dispatch_dtype refuses them, import refuses a
-// graph that would feed them to another op). A value is kept as its 16 bits.
+// CastLike; no other kernel computes with them (dispatch_dtype refuses them): import turns a
+// network that computes in them into one that computes in float32 (onnx/half_to_float.h).
+// A value is kept as its 16 bits.
 //
 //   float16:  sign 1 | exponent 5 (bias 15)  | fraction 10   max 65504, smallest normal 2^-14,
 //                                                            smallest subnormal 2^-24

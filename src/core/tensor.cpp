@@ -80,8 +80,28 @@ std::vector<double> Tensor::to_double_vector() const {
   });
 }
 
+// Between a 16-bit float and float32: exact widening, or narrowing to nearest even.
+static Tensor half_float_cast(const Tensor& input, DType to) {
+  Tensor out(to, input.shape());
+  const int64_t n = input.numel();
+  if (to == DType::Float32) {
+    const std::vector<double> wide = input.to_double_vector();
+    float* dst = out.data<float>();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(wide[i]);
+    return out;
+  }
+  const float* src = input.data<float>();
+  auto* dst = static_cast<uint16_t*>(out.raw());
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = to == DType::Float16 ? float16_from_double(src[i]).bits : bfloat16_from_double(src[i]).bits;
+  return out;
+}
+
 Tensor tensor_cast(const Tensor& input, DType to) {
   if (input.dtype() == to) return input;
+  const bool half_in = dtype_is_half(input.dtype()), half_out = dtype_is_half(to);
+  if ((half_in && to == DType::Float32) || (half_out && input.dtype() == DType::Float32))
+    return half_float_cast(input, to);
   Tensor out(to, input.shape());
   dispatch_dtype(input.dtype(), [&](auto in_tag) {
     using In = decltype(in_tag);

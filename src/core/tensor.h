@@ -87,7 +87,8 @@ class Tensor {
   size_t offset_ = 0;
 };
 
-// Converts element type (value-preserving static_cast per element, like ONNX Cast for numbers).
+// Converts element type (value-preserving static_cast per element, like ONNX Cast for numbers;
+// float16/bfloat16 to and from float32 as core/half.h converts).
 Tensor tensor_cast(const Tensor& input, DType to);
 
 }  // namespace ocs

@@ -401,9 +401,13 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, co
     auto it = inputs.find(value.name);
     if (it == inputs.end())
       user_error("input '{}' was not given; the model's inputs are: {}", value.name, expected);
-    check_input(value, it->second);
-    frame.values[id] = it->second;
-    if (observer) observer(graph, id, it->second);
+    // A 16-bit float input takes float32 data too (calibration and evaluation data are
+    // float32), rounded as numpy's astype rounds: to nearest even.
+    const bool to_half = dtype_is_half(value.dtype) && it->second.dtype() == DType::Float32;
+    const Tensor& given = to_half ? tensor_cast(it->second, value.dtype) : it->second;
+    check_input(value, given);
+    frame.values[id] = given;
+    if (observer) observer(graph, id, given);
   }
   Plan* plan = plan_.get();
   const Graph* plan_graph = planned_graph_.get();

@@ -2,6 +2,8 @@
 // subgraphs are written back as Constant nodes at the top of their body (ONNX Runtime and the
 // checker accept both; Constant nodes keep subgraph bodies self-describing).
 #include "onnx/onnx_io.h"
+
+#include "ir/node_names.h"
 #include "onnx/tensor_proto.h"
 
 #include <onnx/checker.h>
@@ -92,7 +94,19 @@ void write_graph(const Graph& graph, onnx::GraphProto* proto, bool top_level) {
   }
 }
 
-onnx::ModelProto to_model(const Graph& graph) {
+// A copy whose subgraphs are copies too (a Graph copy shares them), so it can be renamed.
+Graph deep_copy(const Graph& graph) {
+  Graph copy = graph;
+  for (Node& node : copy.nodes)
+    for (auto& [key, attr] : node.attributes)
+      if (attr.g) attr.g = std::make_shared<Graph>(deep_copy(*attr.g));
+  return copy;
+}
+
+onnx::ModelProto to_model(const Graph& input) {
+  // ONNX Runtime refuses two nodes of one name; passes may have made some (ir/node_names.h).
+  Graph graph = deep_copy(input);
+  make_node_names_unique(graph);
   onnx::ModelProto model;
   model.set_ir_version(graph.ir_version);
   model.set_producer_name("ocs");

@@ -1,6 +1,10 @@
 // ONNX -> Graph. All model validation happens here (STYLE.md: validate at the boundary).
 #include "kernels/kernel.h"
 #include "onnx/onnx_io.h"
+
+#include "ir/node_names.h"
+#include "onnx/half_to_float.h"
+#include "onnx/node_order.h"
 #include "onnx/tensor_proto.h"
 
 #include <onnx/checker.h>
@@ -273,105 +277,6 @@ void collect_unsupported(const Graph& graph, const KernelRegistry& registry,
   }
 }
 
-// ---- float16 and bfloat16 --------------------------------------------------------------------
-// ocs holds float16 and bfloat16 tensors and converts them in Cast and CastLike, but no other
-// kernel computes with them. This pass follows the 16-bit float values through the graph and
-// its subgraphs and refuses, at import, any other node that would read or make one, naming the
-// node, rather than failing in the middle of a run.
-
-bool is_half_value(const Value& value) {
-  return dtype_is_half(value.dtype) || (value.constant && dtype_is_half(value.constant->dtype()));
-}
-
-// The type a node's attributes make it produce, when that is a 16-bit float (ConstantOfShape's
-// `value`, EyeLike's or RandomNormal's `dtype`, ...); Undefined otherwise.
-DType half_made_by_attributes(const Node& node) {
-  for (const auto& [key, attr] : node.attributes) {
-    if (attr.kind == Attribute::Kind::Tensor && dtype_is_half(attr.t.dtype())) return attr.t.dtype();
-    if (attr.kind == Attribute::Kind::Int && (key == "dtype" || key == "to") &&
-        dtype_is_half(static_cast<DType>(attr.i)))
-      return static_cast<DType>(attr.i);
-  }
-  return DType::Undefined;
-}
-
-[[noreturn]] void refuse_half(const Node& node, const std::string& what, DType type,
-                              const std::string& origin) {
-  user_error("{} in {} {}, a {} tensor; ocs does not support {} in {} (only Cast and CastLike "
-             "convert it): cast to float32 before this node", node.describe(), origin, what,
-             dtype_name(type), dtype_name(type), node.op_type);
-}
-
-// Checks `graph`; `outer_half` names the 16-bit float values of the enclosing graphs. Returns,
-// for each graph output, whether it is a 16-bit float.
-std::vector<bool> check_half_use(const Graph& graph, const std::set<std::string>& outer_half,
-                                 const std::string& origin) {
-  std::vector<bool> half(graph.values.size());
-  for (size_t v = 0; v < graph.values.size(); ++v) {
-    const Value& value = graph.values[v];
-    half[v] = is_half_value(value) || (value.outer_scope && outer_half.count(value.name) != 0);
-  }
-  auto half_type = [&](ValueId id) {
-    const Value& value = graph.values[id];
-    if (dtype_is_half(value.dtype)) return value.dtype;
-    if (value.constant && dtype_is_half(value.constant->dtype())) return value.constant->dtype();
-    return DType::Float16;  // an outer-scope value known only by name; the message says float16
-  };
-  for (const Node& node : graph.nodes) {
-    const bool onnx_domain = node.domain.empty();
-    const std::string& op = node.op_type;
-    // What the outputs are when the node is one that passes 16-bit floats on.
-    std::vector<bool> out_half(node.outputs.size(), false);
-    auto input_half = [&](size_t i) {
-      return i < node.inputs.size() && node.inputs[i] != kNoValue && half[node.inputs[i]];
-    };
-    if (onnx_domain && op == "Cast") {
-      out_half.assign(node.outputs.size(),
-                      node.has_attr("to") && dtype_is_half(static_cast<DType>(node.attr("to").i)));
-    } else if (onnx_domain && op == "CastLike") {
-      out_half.assign(node.outputs.size(), input_half(1));
-    } else if (onnx_domain && op == "Identity") {
-      out_half.assign(node.outputs.size(), input_half(0));
-    } else if (onnx_domain && op == "If") {
-      if (input_half(0)) refuse_half(node, "reads '" + graph.values[node.inputs[0]].name + "'",
-                                     half_type(node.inputs[0]), origin);
-      std::set<std::string> visible = outer_half;
-      for (size_t v = 0; v < graph.values.size(); ++v)
-        if (half[v]) visible.insert(graph.values[v].name);
-      for (const auto& [key, attr] : node.attributes) {
-        if (!attr.g) continue;
-        std::vector<bool> branch = check_half_use(*attr.g, visible, origin);
-        for (size_t o = 0; o < branch.size() && o < out_half.size(); ++o)
-          out_half[o] = out_half[o] || branch[o];
-      }
-    } else {
-      for (size_t i = 0; i < node.inputs.size(); ++i)
-        if (input_half(i))
-          refuse_half(node, "reads '" + graph.values[node.inputs[i]].name + "'",
-                      half_type(node.inputs[i]), origin);
-      if (DType made = half_made_by_attributes(node); made != DType::Undefined)
-        refuse_half(node, "makes", made, origin);
-      for (ValueId out : node.outputs)
-        if (out != kNoValue && half[out])
-          refuse_half(node, "writes '" + graph.values[out].name + "', declared as", half_type(out),
-                      origin);
-      // A subgraph of another op (Loop, Scan) must not read the values either.
-      for (const auto& [key, attr] : node.attributes) {
-        if (!attr.g) continue;
-        std::set<std::string> visible = outer_half;
-        for (size_t v = 0; v < graph.values.size(); ++v)
-          if (half[v]) visible.insert(graph.values[v].name);
-        check_half_use(*attr.g, visible, origin);
-      }
-    }
-    for (size_t o = 0; o < node.outputs.size(); ++o)
-      if (node.outputs[o] != kNoValue) half[node.outputs[o]] = half[node.outputs[o]] || out_half[o];
-  }
-  std::vector<bool> outputs;
-  for (ValueId id : graph.outputs) outputs.push_back(half[id]);
-  return outputs;
-}
-
 }  // namespace
 
 std::vector<std::string> unsupported_nodes(const Graph& graph) {
@@ -424,6 +329,8 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
   if (!model.has_graph() || model.ir_version() <= 0 || model.opset_import_size() == 0)
     user_error("'{}' is not an ONNX model (no graph, IR version or opset); is it the right file?",
                origin);
+  // Before the checker, which refuses a graph out of order (ONNX Runtime sorts and runs it).
+  const bool reordered = sort_nodes_topologically(*model.mutable_graph());
   ImportContext ctx;
   ctx.base_dir = base_dir;
   ctx.origin = origin;
@@ -436,7 +343,7 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
       if (t.data_location() == onnx::TensorProto::EXTERNAL) tensor_from_proto(t, base_dir, origin);
   }
   try {
-    if (external && !model_file.empty()) {
+    if (external && !model_file.empty() && !reordered) {
       onnx::checker::check_model(model_file.string());
     } else if (!has_shapeless_io(model.graph())) {
       onnx::checker::check_model(model);
@@ -466,6 +373,14 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
     graph.opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = op.version();
   Scope scope;
   convert_graph(model.graph(), graph, scope, ctx);
+  if (has_half_values(graph)) {
+    const int64_t widened = compute_half_in_float(graph);
+    if (options.note)
+      options.note(fmt::format("'{}' computes in float16/bfloat16; ocs computes it in float32 ({} values "
+                               "widened exactly; 16-bit inputs and outputs keep their type through Casts)",
+                               origin, widened));
+  }
+  make_node_names_unique(graph);
 
   std::vector<std::string> missing = unsupported_nodes(graph);
   if (options.require_kernels && !missing.empty()) {
@@ -474,7 +389,6 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
     user_error("'{}' uses {} node(s) whose op ocs does not implement:{}\nNothing was run. "
                "Supported ops are listed by `ocs ops`.", origin, missing.size(), list);
   }
-  if (options.require_kernels) check_half_use(graph, {}, origin);
   graph.verify();
   return graph;
 }

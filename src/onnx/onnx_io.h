@@ -5,7 +5,9 @@
 
 #include "ir/graph.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace ocs {
@@ -16,6 +18,8 @@ struct ImportOptions {
   // Refuse models with ops no kernel implements, listing them all. Off only for tools that do
   // not run the model.
   bool require_kernels = true;
+  // Told what import changed that the user should know (a float16 model computed in float32).
+  std::function<void(const std::string&)> note = [](const std::string& text) { std::fprintf(stderr, "note: %s\n", text.c_str()); };
 };
 
 // Reads, checks (ONNX checker + our own checks) and converts a model. External data files are
