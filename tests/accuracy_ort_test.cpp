@@ -5,7 +5,7 @@
 //    accuracy equals what `ocs eval` measures on our simulation within 0.1 percentage point.
 #include "engine/session.h"
 #include "eval/fashion_mnist.h"
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
 #include "quant/quantizer.h"

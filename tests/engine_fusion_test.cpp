@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <tuple>
 
@@ -248,6 +249,49 @@ TEST(EngineFusion, EltwiseAfterPoolMatchesReference) {
   auto fast = check(b.done(), {{"x", random_tensor({1, 16, 12, 12}, 10)}});
   EXPECT_TRUE(has_label(*fast, "dnnl Sigmoid")) << all_labels(*fast);
   EXPECT_TRUE(has_label(*fast, "dnnl Mul")) << all_labels(*fast);
+}
+
+// Layout kernels come from the kernel registry, one factory per kind and op, tried in order:
+// an Add of a scalar constant is an eltwise step, an Add of two tensors a binary step.
+TEST(EngineFusion, LayoutKernelsAreRegisteredPerOp) {
+  auto kinds = [](const std::string& op) {
+    std::vector<std::string> names;
+    for (const LayoutFactory& factory : KernelRegistry::global().find("", op)->layout) names.push_back(factory.kind);
+    return names;
+  };
+  EXPECT_EQ(kinds("Add"), (std::vector<std::string>{"eltwise", "binary"}));
+  EXPECT_EQ(kinds("MaxPool"), (std::vector<std::string>{"pool"}));
+  EXPECT_EQ(kinds("Resize"), (std::vector<std::string>{"resize"}));
+  EXPECT_EQ(kinds("Concat"), (std::vector<std::string>{"concat"}));
+  EXPECT_EQ(kinds("Relu"), (std::vector<std::string>{"eltwise"}));
+  EXPECT_TRUE(kinds("Gather").empty());
+}
+
+// OCS_NO_LAYOUT turns off one kind of layout step and no other: with eltwise off, the Sigmoid
+// after a pool runs plainly while the Add of two blocked tensors is still a binary step.
+TEST(EngineFusion, NoLayoutSwitchTurnsOffOneKind) {
+  Builder b;
+  const ValueId x = b.input("x", {1, 16, 12, 12});
+  const ValueId conv = b.conv(x, 16, 16, 3, 51);
+  const ValueId pooled = b.add("MaxPool", {conv}, {{"kernel_shape", Builder::ints({2, 2})},
+                                                  {"strides", Builder::ints({2, 2})}});
+  const ValueId other = b.add("MaxPool", {conv}, {{"kernel_shape", Builder::ints({2, 2})},
+                                                 {"strides", Builder::ints({2, 2})}});
+  b.output(b.add("Add", {b.add("Sigmoid", {pooled}), other}));
+  const auto graph = b.done();
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 16, 12, 12}, 13)}};
+  {
+    auto fast = check(graph, inputs);
+    for (const char* label : {"dnnl MaxPool", "dnnl Sigmoid", "dnnl Add"})
+      EXPECT_TRUE(has_label(*fast, label)) << label << ": " << all_labels(*fast);
+  }
+  ASSERT_EQ(setenv("OCS_NO_LAYOUT", "eltwise", 1), 0);
+  auto fast = check(graph, inputs);
+  unsetenv("OCS_NO_LAYOUT");
+  EXPECT_TRUE(has_label(*fast, "Sigmoid")) << all_labels(*fast);
+  EXPECT_FALSE(has_label(*fast, "dnnl Sigmoid")) << all_labels(*fast);
+  EXPECT_TRUE(has_label(*fast, "dnnl Add")) << all_labels(*fast);
+  EXPECT_TRUE(has_label(*fast, "dnnl MaxPool")) << all_labels(*fast);
 }
 
 // A fused Add whose other operand turns out to broadcast at run time: the fused step declines

@@ -1,6 +1,6 @@
 // Metrics against hand-computed values, and the Fashion-MNIST reader against the raw files.
 #include "eval/fashion_mnist.h"
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 
 #include <gtest/gtest.h>
 

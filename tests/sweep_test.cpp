@@ -2,7 +2,7 @@
 // survive CSV and merging, and plots that draw what they are given.
 #include "core/error.h"
 #include "engine/session.h"
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 #include "eval/sample_source.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"

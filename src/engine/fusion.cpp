@@ -8,16 +8,6 @@ namespace ocs {
 
 namespace {
 
-// The single float value of a constant input, when it is one (rank 0 or 1, one element).
-std::optional<float> scalar_constant(const Graph& graph, ValueId id) {
-  if (id == kNoValue) return std::nullopt;
-  const Value& value = graph.values.at(static_cast<size_t>(id));
-  if (!value.constant || value.constant->dtype() != DType::Float32 || value.constant->numel() != 1 ||
-      value.constant->rank() > 1)
-    return std::nullopt;
-  return value.constant->data<float>()[0];
-}
-
 // Consumers of `value` when it may be hidden inside a fused step: not a graph output, and used
 // by plain nodes only (a subgraph reading it shows up as its If node, which never fuses).
 std::vector<NodeId> hideable_consumers(const Graph& graph, ValueId value) {
@@ -43,15 +33,15 @@ std::optional<std::vector<NodeId>> match_hardswish(const Graph& graph, ValueId x
     if (!is(add, "Add") || !is(mul, "Mul") || add.inputs.size() != 2 || mul.inputs.size() != 2) continue;
     if (uses(add, x) != 1 || uses(mul, x) != 1) continue;
     const ValueId three = add.inputs[0] == x ? add.inputs[1] : add.inputs[0];
-    if (scalar_constant(graph, three) != 3.0f) continue;
+    if (dnnl_scalar_constant(graph, three) != 3.0f) continue;
     const std::vector<NodeId> after_add = hideable_consumers(graph, add.outputs[0]);
     if (after_add.size() != 1) continue;
     const Node& clip = graph.nodes[after_add[0]];
     if (!is(clip, "Clip") || clip.inputs.empty() || clip.inputs[0] != add.outputs[0]) continue;
     const bool bounds_0_6 =
         clip.inputs.size() == 1 ? clip.attr_float("min", -1.0f) == 0.0f && clip.attr_float("max", -1.0f) == 6.0f
-                                : clip.inputs.size() == 3 && scalar_constant(graph, clip.inputs[1]) == 0.0f &&
-                                      scalar_constant(graph, clip.inputs[2]) == 6.0f;
+                                : clip.inputs.size() == 3 && dnnl_scalar_constant(graph, clip.inputs[1]) == 0.0f &&
+                                      dnnl_scalar_constant(graph, clip.inputs[2]) == 6.0f;
     if (!bounds_0_6) continue;
     const std::vector<NodeId> after_clip = hideable_consumers(graph, clip.outputs[0]);
     if (after_clip.size() != 1 || after_clip[0] != second || uses(mul, clip.outputs[0]) != 1) continue;
@@ -59,7 +49,7 @@ std::optional<std::vector<NodeId>> match_hardswish(const Graph& graph, ValueId x
     if (after_mul.size() != 1) continue;
     const Node& scale = graph.nodes[after_mul[0]];
     if (scale.inputs.size() != 2 || scale.inputs[0] != mul.outputs[0]) continue;
-    const std::optional<float> by = scalar_constant(graph, scale.inputs[1]);
+    const std::optional<float> by = dnnl_scalar_constant(graph, scale.inputs[1]);
     const bool divides = is(scale, "Div") && by == 6.0f;
     const bool multiplies = is(scale, "Mul") && by && std::fabs(*by * 6.0f - 1.0f) < 1e-6f;
     if (!divides && !multiplies) continue;
@@ -179,51 +169,6 @@ void fold_channel_affine(FusedChain& chain, const ChannelAffine& affine) {
 
 }  // namespace
 
-std::optional<std::vector<EltwiseOp>> fusion_node_as_eltwise(const Graph& graph, const Node& node,
-                                                             ValueId from, int64_t opset) {
-  using K = EltwiseOp::Kind;
-  if (!node.domain.empty() || node.outputs.size() != 1 || node.inputs.empty()) return std::nullopt;
-  const std::string& op = node.op_type;
-  if (node.inputs.size() == 1 && node.inputs[0] == from) {
-    if (op == "Relu") return std::vector<EltwiseOp>{{K::Relu}};
-    if (op == "LeakyRelu") return std::vector<EltwiseOp>{{K::LeakyRelu, node.attr_float("alpha", 0.01f)}};
-    if (op == "Sigmoid") return std::vector<EltwiseOp>{{K::Sigmoid}};
-    if (op == "Tanh") return std::vector<EltwiseOp>{{K::Tanh}};
-    if (op == "HardSwish") return std::vector<EltwiseOp>{{K::HardSwish}};
-    if (op == "HardSigmoid")  // max(0, min(1, alpha * x + beta))
-      return std::vector<EltwiseOp>{{K::Linear, node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)},
-                                    {K::Clip, 0.0f, 1.0f}};
-  }
-  const float inf = std::numeric_limits<float>::infinity();
-  if (op == "Clip" && node.inputs[0] == from) {
-    if (opset < 11) {
-      if (node.inputs.size() != 1) return std::nullopt;
-      return std::vector<EltwiseOp>{{K::Clip, node.attr_float("min", -inf), node.attr_float("max", inf)}};
-    }
-    float low = -inf, high = inf;
-    for (size_t i = 1; i < node.inputs.size(); ++i) {
-      if (node.inputs[i] == kNoValue) continue;
-      const std::optional<float> bound = scalar_constant(graph, node.inputs[i]);
-      if (!bound) return std::nullopt;
-      (i == 1 ? low : high) = *bound;
-    }
-    if (std::isnan(low) || std::isnan(high) || low > high) return std::nullopt;
-    return std::vector<EltwiseOp>{{K::Clip, low, high}};
-  }
-  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && node.inputs.size() == 2 && opset >= 7) {
-    const bool first = node.inputs[0] == from;
-    if (first == (node.inputs[1] == from)) return std::nullopt;  // x op x, or not an input
-    const std::optional<float> c = scalar_constant(graph, node.inputs[first ? 1 : 0]);
-    if (!c || !std::isfinite(*c)) return std::nullopt;
-    if (op == "Add") return std::vector<EltwiseOp>{{K::Linear, 1.0f, *c}};
-    if (op == "Mul") return std::vector<EltwiseOp>{{K::Linear, *c, 0.0f}};
-    if (op == "Sub") return std::vector<EltwiseOp>{first ? EltwiseOp{K::Linear, 1.0f, -*c} : EltwiseOp{K::Linear, -1.0f, *c}};
-    // x / c as x * (1/c) differs from the division by at most one rounding.
-    if (op == "Div" && first && *c != 0.0f) return std::vector<EltwiseOp>{{K::Linear, 1.0f / *c, 0.0f}};
-  }
-  return std::nullopt;
-}
-
 std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opset,
                                                 const std::vector<int64_t>& head_channels) {
   std::vector<FusedChain> chains;
@@ -242,7 +187,7 @@ std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opse
         std::optional<ChannelAffine> affine;
         if (chain.post_ops.empty())
           affine = node_as_channel_affine(graph, node, current, opset, head_channels[h]);
-        if (auto ops = fusion_node_as_eltwise(graph, node, current, opset)) {
+        if (auto ops = dnnl_node_as_eltwise(graph, node, current, opset)) {
           grown = append_eltwise(chain, *ops);
         } else if (affine) {
           fold_channel_affine(chain, *affine);

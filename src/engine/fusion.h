@@ -7,7 +7,7 @@
 //     Add/Sub/Mul/Div by a constant of shape [C,1,1] or [1,C,1,1] (C output channels);
 //   - element-wise functions oneDNN has as post-ops: Relu, LeakyRelu, Sigmoid, Tanh, Clip with
 //     constant bounds, HardSigmoid (linear + clip), HardSwish, and Add/Sub/Mul/Div by a constant
-//     scalar (linear);
+//     scalar (linear) (dnnl_node_as_eltwise, kernels/fast/dnnl_layout.h);
 //   - the expanded HardSwish x * Clip(x + 3, 0, 6) / 6 that Paddle exports (x then has exactly
 //     those two consumers);
 //   - one Add of another tensor (a sum post-op; its shape is checked at run time).
@@ -38,11 +38,6 @@ struct FusedChain {
   ValueId output = kNoValue;    // the chain's result (the last node's output)
   NodeId tail() const { return nodes.back(); }
 };
-
-// The element-wise functions `node` applies to its input `from`, when it is a single-input
-// function oneDNN computes (see above), else nullopt. `opset` is the graph's default opset.
-std::optional<std::vector<EltwiseOp>> fusion_node_as_eltwise(const Graph& graph, const Node& node,
-                                                             ValueId from, int64_t opset);
 
 // Chains of `graph` (each node in at most one chain). `channels(node)` is, for a Conv or
 // ConvTranspose the fast kernel accepts as a head, its number of output channels; 0 otherwise.

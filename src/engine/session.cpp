@@ -89,47 +89,28 @@ struct Session::Plan {
     return step;
   }
 
-  // The layout-aware kernel of a single node whose inputs may come in oneDNN layouts, or
-  // nullptr. `from_layout[v]`: v is produced by a layout step.
   // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv turns kinds of layout steps off (to bisect).
-  static bool disabled(const char* kind) {
+  static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
   }
 
+  // The layout kernel registered for a single node whose inputs may come in oneDNN layouts, if
+  // one takes it. `from_layout[v]`: v is produced by a layout step.
   void try_layout_step(Step& step, const Graph& graph, int64_t opset, const std::vector<bool>& from_layout) {
     const Node& node = *step.node;
-    if (!node.domain.empty() || node.outputs.size() < 1 || node.inputs.empty()) return;
-    const std::string& op = node.op_type;
-    auto layout_input = [&](size_t i) {
-      return i < node.inputs.size() && node.inputs[i] != kNoValue && from_layout[node.inputs[i]];
-    };
-    bool any_layout_input = false;
-    for (size_t i = 0; i < node.inputs.size(); ++i) any_layout_input = any_layout_input || layout_input(i);
-    if ((op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") && !disabled("pool")) {
-      step.layout = dnnl_make_layout_pool(node, graph);
-      step.layout_inputs = {node.inputs[0]};
-    } else if (op == "Resize" && layout_input(0) && !disabled("resize")) {
-      step.layout = dnnl_make_layout_resize(node, graph, opset);
-      step.layout_inputs = {node.inputs[0]};
-    } else if (op == "Concat" && any_layout_input && !disabled("concat")) {
-      step.layout = dnnl_make_layout_concat(node, graph);
-      step.layout_inputs = node.inputs;
-    } else if (disabled("eltwise")) {
-    } else if (layout_input(0) && fusion_node_as_eltwise(graph, node, node.inputs[0], opset)) {
-      step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[0], opset));
-      step.layout_inputs = {node.inputs[0]};
-    } else if (layout_input(1) && fusion_node_as_eltwise(graph, node, node.inputs[1], opset)) {
-      step.layout = dnnl_make_layout_eltwise(*fusion_node_as_eltwise(graph, node, node.inputs[1], opset));
-      step.layout_inputs = {node.inputs[1]};
-    } else if ((op == "Add" || op == "Mul" || op == "Sub" || op == "Div") && node.inputs.size() == 2 &&
-               opset >= 7 && (layout_input(0) || layout_input(1)) && !disabled("binary")) {
-      step.layout = dnnl_make_layout_binary(node);
-      step.layout_inputs = node.inputs;
-    }
-    if (step.layout) {
+    if (!step.entry || !node.domain.empty() || node.outputs.size() < 1 || node.inputs.empty()) return;
+    LayoutSite site{node, graph, opset, {}};
+    for (ValueId in : node.inputs) site.from_layout.push_back(in != kNoValue && from_layout[in]);
+    for (const LayoutFactory& factory : step.entry->layout) {
+      if (disabled(factory.kind)) continue;
+      LayoutStep made = factory.make(site);
+      if (!made.kernel) continue;
+      step.layout = std::move(made.kernel);
+      step.layout_inputs = std::move(made.inputs);
       step.layout_output = node.outputs[0];
-      step.label = "dnnl " + op;
+      step.label = "dnnl " + node.op_type;
+      return;
     }
   }
 

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "engine/session.h"
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 #include "ir/graph.h"
 
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 #include "eval/metric.h"
 
 #include "core/error.h"
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 #include "eval/perplexity.h"
 #include "eval/text_metrics.h"
 

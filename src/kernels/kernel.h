@@ -47,9 +47,32 @@ class FastKernel {
 // kernel runs).
 using FastKernelFactory = std::unique_ptr<FastKernel> (*)(const Node& node, const Graph& graph);
 
+// Layout kernels (kernels/fast/dnnl_layout.h): fast kernels whose inputs and output may stay in
+// oneDNN's blocked layouts between steps of a fused run. A factory sees where the node would run
+// and which of its inputs come from other layout steps.
+class LayoutKernel;
+struct LayoutSite {
+  const Node& node;
+  const Graph& graph;
+  int64_t opset = 0;               // the graph's default-domain opset
+  std::vector<bool> from_layout;   // per node input: produced by a layout step
+  bool any_from_layout() const;
+};
+// The kernel and the values it reads (kNoValue: absent), or no kernel when the factory declines.
+struct LayoutStep {
+  std::unique_ptr<LayoutKernel> kernel;
+  std::vector<ValueId> inputs;
+};
+using LayoutKernelFactory = LayoutStep (*)(const LayoutSite& site);
+struct LayoutFactory {
+  std::string kind;  // the name OCS_NO_LAYOUT turns off: pool, resize, concat, eltwise, binary
+  LayoutKernelFactory make = nullptr;
+};
+
 struct KernelEntry {
   ReferenceKernel reference = nullptr;
   FastKernelFactory fast = nullptr;
+  std::vector<LayoutFactory> layout;  // tried in order; the first kernel made is used
 };
 
 class KernelRegistry {
@@ -59,6 +82,8 @@ class KernelRegistry {
 
   void add_reference(const std::string& op_type, ReferenceKernel kernel, const std::string& domain = "");
   void add_fast(const std::string& op_type, FastKernelFactory factory, const std::string& domain = "");
+  void add_layout(const std::string& op_type, const std::string& kind, LayoutKernelFactory factory,
+                  const std::string& domain = "");
   const KernelEntry* find(const std::string& domain, const std::string& op_type) const;
   std::vector<std::string> op_types() const;  // "domain:op" or "op", sorted
 
@@ -74,5 +99,6 @@ void register_nn_kernels(KernelRegistry& registry);           // conv, pool, nor
 void register_quant_kernels(KernelRegistry& registry);        // QuantizeLinear, DequantizeLinear
 void register_recurrent_kernels(KernelRegistry& registry);    // LSTM, GRU, RNN
 void register_fast_kernels(KernelRegistry& registry);         // fast/*.cpp (oneDNN)
+void register_layout_kernels(KernelRegistry& registry);       // fast/dnnl_layout_nodes.cpp
 
 }  // namespace ocs

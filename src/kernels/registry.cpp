@@ -9,6 +9,10 @@ const Tensor& KernelContext::input(size_t i) const {
   return i < inputs.size() ? inputs[i] : absent;
 }
 
+bool LayoutSite::any_from_layout() const {
+  return std::find(from_layout.begin(), from_layout.end(), true) != from_layout.end();
+}
+
 static std::string key_of(const std::string& domain, const std::string& op_type) {
   return (domain == "ai.onnx" ? std::string() : domain) + ":" + op_type;
 }
@@ -21,6 +25,11 @@ void KernelRegistry::add_reference(const std::string& op_type, ReferenceKernel k
 void KernelRegistry::add_fast(const std::string& op_type, FastKernelFactory factory,
                               const std::string& domain) {
   entries_[key_of(domain, op_type)].fast = factory;
+}
+
+void KernelRegistry::add_layout(const std::string& op_type, const std::string& kind, LayoutKernelFactory factory,
+                                const std::string& domain) {
+  entries_[key_of(domain, op_type)].layout.push_back({kind, factory});
 }
 
 const KernelEntry* KernelRegistry::find(const std::string& domain, const std::string& op_type) const {
@@ -45,6 +54,7 @@ const KernelRegistry& KernelRegistry::global() {
     register_quant_kernels(r);
     register_recurrent_kernels(r);
     register_fast_kernels(r);
+    register_layout_kernels(r);
     return r;
   }();
   return registry;

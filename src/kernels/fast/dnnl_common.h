@@ -4,7 +4,7 @@
 //
 // Every fast kernel follows one pattern: created once per node, it prepares a plan (primitive,
 // reorders, weights in the primitive's layout) the first time it sees an input shape and reuses
-// it afterwards. A configuration oneDNN cannot run (or that this file does not map) falls back
+// it afterwards (PlanCache, plan_cache.h). A configuration oneDNN cannot run (or that this file does not map) falls back
 // to the reference kernel for that shape, so the fast path never changes what a model computes.
 #pragma once
 

@@ -1,8 +1,10 @@
 // Layout-aware oneDNN kernels (see dnnl_layout.h for the design). Every kernel caches one plan
-// per incoming memory desc (primitive, reorders, weights in the primitive's layout), so a run
-// after the first creates no primitive and allocates only from the buffer pool.
+// per incoming memory desc (primitive, reorders, weights in the primitive's layout; PlanCache), so
+// a run after the first creates no primitive and allocates only from the buffer pool.
 #include "kernels/fast/dnnl_layout.h"
 
+#include "kernels/fast/dnnl_conv_geometry.h"
+#include "kernels/fast/plan_cache.h"
 #include "kernels/reference/nn_common.h"
 
 #include <cstdlib>
@@ -42,17 +44,13 @@ bool is_float(const DnnlValue& value) { return value.has_memory || value.plain.d
 
 // A reorder between two descs, created once per pair.
 dnnl::reorder& cached_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
-  static std::mutex mutex;
-  static std::map<std::string, dnnl::reorder> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  const std::string key = desc_key(from) + desc_key(to);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
+  static PlanCache<std::string, dnnl::reorder> cache;
+  const auto lock = cache.lock();
+  return *cache.get(desc_key(from) + desc_key(to), [&] {
     const dnnl::memory from_probe(from, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
     const dnnl::memory to_probe(to, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
-    it = cache.emplace(key, dnnl::reorder(from_probe, to_probe)).first;
-  }
-  return it->second;
+    return std::optional<dnnl::reorder>(dnnl::reorder(from_probe, to_probe));
+  });
 }
 
 void reorder_into(const dnnl::memory& from, const dnnl::memory& to) {
@@ -115,12 +113,10 @@ class LayoutConv final : public LayoutKernel {
     DnnlValue& x = *inputs[0];
     if (!x.defined() || !is_float(x)) return false;
     const dnnl::memory src = memory_of(x);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string key = desc_key(src.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) it = plans_.emplace(key, build_plan(src.get_desc())).first;
-    if (!it->second) return false;
-    Plan& plan = *it->second;
+    const auto lock = plans_.lock();
+    Plan* found = plans_.get(desc_key(src.get_desc()), [&] { return build_plan(src.get_desc()); });
+    if (!found) return false;
+    Plan& plan = *found;
     DnnlValue* sum = has_sum_ ? inputs.back() : nullptr;
     if (sum && (!sum->defined() || !is_float(*sum) || sum->shape() != plan.y_shape)) return false;
 
@@ -164,62 +160,38 @@ class LayoutConv final : public LayoutKernel {
     Tensor zero_bias;
   };
 
+  // A primitive and the layouts it chose.
+  struct Made {
+    dnnl::primitive primitive;
+    dnnl::memory::desc src, weights, dst;
+    std::string impl;
+  };
+
   std::optional<Plan> build_plan(const dnnl::memory::desc& incoming) {
     const Shape x_shape = dims_of(incoming);
-    const Tensor& w = weights_;
-    if (x_shape.size() != 4 || w.rank() != 4) return std::nullopt;
-    const int64_t group = node_.attr_int("group", 1);
-    const int64_t in_channels = x_shape[1];
-    if (group < 1 || in_channels % group != 0) return std::nullopt;
-    const Shape kernel = nn_spatial_dims(w.shape());
-    if (node_.attr_ints("kernel_shape", kernel) != kernel) return std::nullopt;
-    int64_t out_channels = 0;
-    WindowGeometry g;
-    std::vector<int64_t> pads_end;
-    Shape weight_dims;
-    std::vector<int64_t> weight_strides;
-    if (!transposed_) {
-      // ONNX W [M, C/group, kh, kw] is exactly oneDNN's [G, M/G, C/G, kh, kw] in row-major order.
-      out_channels = w.dim(0);
-      if (out_channels % group != 0 || w.dim(1) * group != in_channels) return std::nullopt;
-      g = nn_window_geometry(node_, nn_spatial_dims(x_shape), kernel, false);
-      pads_end = g.pads_end;
-      weight_dims = group == 1 ? Shape{out_channels, in_channels}
-                               : Shape{group, out_channels / group, in_channels / group};
-      weight_dims.insert(weight_dims.end(), kernel.begin(), kernel.end());
-      weight_strides = shape_strides(weight_dims);
-    } else {
-      // ONNX W [C, M/group, kh, kw] stored as (g, c_g, m_g, k); oneDNN wants dims
-      // [G, M/G, C/G, kh, kw], described with strides over the same buffer (as in dnnl_conv.cpp).
-      if (w.dim(0) != in_channels) return std::nullopt;
-      const int64_t out_per_group = w.dim(1), in_per_group = in_channels / group;
-      const int64_t kernel_volume = kernel[0] * kernel[1];
-      out_channels = out_per_group * group;
-      g = nn_conv_transpose_geometry(node_, nn_spatial_dims(x_shape), kernel);
-      // in = (out + pad_l + pad_r - extent) / stride + 1 must hold exactly in oneDNN.
-      for (size_t i = 0; i < g.spatial_rank(); ++i)
-        pads_end.push_back((g.input[i] - 1) * g.strides[i] + g.dilated_kernel(i) - g.pads_begin[i] - g.output[i]);
-      if (group == 1) {
-        weight_dims = {out_channels, in_channels};
-        weight_strides = {kernel_volume, out_per_group * kernel_volume};
-      } else {
-        weight_dims = {group, out_per_group, in_per_group};
-        weight_strides = {in_per_group * out_per_group * kernel_volume, kernel_volume, out_per_group * kernel_volume};
-      }
-      weight_dims.insert(weight_dims.end(), kernel.begin(), kernel.end());
-      weight_strides.push_back(kernel[1]);
-      weight_strides.push_back(1);
-    }
-    for (int64_t d : g.output)
-      if (d < 1) return std::nullopt;
+    if (x_shape.size() != 4 || weights_.rank() != 4) return std::nullopt;
+    const std::optional<DnnlConvGeometry> g = dnnl_conv_geometry(node_, x_shape, weights_.shape(), transposed_);
+    if (!g) return std::nullopt;
+    const int64_t out_channels = g->out_channels;
     if (bias_.defined() && (bias_.rank() != 1 || bias_.dim(0) != out_channels)) return std::nullopt;
+    const dnnl::primitive_attr attr = post_ops_attr();
+    const std::optional<Made> made = choose_primitive(incoming, *g, attr);
+    if (!made) return std::nullopt;
 
     Plan plan;
-    plan.y_shape = {x_shape[0], out_channels, g.output[0], g.output[1]};
-    const dnnl::memory::desc bias_md = bias_.defined() ? dnnl_plain_desc({out_channels}) : dnnl::memory::desc();
-    std::vector<int64_t> dilates;  // oneDNN counts dilation from 0
-    for (int64_t d : g.dilations) dilates.push_back(d - 1);
+    plan.y_shape = g->y_shape;
+    plan.src_md = made->src;
+    plan.dst_md = made->dst;
+    plan.primitive = made->primitive;
+    plan.weights = dnnl_reorder_now(dnnl_view(dnnl_strided_desc(g->weight_dims, g->weight_strides), weights_),
+                                    made->weights);
+    if (bias_.defined()) plan.bias = dnnl_view(dnnl_plain_desc({out_channels}), bias_);
+    if (transposed_ && (bias_.defined() || !post_ops_.empty()) && !add_epilogue(plan, out_channels, attr))
+      return std::nullopt;
+    return plan;
+  }
 
+  dnnl::primitive_attr post_ops_attr() const {
     dnnl::post_ops ops;
     for (const PostOp& p : post_ops_) {
       if (p.sum) ops.append_sum(1.0f);
@@ -227,80 +199,85 @@ class LayoutConv final : public LayoutKernel {
     }
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
+    return attr;
+  }
 
-    struct Made {
-      dnnl::primitive primitive;
-      dnnl::memory::desc src, weights, dst;
-      std::string impl;
-    };
-    auto make = [&](const dnnl::memory::desc& src_md) {
-      const dnnl::memory::desc weights_any(dnnl_dims(weight_dims), f32, tag::any);
-      const dnnl::memory::desc dst_any(dnnl_dims(plan.y_shape), f32, tag::any);
-      if (!transposed_) {
-        dnnl::convolution_forward::desc desc(
-            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, weights_any, bias_md,
-            dst_any, to_dims(g.strides), to_dims(dilates), to_dims(g.pads_begin), to_dims(pads_end));
-        dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
-        return Made{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
-      }
-      // Channels-last output: the bias epilogue (binary) has a fast implementation for it, not for
-      // channel-padded blocked layouts (ref:any, 40x slower on PP-OCR det).
-      auto make_deconv = [&](const dnnl::memory::desc& dst_md) {
-        dnnl::deconvolution_forward::desc desc(
-            dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, weights_any,
-            dnnl::memory::desc(), dst_md, to_dims(g.strides), to_dims(dilates), to_dims(g.pads_begin),
-            to_dims(pads_end));
-        return dnnl::deconvolution_forward::primitive_desc(desc, dnnl_cpu_engine());
-      };
-      dnnl::deconvolution_forward::primitive_desc pd;
-      try {
-        // (One channel: the same bytes as plain, for which the binary's broadcast is 6x faster.)
-        pd = make_deconv(dnnl::memory::desc(dnnl_dims(plan.y_shape), f32, out_channels == 1 ? tag::abcd : tag::acdb));
-        if (is_reference_impl(pd.impl_info_str())) pd = make_deconv(dst_any);
-      } catch (const dnnl::error&) {
-        pd = make_deconv(dst_any);
-      }
-      return Made{dnnl::deconvolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
-    };
-    std::optional<Made> pd;
+  // Keeps the producer's layout when a fast implementation takes it as is; else lets oneDNN choose
+  // (and the input is reordered into its choice). nullopt when oneDNN has no primitive at all.
+  std::optional<Made> choose_primitive(const dnnl::memory::desc& incoming, const DnnlConvGeometry& g,
+                                       const dnnl::primitive_attr& attr) const {
+    const Shape x_shape = dims_of(incoming);
+    std::optional<Made> made;
     try {
-      // Keep the producer's layout when a fast implementation takes it as is; else let oneDNN
-      // choose (and reorder the input into its choice).
       if (incoming != dnnl_plain_desc(x_shape)) {
         try {
-          pd = make(incoming);
-          if (is_reference_impl(pd->impl)) pd.reset();
+          made = make_primitive(incoming, g, attr);
+          if (is_reference_impl(made->impl)) made.reset();
         } catch (const dnnl::error&) {
-          pd.reset();
+          made.reset();
         }
       }
-      if (!pd) pd = make(dnnl::memory::desc(dnnl_dims(x_shape), f32, tag::any));
+      if (!made) made = make_primitive(dnnl::memory::desc(dnnl_dims(x_shape), f32, tag::any), g, attr);
     } catch (const dnnl::error&) {
       return std::nullopt;
     }
-    plan.src_md = pd->src;
-    plan.dst_md = pd->dst;
-    plan.primitive = pd->primitive;
-    plan.weights = dnnl_reorder_now(dnnl_view(dnnl_strided_desc(weight_dims, weight_strides), weights_), pd->weights);
-    if (bias_.defined()) plan.bias = dnnl_view(bias_md, bias_);
-    if (transposed_ && (bias_.defined() || !post_ops_.empty())) {
-      if (has_sum_) return std::nullopt;  // not mapped: the nodes run one by one
-      const dnnl::memory::desc channel_md = dnnl_plain_desc({1, out_channels, 1, 1});
-      if (bias_.defined()) {
-        plan.bias = dnnl_view(channel_md, bias_);
-      } else {
-        plan.zero_bias = Tensor(DType::Float32, {1, out_channels, 1, 1});
-        std::fill_n(plan.zero_bias.data<float>(), out_channels, 0.0f);
-        plan.bias = dnnl_view(channel_md, plan.zero_bias);
-      }
-      try {
-        dnnl::binary::desc desc(dnnl::algorithm::binary_add, plan.dst_md, channel_md, plan.dst_md);
-        plan.epilogue = dnnl::binary(dnnl::binary::primitive_desc(desc, attr, dnnl_cpu_engine()));
-      } catch (const dnnl::error&) {
-        return std::nullopt;
-      }
+    return made;
+  }
+
+  // The (de)convolution reading `src_md`; throws dnnl::error when oneDNN has none.
+  Made make_primitive(const dnnl::memory::desc& src_md, const DnnlConvGeometry& g,
+                      const dnnl::primitive_attr& attr) const {
+    const dnnl::memory::desc weights_any(dnnl_dims(g.weight_dims), f32, tag::any);
+    const dnnl::memory::desc dst_any(dnnl_dims(g.y_shape), f32, tag::any);
+    if (!transposed_) {
+      const dnnl::memory::desc bias_md = bias_.defined() ? dnnl_plain_desc({g.out_channels}) : dnnl::memory::desc();
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           src_md, weights_any, bias_md, dst_any, g.strides, g.dilates,
+                                           g.pads_begin, g.pads_end);
+      dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+      return Made{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
     }
-    return plan;
+    // Deconvolution without bias or post-ops (they run in the epilogue). Channels-last output: the
+    // bias epilogue (binary) has a fast implementation for it, not for channel-padded blocked
+    // layouts (ref:any, 40x slower on PP-OCR det).
+    auto make_deconv = [&](const dnnl::memory::desc& dst_md) {
+      dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                             dnnl::algorithm::deconvolution_direct, src_md, weights_any,
+                                             dnnl::memory::desc(), dst_md, g.strides, g.dilates, g.pads_begin,
+                                             g.pads_end);
+      return dnnl::deconvolution_forward::primitive_desc(desc, dnnl_cpu_engine());
+    };
+    dnnl::deconvolution_forward::primitive_desc pd;
+    try {
+      // (One channel: the same bytes as plain, for which the binary's broadcast is 6x faster.)
+      pd = make_deconv(dnnl::memory::desc(dnnl_dims(g.y_shape), f32, g.out_channels == 1 ? tag::abcd : tag::acdb));
+      if (is_reference_impl(pd.impl_info_str())) pd = make_deconv(dst_any);
+    } catch (const dnnl::error&) {
+      pd = make_deconv(dst_any);
+    }
+    return Made{dnnl::deconvolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
+  }
+
+  // ConvTranspose: the bias ([1, M, 1, 1], zeros when the node has none) and the post-ops as a
+  // second, in-place binary primitive. False when this is not mapped (a sum post-op: the nodes
+  // then run one by one) or oneDNN has no such primitive.
+  bool add_epilogue(Plan& plan, int64_t out_channels, const dnnl::primitive_attr& attr) const {
+    if (has_sum_) return false;
+    const dnnl::memory::desc channel_md = dnnl_plain_desc({1, out_channels, 1, 1});
+    if (bias_.defined()) {
+      plan.bias = dnnl_view(channel_md, bias_);
+    } else {
+      plan.zero_bias = Tensor(DType::Float32, {1, out_channels, 1, 1});
+      std::fill_n(plan.zero_bias.data<float>(), out_channels, 0.0f);
+      plan.bias = dnnl_view(channel_md, plan.zero_bias);
+    }
+    try {
+      dnnl::binary::desc desc(dnnl::algorithm::binary_add, plan.dst_md, channel_md, plan.dst_md);
+      plan.epilogue = dnnl::binary(dnnl::binary::primitive_desc(desc, attr, dnnl_cpu_engine()));
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    return true;
   }
 
   const Node& node_;
@@ -308,8 +285,7 @@ class LayoutConv final : public LayoutKernel {
   const Tensor weights_, bias_;  // graph constants or their scaled copies (shared buffers)
   const std::vector<PostOp> post_ops_;
   bool has_sum_ = false;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<Plan>> plans_;
+  PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
 // ---- Pooling ----------------------------------------------------------------------------------
@@ -324,12 +300,10 @@ class LayoutPool final : public LayoutKernel {
     DnnlValue& x = *inputs[0];
     if (!x.defined() || !is_float(x)) return false;
     const dnnl::memory src = memory_of(x);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string key = desc_key(src.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) it = plans_.emplace(key, build_plan(src.get_desc())).first;
-    if (!it->second) return false;
-    Plan& plan = *it->second;
+    const auto lock = plans_.lock();
+    Plan* found = plans_.get(desc_key(src.get_desc()), [&] { return build_plan(src.get_desc()); });
+    if (!found) return false;
+    Plan& plan = *found;
     allocate(plan.dst_md, output);
     plan.primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
@@ -394,8 +368,7 @@ class LayoutPool final : public LayoutKernel {
 
   const Node& node_;
   const PoolKind kind_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<Plan>> plans_;
+  PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
 // ---- Binary -----------------------------------------------------------------------------------
@@ -436,21 +409,19 @@ class LayoutBinary final : public LayoutKernel {
       const Tensor& plain1 = dnnl_materialize(src1);
       m1 = dnnl_view(dnnl_plain_desc(s1), plain1);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string key = desc_key(m0.get_desc()) + desc_key(m1.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      std::optional<dnnl::binary> primitive;
+    const auto lock = plans_.lock();
+    dnnl::binary* primitive = plans_.get(desc_key(m0.get_desc()) + desc_key(m1.get_desc()), [&] {
+      std::optional<dnnl::binary> made;
       try {
         dnnl::binary::desc desc(algorithm_, m0.get_desc(), m1.get_desc(), m0.get_desc());
-        primitive = dnnl::binary(dnnl::binary::primitive_desc(desc, dnnl_cpu_engine()));
+        made = dnnl::binary(dnnl::binary::primitive_desc(desc, dnnl_cpu_engine()));
       } catch (const dnnl::error&) {
       }
-      it = plans_.emplace(key, primitive).first;
-    }
-    if (!it->second) return false;
+      return made;
+    });
+    if (!primitive) return false;
     allocate(m0.get_desc(), output);
-    it->second->execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, output.memory}});
+    primitive->execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
   }
@@ -458,8 +429,7 @@ class LayoutBinary final : public LayoutKernel {
  private:
   const dnnl::algorithm algorithm_;
   const bool commutative_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<dnnl::binary>> plans_;
+  PlanCache<std::string, dnnl::binary> plans_;  // key: desc_key of both operands
 };
 
 // ---- Element-wise chain -----------------------------------------------------------------------
@@ -474,10 +444,8 @@ class LayoutEltwise final : public LayoutKernel {
     const Shape shape = x.shape();
     if (shape.empty() || shape.size() > 6 || shape_numel(shape) == 0) return false;
     const dnnl::memory src = memory_of(x);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string key = desc_key(src.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
+    const auto lock = plans_.lock();
+    std::vector<dnnl::eltwise_forward>* primitives = plans_.get(desc_key(src.get_desc()), [&] {
       std::optional<std::vector<dnnl::eltwise_forward>> chain(std::in_place);
       try {
         for (const EltwiseOp& op : ops_) {
@@ -488,12 +456,12 @@ class LayoutEltwise final : public LayoutKernel {
       } catch (const dnnl::error&) {
         chain.reset();
       }
-      it = plans_.emplace(key, std::move(chain)).first;
-    }
-    if (!it->second) return false;
+      return chain;
+    });
+    if (!primitives) return false;
     allocate(src.get_desc(), output);
     dnnl::memory from = src;
-    for (auto& primitive : *it->second) {  // the first reads the input, the rest work in place
+    for (auto& primitive : *primitives) {  // the first reads the input, the rest work in place
       primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, from}, {DNNL_ARG_DST, output.memory}});
       from = output.memory;
     }
@@ -503,8 +471,7 @@ class LayoutEltwise final : public LayoutKernel {
 
  private:
   const std::vector<EltwiseOp> ops_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<std::vector<dnnl::eltwise_forward>>> plans_;
+  PlanCache<std::string, std::vector<dnnl::eltwise_forward>> plans_;  // key: desc_key of the input
 };
 
 // ---- Resize (nearest, integer factors) -------------------------------------------------------
@@ -542,23 +509,21 @@ class LayoutResize final : public LayoutKernel {
       out[a] = in[a] * factor;
     }
     const dnnl::memory src = memory_of(x);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string key = desc_key(src.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      std::optional<Plan> plan;
+    const auto lock = plans_.lock();
+    Plan* plan = plans_.get(desc_key(src.get_desc()), [&] {
+      std::optional<Plan> made;
       try {
         dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest,
                                             src.get_desc(), dnnl::memory::desc(dnnl_dims(out), f32, tag::any));
         dnnl::resampling_forward::primitive_desc pd(desc, dnnl_cpu_engine());
-        plan = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
+        made = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
       } catch (const dnnl::error&) {
       }
-      it = plans_.emplace(key, plan).first;
-    }
-    if (!it->second) return false;
-    allocate(it->second->dst_md, output);
-    it->second->primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
+      return made;
+    });
+    if (!plan) return false;
+    allocate(plan->dst_md, output);
+    plan->primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
   }
@@ -570,8 +535,7 @@ class LayoutResize final : public LayoutKernel {
   };
   const std::vector<float> scales_;
   const std::vector<int64_t> sizes_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<Plan>> plans_;
+  PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
 // ---- Concat -----------------------------------------------------------------------------------
@@ -596,25 +560,24 @@ class LayoutConcat final : public LayoutKernel {
         if (a != axis && shape[a] != first[a]) return false;
       srcs.push_back(memory_of(*in));
     }
-    std::lock_guard<std::mutex> lock(mutex_);
     std::string key;
     std::vector<dnnl::memory::desc> descs;
     for (const dnnl::memory& m : srcs) key += desc_key(m.get_desc()), descs.push_back(m.get_desc());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      std::optional<Plan> plan;
+    const auto lock = plans_.lock();
+    Plan* plan = plans_.get(key, [&] {
+      std::optional<Plan> made;
       try {
         dnnl::concat::primitive_desc pd(static_cast<int>(axis), descs, dnnl_cpu_engine());
-        plan = Plan{dnnl::concat(pd), pd.dst_desc()};
+        made = Plan{dnnl::concat(pd), pd.dst_desc()};
       } catch (const dnnl::error&) {
       }
-      it = plans_.emplace(key, plan).first;
-    }
-    if (!it->second) return false;
-    allocate(it->second->dst_md, output);
+      return made;
+    });
+    if (!plan) return false;
+    allocate(plan->dst_md, output);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, output.memory}};
     for (size_t i = 0; i < srcs.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = srcs[i];
-    it->second->primitive.execute(dnnl_cpu_stream(), args);
+    plan->primitive.execute(dnnl_cpu_stream(), args);
     dnnl_cpu_stream().wait();
     return true;
   }
@@ -625,8 +588,7 @@ class LayoutConcat final : public LayoutKernel {
     dnnl::memory::desc dst_md;
   };
   const int64_t axis_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::optional<Plan>> plans_;
+  PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
 // ---- Buffer pool ------------------------------------------------------------------------------

@@ -9,6 +9,9 @@
 // Tensor lazily (dnnl_materialize) when a non-oneDNN consumer, a subgraph, an observer or a graph
 // output needs it.
 //
+// Which nodes run as layout kernels is registered per op type with the other kernels
+// (dnnl_layout_nodes.cpp, KernelEntry::layout); fused Conv chains are planned by engine/fusion.h.
+//
 // A layout kernel may decline a configuration it does not map (returns false before touching
 // anything); the engine then runs the original nodes on plain tensors, so the fast path never
 // changes what a model computes beyond rounding.
@@ -17,6 +20,7 @@
 #include "kernels/fast/dnnl_common.h"
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -51,6 +55,15 @@ struct EltwiseOp {
   float alpha = 0.0f;  // LeakyRelu slope, Clip low, Linear scale
   float beta = 0.0f;   // Clip high, Linear shift
 };
+
+// The element-wise functions `node` applies to its input `from`, when it is a single-input
+// function oneDNN computes, else nullopt: Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, HardSigmoid
+// (linear, then clip), Clip with constant bounds, and Add/Sub/Mul/Div by a constant scalar
+// (linear). `opset` is the graph's default opset. Used by the layout kernels and by fusion.
+std::optional<std::vector<EltwiseOp>> dnnl_node_as_eltwise(const Graph& graph, const Node& node, ValueId from,
+                                                           int64_t opset);
+// The single float value of a constant input, when it is one (rank 0 or 1, one element).
+std::optional<float> dnnl_scalar_constant(const Graph& graph, ValueId id);
 
 // A post-op of a fused Conv: an element-wise function, or `sum`: add the kernel's last input (a
 // tensor of the output's shape) to the result at this point of the chain.

@@ -6,11 +6,10 @@
 //    which is O(M*N) next to the O(M*N*K) product.
 // A constant B is reordered once into the layout the primitive prefers (format_tag::any).
 #include "kernels/fast/dnnl_common.h"
+#include "kernels/fast/plan_cache.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/nn_common.h"
 
-#include <map>
-#include <mutex>
 #include <optional>
 
 namespace ocs {
@@ -62,8 +61,7 @@ class DnnlMatMulKernelBase : public FastKernel {
  protected:
   explicit DnnlMatMulKernelBase(bool constant_b) : constant_b_(constant_b) {}
   const bool constant_b_;
-  std::mutex mutex_;
-  std::map<std::vector<int64_t>, std::optional<MatMulPlan>> plans_;
+  PlanCache<std::vector<int64_t>, MatMulPlan> plans_;  // key: shapes_key
 
   static std::vector<int64_t> shapes_key(const KernelContext& ctx) {
     std::vector<int64_t> key;
@@ -87,12 +85,10 @@ class DnnlMatMulKernel final : public DnnlMatMulKernelBase {
 
   void run(KernelContext& ctx) override {
     if (!all_float(ctx)) return dnnl_note_fallback(), nn_matmul(ctx);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::vector<int64_t> key = shapes_key(ctx);
-    auto it = plans_.find(key);
-    if (it == plans_.end()) it = plans_.emplace(key, build_plan(ctx)).first;
-    if (!it->second) return dnnl_note_fallback(), nn_matmul(ctx);
-    MatMulPlan& plan = *it->second;
+    const auto lock = plans_.lock();
+    MatMulPlan* found = plans_.get(shapes_key(ctx), [&] { return build_plan(ctx); });
+    if (!found) return dnnl_note_fallback(), nn_matmul(ctx);
+    MatMulPlan& plan = *found;
     Tensor y(DType::Float32, plan.y_shape);
     execute_matmul(plan, ctx.input(0), ctx.input(1), nullptr, y);
     ctx.outputs[0] = std::move(y);
@@ -140,12 +136,10 @@ class DnnlGemmKernel final : public DnnlMatMulKernelBase {
 
   void run(KernelContext& ctx) override {
     if (!all_float(ctx)) return dnnl_note_fallback(), nn_gemm(ctx);
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::vector<int64_t> key = shapes_key(ctx);
-    auto it = plans_.find(key);
-    if (it == plans_.end()) it = plans_.emplace(key, build_plan(ctx)).first;
-    if (!it->second) return dnnl_note_fallback(), nn_gemm(ctx);
-    MatMulPlan& plan = *it->second;
+    const auto lock = plans_.lock();
+    MatMulPlan* found = plans_.get(shapes_key(ctx), [&] { return build_plan(ctx); });
+    if (!found) return dnnl_note_fallback(), nn_gemm(ctx);
+    MatMulPlan& plan = *found;
     const Tensor& c = ctx.input(2);
     Tensor y(DType::Float32, plan.y_shape);
     execute_matmul(plan, ctx.input(0), ctx.input(1), plan.c_as_bias ? &c : nullptr, y);

@@ -7,10 +7,9 @@
 // maximum and is not counted by exclude-padding averages. AveragePool with
 // count_include_pad=1 would count it, so that one case runs the reference kernel.
 #include "kernels/fast/dnnl_common.h"
+#include "kernels/fast/plan_cache.h"
 #include "kernels/reference/nn_common.h"
 
-#include <map>
-#include <mutex>
 #include <optional>
 
 namespace ocs {
@@ -32,11 +31,10 @@ class DnnlPoolKernel final : public FastKernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::Float32) return dnnl_note_fallback(), reference(ctx);
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = plans_.find(x.shape());
-    if (it == plans_.end()) it = plans_.emplace(x.shape(), build_plan(ctx)).first;
-    if (!it->second) return dnnl_note_fallback(), reference(ctx);
-    PoolPlan& plan = *it->second;
+    const auto lock = plans_.lock();
+    PoolPlan* found = plans_.get(x.shape(), [&] { return build_plan(ctx); });
+    if (!found) return dnnl_note_fallback(), reference(ctx);
+    PoolPlan& plan = *found;
     Tensor y(DType::Float32, plan.y_shape);
     std::unordered_map<int, dnnl::memory> args;
     args[DNNL_ARG_SRC] = dnnl_view(plan.src_user, x);
@@ -112,8 +110,7 @@ class DnnlPoolKernel final : public FastKernel {
   }
 
   const PoolKind kind_;
-  std::mutex mutex_;
-  std::map<Shape, std::optional<PoolPlan>> plans_;
+  PlanCache<Shape, PoolPlan> plans_;  // key: x shape
 };
 
 bool pool_node_in_fast_path(const Node& node, const Graph& graph) {

@@ -14,10 +14,9 @@
 // activations other than the defaults, `clip`, `input_forget`, a sequence_lens entry other
 // than seq_length, and any shape the reference would reject (it then reports the error).
 #include "kernels/fast/dnnl_common.h"
+#include "kernels/fast/plan_cache.h"
 #include "kernels/reference/recurrent_common.h"
 
-#include <map>
-#include <mutex>
 #include <optional>
 #include <tuple>
 
@@ -66,11 +65,10 @@ class DnnlRecurrentKernel final : public FastKernel {
   void run(KernelContext& ctx) override {
     const std::optional<RnnProblem> problem = read_problem(ctx);
     if (!problem) return fall_back(ctx);
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = plans_.find(*problem);
-    if (it == plans_.end()) it = plans_.emplace(*problem, build_plan(*problem)).first;
-    if (!it->second) return fall_back(ctx);
-    RnnPlan& plan = *it->second;
+    const auto lock = plans_.lock();
+    RnnPlan* found = plans_.get(*problem, [&] { return build_plan(*problem); });
+    if (!found) return fall_back(ctx);
+    RnnPlan& plan = *found;
     if (!plan.weights_ready || !constant_weights_) {
       prepare_weights(plan, *problem, ctx);
       plan.weights_ready = true;
@@ -83,8 +81,7 @@ class DnnlRecurrentKernel final : public FastKernel {
   const dnnl::rnn_direction direction_;
   const int64_t layout_;
   const bool constant_weights_;
-  std::mutex mutex_;
-  std::map<RnnProblem, std::optional<RnnPlan>> plans_;
+  PlanCache<RnnProblem, RnnPlan> plans_;
 
   bool is_lstm() const { return cell_ == Cell::Lstm; }
   bool has_peepholes(const KernelContext& ctx) const { return is_lstm() && ctx.has_input(7); }

@@ -1,5 +1,5 @@
 // The neural-network family: convolutions (conv.cpp, conv_transpose.cpp), pooling (pool.cpp),
-// normalizations (norm.cpp) and matrix products (gemm.cpp). Window geometry shared with the
+// normalizations (nn_normalization.cpp) and matrix products (gemm.cpp). Window geometry shared with the
 // fast kernels lives in nn_common.cpp.
 #include "kernels/reference/nn_common.h"
 

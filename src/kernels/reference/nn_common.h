@@ -77,7 +77,7 @@ void nn_lp_pool(KernelContext& ctx);
 void nn_global_average_pool(KernelContext& ctx);
 void nn_global_max_pool(KernelContext& ctx);
 void nn_global_lp_pool(KernelContext& ctx);
-// norm.cpp
+// nn_normalization.cpp
 void nn_batch_normalization(KernelContext& ctx);
 void nn_instance_normalization(KernelContext& ctx);
 void nn_layer_normalization(KernelContext& ctx);

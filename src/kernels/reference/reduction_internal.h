@@ -1,5 +1,5 @@
 // Private to the reduction family (reduction.cpp, softmax.cpp, argminmax.cpp, cumsum.cpp,
-// normalization.cpp) and quant.cpp (per-axis scales): axis handling shared by the ops that work
+// lp_mvn_normalization.cpp) and quant.cpp (per-axis scales): axis handling shared by the ops that work
 // along one or more axes.
 #pragma once
 

@@ -1,4 +1,5 @@
-// Accuracy and fidelity metrics, accumulated batch by batch.
+// Top-1/top-5 accuracy and fidelity against the float model (the accumulators behind the "top1" and
+// "fidelity" metrics of eval/metric.h), accumulated batch by batch.
 #pragma once
 
 #include "core/tensor.h"

@@ -1,4 +1,5 @@
-// Normalizations: BatchNormalization, InstanceNormalization, LayerNormalization, LRN.
+// The normalizations of the nn family: BatchNormalization, InstanceNormalization,
+// LayerNormalization, LRN (LpNormalization and MeanVarianceNormalization: lp_mvn_normalization.cpp).
 // Statistics are computed in double: a float sum of many squares loses digits that the
 // reference is meant to keep. Variances are population (biased) variances, as ONNX specifies.
 #include "kernels/reference/broadcast.h"

@@ -1,4 +1,4 @@
-#include "eval/metrics.h"
+#include "eval/topk_fidelity.h"
 
 #include <cmath>
 #include <limits>
