@@ -47,18 +47,14 @@ Predictions predict_test_split(const Graph& graph, const fs::path& scratch) {
   return p;
 }
 
-bool inputs_present() {
-  const bool present = ort_available() && fs::exists(kFashionMnistDir);
-  const char* require = std::getenv("OCS_REQUIRE_REAL_MODELS");
-  if (!present && require && std::string(require) == "1")
-    ADD_FAILURE() << "ONNX Runtime or dataset-fashion-mnist is missing (run scripts/fetch_models.sh, install_deps.sh)";
-  return present;
-}
+bool inputs_present() { return ort_available() && fs::exists(kFashionMnistDir); }
 
 class AccuracyVsOrt : public ::testing::TestWithParam<TrainedModel> {};
 
 TEST_P(AccuracyVsOrt, FloatModelPredictsTheSameClassOnEveryTestImage) {
-  if (!inputs_present()) GTEST_SKIP() << "ONNX Runtime or dataset-fashion-mnist absent";
+  if (!inputs_present())
+    OCS_SKIP_OR_FAIL("ONNX Runtime or dataset-fashion-mnist is missing (run scripts/fetch_models.sh, "
+                     "scripts/install_deps.sh)");
   const fs::path scratch = fs::temp_directory_path() / ("ocs_acc_float_" + std::to_string(getpid()));
   Predictions p = predict_test_split(import_onnx_file(model_path(GetParam())), scratch);
   fs::remove_all(scratch);
@@ -73,7 +69,9 @@ TEST_P(AccuracyVsOrt, FloatModelPredictsTheSameClassOnEveryTestImage) {
 }
 
 TEST_P(AccuracyVsOrt, ExportedQdqModelKeepsOurAccuracyWithinATenthOfAPoint) {
-  if (!inputs_present()) GTEST_SKIP() << "ONNX Runtime or dataset-fashion-mnist absent";
+  if (!inputs_present())
+    OCS_SKIP_OR_FAIL("ONNX Runtime or dataset-fashion-mnist is missing (run scripts/fetch_models.sh, "
+                     "scripts/install_deps.sh)");
   const Graph float_graph = import_onnx_file(model_path(GetParam()));
   QuantizeOptions options;
   options.weight_bits = 6;

@@ -9,6 +9,7 @@
 // Each case also checks the plan (Session::step_labels), so that a fusion or a layout step that
 // silently stopped happening fails the test rather than only getting slower.
 #include "engine/session.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -20,13 +21,7 @@
 namespace ocs {
 namespace {
 
-Tensor random_tensor(Shape shape, uint32_t seed, float low = -1.0f, float high = 1.0f) {
-  Tensor t(DType::Float32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(low, high);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using testing::random_tensor;
 
 // Builds graphs value by value.
 class Builder {
@@ -109,15 +104,7 @@ class Builder {
 void expect_close(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected) {
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t o = 0; o < expected.size(); ++o) {
-    ASSERT_EQ(actual[o].shape(), expected[o].shape()) << "output " << o;
-    const auto a = actual[o].span<float>();
-    const auto e = expected[o].span<float>();
-    float max_ref = 0.0f, max_diff = 0.0f;
-    for (size_t i = 0; i < e.size(); ++i) {
-      max_ref = std::max(max_ref, std::fabs(e[i]));
-      max_diff = std::max(max_diff, std::fabs(a[i] - e[i]));
-    }
-    EXPECT_LE(max_diff, 1e-4f * (1.0f + max_ref)) << "output " << o;
+    EXPECT_TRUE(testing::tensors_close(actual[o], expected[o], 1e-4, 1e-4)) << "output " << o;
   }
 }
 

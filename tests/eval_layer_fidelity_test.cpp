@@ -5,6 +5,7 @@
 #include "eval/sample_source.h"
 #include "onnx/onnx_io.h"
 #include "quant/quantizer.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -16,13 +17,7 @@ namespace {
 
 const std::filesystem::path kSmallCnn = std::filesystem::path(OCS_SOURCE_DIR) / "tests" / "data" / "small_cnn.onnx";
 
-Tensor random_input(uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.5f);
-  Tensor x(DType::Float32, {1, 1, 28, 28});
-  for (float& v : x.span<float>()) v = normal(rng);
-  return x;
-}
+Tensor random_input(uint32_t seed) { return testing::random_normal_tensor({1, 1, 28, 28}, seed, 0.5f); }
 
 // Per-layer SQNR of `quantized` against the float small CNN on 8 inputs, and the output's.
 std::pair<nlohmann::json, double> measure(const Graph& float_graph, const Graph& quantized) {

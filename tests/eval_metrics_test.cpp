@@ -1,6 +1,7 @@
 // Metrics against hand-computed values, and the Fashion-MNIST reader against the raw files.
 #include "eval/fashion_mnist.h"
 #include "eval/topk_fidelity.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -36,7 +37,7 @@ TEST(Fidelity, HandComputed) {
 }
 
 TEST(FashionMnist, ReadsTheTestSplit) {
-  if (!std::filesystem::exists(kFashionMnistDir)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  if (!std::filesystem::exists(kFashionMnistDir)) OCS_SKIP_OR_FAIL("dataset-fashion-mnist is not installed (scripts/install_deps.sh)");
   FashionMnistSource source(kFashionMnistDir, "test", "input", 100, 32);
   EXPECT_EQ(source.size(), 100);
   int64_t seen = 0;

@@ -5,6 +5,7 @@
 // step would be ~0.017 after normalization.
 #include "eval/image_folder.h"
 #include "io/npy.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -37,11 +38,7 @@ TEST(ImageFolder, MatchesTorchvisionImageFolder) {
   std::optional<Feed> batch = source->next();
   ASSERT_TRUE(batch);
   const Tensor& x = batch->at("image");
-  ASSERT_EQ(x.shape(), expected.shape());
-  float worst = 0;
-  for (int64_t i = 0; i < x.numel(); ++i)
-    worst = std::max(worst, std::abs(x.data<float>()[i] - expected.data<float>()[i]));
-  EXPECT_LE(worst, 1e-5f);
+  EXPECT_TRUE(testing::tensors_close(x, expected, 1e-5));
   EXPECT_EQ(*source->batch_labels(), read_npy(kData / "folder_labels.npy").to_vector<int64_t>());
   EXPECT_FALSE(source->next());
 }

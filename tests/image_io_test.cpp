@@ -5,6 +5,7 @@
 // differently.
 #include "io/image.h"
 #include "io/npy.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -33,11 +34,7 @@ void expect_decoded(const std::string& name, int channels, int tolerance) {
   ASSERT_EQ(image.height, expected.dim(0));
   ASSERT_EQ(image.width, expected.dim(1));
   ASSERT_EQ(static_cast<int64_t>(image.pixels.size()), expected.numel());
-  const uint8_t* want = expected.data<uint8_t>();
-  int worst = 0;
-  for (size_t i = 0; i < image.pixels.size(); ++i)
-    worst = std::max(worst, std::abs(static_cast<int>(image.pixels[i]) - static_cast<int>(want[i])));
-  EXPECT_LE(worst, tolerance);
+  EXPECT_TRUE(testing::values_close(image.pixels, expected.to_vector<uint8_t>(), tolerance));
 }
 
 TEST(ImageIo, PngMatchesPilExactly) {

@@ -4,6 +4,7 @@
 // normalized floats within 1e-5 (+-1 of a uint8 would be ~0.017, so this also pins the pixels).
 #include "eval/image_preprocess.h"
 #include "io/npy.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -19,11 +20,7 @@ void expect_pixels_near(const Image& image, const Tensor& expected, int toleranc
   ASSERT_EQ(image.height, expected.dim(0));
   ASSERT_EQ(image.width, expected.dim(1));
   ASSERT_EQ(image.channels, expected.dim(2));
-  const uint8_t* want = expected.data<uint8_t>();
-  int worst = 0;
-  for (size_t i = 0; i < image.pixels.size(); ++i)
-    worst = std::max(worst, std::abs(static_cast<int>(image.pixels[i]) - static_cast<int>(want[i])));
-  EXPECT_LE(worst, tolerance);
+  EXPECT_TRUE(testing::values_close(image.pixels, expected.to_vector<uint8_t>(), tolerance));
 }
 
 TEST(ImagePreprocess, ResizeShorterSideMatchesTorchvision) {
@@ -57,10 +54,7 @@ void expect_pipeline(const ImagePreprocess& options, const std::string& expected
   ASSERT_EQ(expected.shape(), (Shape{3, options.crop_height, options.crop_width}));
   std::vector<float> got(static_cast<size_t>(expected.numel()));
   preprocess_image(image, options, got.data());
-  const float* want = expected.data<float>();
-  float worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
-  EXPECT_LE(worst, 1e-5f);
+  EXPECT_TRUE(testing::values_close(got, expected.to_vector<float>(), 1e-5));
 }
 
 TEST(ImagePreprocess, PipelineMatchesTorchvision) {

@@ -4,6 +4,7 @@
 
 #include "ir/graph.h"
 #include "kernels/kernel.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,10 @@
 #include <vector>
 
 namespace ocs::nn_test {
+
+using testing::compare_tensors;
+using testing::random_tensor;
+using testing::tensors_close;
 
 inline Attribute attr_int(int64_t v) { Attribute a; a.kind = Attribute::Kind::Int; a.i = v; return a; }
 inline Attribute attr_float(float v) { Attribute a; a.kind = Attribute::Kind::Float; a.f = v; return a; }
@@ -80,13 +85,6 @@ struct OneNodeGraph {
     return outputs;
   }
 };
-
-inline Tensor random_tensor(Shape shape, std::mt19937& rng, float low = -1.0f, float high = 1.0f) {
-  Tensor t(DType::Float32, std::move(shape));
-  std::uniform_real_distribution<float> dist(low, high);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
 
 inline void expect_floats_near(const Tensor& actual, const std::vector<float>& expected, float tolerance = 1e-5f) {
   ASSERT_EQ(actual.dtype(), DType::Float32);

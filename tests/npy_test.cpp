@@ -2,6 +2,7 @@
 // Debian's /usr/bin/python3 + numpy), files read back by NumPy, malformed files and
 // escape_file_name. All comparisons are exact: the values are chosen to be representable.
 #include "io/npy.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -179,7 +180,7 @@ TEST_F(NpyTest, Float16RoundTripsAndBFloat16IsWrittenAsUInt16Bits) {
 // ---- files written by NumPy ---------------------------------------------------------------
 
 TEST_F(NpyTest, ReadsFilesWrittenByNumPy) {
-  if (!python_has_numpy()) GTEST_SKIP() << kPython << " with numpy is not installed";
+  if (!python_has_numpy()) OCS_SKIP_OR_FAIL(kPython << " with numpy is not installed (scripts/install_deps.sh)");
   ASSERT_TRUE(run_python(dir_, R"PY(
 import sys, numpy as np
 d = sys.argv[1] + '/'
@@ -270,7 +271,7 @@ np.savez_compressed(d + 'compressed.npz', big, ids=np.arange(5, dtype=np.int64),
 }
 
 TEST_F(NpyTest, NumPyReadsFilesWeWrite) {
-  if (!python_has_numpy()) GTEST_SKIP() << kPython << " with numpy is not installed";
+  if (!python_has_numpy()) OCS_SKIP_OR_FAIL(kPython << " with numpy is not installed (scripts/install_deps.sh)");
   for (DType dtype : kAllTypes)
     write_npy(dir_ / (std::string(dtype_name(dtype)) + ".npy"),
               pattern_tensor(dtype, {2, 3, 4}));
@@ -572,7 +573,7 @@ TEST_F(NpyTest, MalformedNpzIsUserErrorNamingTheFile) {
 }
 
 TEST_F(NpyTest, CorruptDeflatedMembersAreUserErrors) {
-  if (!python_has_numpy()) GTEST_SKIP() << kPython << " with numpy is not installed";
+  if (!python_has_numpy()) OCS_SKIP_OR_FAIL(kPython << " with numpy is not installed (scripts/install_deps.sh)");
   ASSERT_TRUE(run_python(dir_, R"PY(
 import sys, numpy as np
 d = sys.argv[1] + '/'

@@ -12,8 +12,8 @@
 //      lines measures about 1%), so the preprocessing is what the model was trained on;
 //   4. `ocs eval --data text-lines:... --metric cer --limit 20 --json` reports the same CER
 //      and line accuracy as 2. and 3. computed here.
-// Skips when the golden files or the model are absent, unless OCS_REQUIRE_REAL_MODELS=1 (CI
-// makes them first and sets it).
+// Skips when the golden files or the model are absent, fails instead when OCS_REQUIRE_REAL_MODELS
+// is set (CI makes them first and sets it).
 #include "engine/session.h"
 #include "eval/ctc.h"
 #include "eval/text_lines.h"
@@ -37,11 +37,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kLines = 20;
 
-bool require_real_models() {
-  const char* require = std::getenv("OCS_REQUIRE_REAL_MODELS");
-  return require && std::string(require) == "1";
-}
-
 std::string read_model_path(const fs::path& file) {
   std::ifstream in(file);
   std::string model;
@@ -52,14 +47,11 @@ std::string read_model_path(const fs::path& file) {
 TEST(OcrEndToEnd, PpOcrV4RecDecodesLikeOnnxRuntime) {
   const fs::path golden = testing::ocs_cache() / "golden" / "ppocr_rec_lines";
   const fs::path keys_file = testing::ocs_cache() / "models" / "ppocr_keys_v1.txt";
-  if (!fs::exists(golden / ".stamp") || !fs::exists(keys_file)) {
-    if (require_real_models())
-      FAIL() << "no golden files in " << golden << " or no " << keys_file
-             << " (run scripts/make_golden.sh ppocr_rec_lines)";
-    GTEST_SKIP() << "no golden files in " << golden << " (run scripts/make_golden.sh; CI does)";
-  }
+  if (!fs::exists(golden / ".stamp") || !fs::exists(keys_file))
+    OCS_SKIP_OR_FAIL("no golden files in " << golden << " or no " << keys_file
+                     << " (run scripts/fetch_models.sh and scripts/make_golden.sh)");
   const std::string model = read_model_path(golden / "model");
-  ASSERT_TRUE(fs::exists(model)) << model;
+  if (!fs::exists(model)) OCS_SKIP_OR_FAIL(model << " is missing (run scripts/fetch_models.sh)");
   const fs::path lines_dir = fs::path(OCS_SOURCE_DIR) / "tests" / "data" / "text_lines";
 
   // 1. The reader against NumPy's preprocessing.
@@ -79,11 +71,8 @@ TEST(OcrEndToEnd, PpOcrV4RecDecodesLikeOnnxRuntime) {
     labels.insert(labels.end(), source->batch_texts()->begin(), source->batch_texts()->end());
   }
   ASSERT_EQ(filled, kLines);
-  double max_input_difference = 0;
-  for (int64_t i = 0; i < input.numel(); ++i)
-    max_input_difference = std::max<double>(
-        max_input_difference, std::abs(input.data<float>()[i] - want_input.data<float>()[i]));
-  EXPECT_LE(max_input_difference, 1e-6) << "the text-lines reader differs from the NumPy preprocessing";
+  EXPECT_TRUE(testing::tensors_close(input, want_input, 1e-6))
+      << "the text-lines reader differs from the NumPy preprocessing";
 
   // 2. Decoded text: ocs' engine vs ONNX Runtime, through the same decoder.
   Session session(graph);

@@ -2,6 +2,7 @@
 // hand-computed values and the algebraic identities of docs/OCS.md.
 #include "quant/fake_quant.h"
 #include "quant/ocs_split.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -63,10 +64,7 @@ TEST(FakeQuant, Sqnr) {
   EXPECT_TRUE(std::isinf(sqnr_db(x, x)));
   // Uniform data: the error is uniform on +-step/2, so SQNR = 20 log10(levels) + const and 8 bits
   // beat 4 bits by 20 log10(127 / 7) = 25.2 dB (tolerance: sampling noise of 4096 values).
-  Tensor r(DType::Float32, {4096});
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& v : r.span<float>()) v = dist(rng);
+  const Tensor r = testing::random_tensor({4096}, 7);
   const double gain = sqnr_db(r, fake_quantize_max(r, 8)) - sqnr_db(r, fake_quantize_max(r, 4));
   EXPECT_NEAR(gain, 20.0 * std::log10(127.0 / 7.0), 0.5);
 }
@@ -205,10 +203,7 @@ TEST(OcsSplit, QuantAwareHalvesHandComputed) {
 // Exceptions are only allowed within 1e-3 of a tie (float32 rounding of the halves can move a
 // near-tie; exact ties follow the rule above). Naive halves do not have this property.
 TEST(OcsSplit, QuantizedHalvesSumToTheFinerGridValue) {
-  Tensor w(DType::Float32, {16, 32, 3, 3});
-  std::mt19937 rng(42);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  for (float& v : w.span<float>()) v = normal(rng);
+  Tensor w = testing::random_normal_tensor({16, 32, 3, 3}, 42, 0.02f);
   float* data = w.data<float>();
   data[5] = 0.4f;                     // outliers, in input channels 0, 7 and 7 again
   data[(3 * 32 + 7) * 9 + 4] = -0.3f;
@@ -239,10 +234,7 @@ TEST(OcsSplit, QuantizedHalvesSumToTheFinerGridValue) {
         EXPECT_GT(mismatches, 0) << bits << " bits: naive halves should lose steps";
       // Either way the float pieces add back to W (QA: up to one rounding of each half).
       const Tensor folded = ocs_fold_split(r.weight, 1, r.duplicated);
-      double worst = 0.0;
-      for (int64_t i = 0; i < w.numel(); ++i)
-        worst = std::max(worst, std::fabs(static_cast<double>(folded.data<float>()[i]) - data[i]));
-      EXPECT_LE(worst, 1e-7) << "fold(split) differs from W";
+      EXPECT_TRUE(testing::tensors_close(folded, w, 1e-7)) << "fold(split) differs from W";
     }
   }
 }

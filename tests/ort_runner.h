@@ -1,10 +1,11 @@
 // Runs a graph with ONNX Runtime (onnxruntime-node via scripts/ort_run.js), the independent
 // reference engine of the tests. scripts/fetch_models.sh installs it into $OCS_CACHE/ort; tests
-// skip with a message when it is absent (CI installs it first).
+// end through OCS_SKIP_OR_FAIL (test_util.h) when it is absent.
 #pragma once
 
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -14,13 +15,6 @@
 #include <string>
 
 namespace ocs::testing {
-
-inline std::filesystem::path ocs_cache() {
-  const char* cache = std::getenv("OCS_CACHE");
-  if (cache && *cache) return cache;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/root") / ".cache" / "ocs";
-}
 
 inline bool ort_available() {
   return std::filesystem::exists(ocs_cache() / "ort" / "node_modules" / "onnxruntime-node") &&

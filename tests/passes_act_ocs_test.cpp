@@ -7,6 +7,7 @@
 #include "io/npy.h"
 #include "model_builder.h"
 #include "onnx/onnx_io.h"
+#include "ort_runner.h"
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 
@@ -26,14 +27,8 @@ namespace fs = std::filesystem;
 
 constexpr double kFloatTolerance = 1e-5;  // relative to max |output|
 
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
-  for (float& x : v) x = normal(rng);
-  for (size_t k = 0; k < v.size(); k += 13) v[k] *= 5.0f;  // outliers
-  return Tensor::from_vector<float>(shape, v);
-}
+// Normal values with every 13th times 5: the outliers activation OCS is about.
+Tensor outlier_tensor(Shape shape, uint32_t seed) { return random_normal_tensor(std::move(shape), seed, 1.0f, {13, 5.0f}); }
 
 Graph load(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
 
@@ -51,8 +46,8 @@ onnx::ModelProto conv_model(int64_t channels, int64_t group = 1) {
   *g->add_input() = value_info("x", {2, channels, 6, 6});
   const int64_t out = group == 1 ? 5 : channels;
   *g->add_output() = value_info("y", {2, out, 6, 6});
-  tensor_to_proto(random_tensor({out, channels / group, 3, 3}, 51), "W", g->add_initializer());
-  tensor_to_proto(random_tensor({out}, 52), "b", g->add_initializer());
+  tensor_to_proto(outlier_tensor({out, channels / group, 3, 3}, 51), "W", g->add_initializer());
+  tensor_to_proto(outlier_tensor({out}, 52), "b", g->add_initializer());
   auto conv = node("Conv", {"x", "W", "b"}, {"y"}, "conv");
   auto* pads = conv.add_attribute();
   pads->set_name("pads");
@@ -69,8 +64,8 @@ onnx::ModelProto gemm_model(bool trans_a, bool trans_b) {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", trans_a ? Shape{8, 3} : Shape{3, 8});
   *g->add_output() = value_info("y", {3, 6});
-  tensor_to_proto(random_tensor(trans_b ? Shape{6, 8} : Shape{8, 6}, 53), "B", g->add_initializer());
-  tensor_to_proto(random_tensor({6}, 54), "C", g->add_initializer());
+  tensor_to_proto(outlier_tensor(trans_b ? Shape{6, 8} : Shape{8, 6}, 53), "B", g->add_initializer());
+  tensor_to_proto(outlier_tensor({6}, 54), "C", g->add_initializer());
   auto gemm = node("Gemm", {"x", "B", "C"}, {"y"}, "gemm");
   add_int_attribute(gemm, "transA", trans_a);
   add_int_attribute(gemm, "transB", trans_b);
@@ -84,7 +79,7 @@ onnx::ModelProto matmul_model() {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", {2, 3, 6});
   *g->add_output() = value_info("y", {2, 3, 4});
-  tensor_to_proto(random_tensor({6, 4}, 55), "B", g->add_initializer());
+  tensor_to_proto(outlier_tensor({6, 4}, 55), "B", g->add_initializer());
   *g->add_node() = node("MatMul", {"x", "B"}, {"y"}, "matmul");
   return m;
 }
@@ -100,20 +95,6 @@ std::vector<Tensor> run(const Graph& g, const std::map<std::string, Tensor>& inp
   options.reference_kernels_only = reference;
   Session session(std::make_shared<const Graph>(g), options);
   return session.run(inputs);
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_double_vector()) m = std::max(m, std::fabs(v));
-  return m;
-}
-
-double relative_diff(const Tensor& got, const Tensor& want) {
-  EXPECT_EQ(got.shape(), want.shape());
-  const auto a = got.to_double_vector(), b = want.to_double_vector();
-  double m = 0;
-  for (size_t k = 0; k < a.size() && k < b.size(); ++k) m = std::max(m, std::fabs(a[k] - b[k]));
-  return m / std::max(max_abs(want), 1e-30);
 }
 
 // max|x| per index of `axis`.
@@ -236,32 +217,32 @@ void expect_float_identical(const Graph& g, const Tensor& x, int64_t axis, doubl
     EXPECT_LT(results[0].threshold_after, results[0].threshold_before);
     for (bool reference : {true, false}) {
       const auto got = run(split, {{"x", x}}, reference);
-      EXPECT_LT(relative_diff(got[0], want[0]), kFloatTolerance) << (reference ? "reference" : "fast");
+      EXPECT_LT(max_relative_difference(want[0], got[0]), kFloatTolerance) << (reference ? "reference" : "fast");
     }
   }
 }
 
 TEST(PassesActOcs, ConvOutputUnchanged) {
-  expect_float_identical(load(conv_model(6)), random_tensor({2, 6, 6, 6}, 1), 1, 0.5);
+  expect_float_identical(load(conv_model(6)), outlier_tensor({2, 6, 6, 6}, 1), 1, 0.5);
 }
 
 TEST(PassesActOcs, GemmOutputUnchanged) {
   for (bool trans_a : {false, true})
     for (bool trans_b : {false, true}) {
       SCOPED_TRACE(fmt::format("transA {} transB {}", trans_a, trans_b));
-      const Tensor x = random_tensor(trans_a ? Shape{8, 3} : Shape{3, 8}, 2);
+      const Tensor x = outlier_tensor(trans_a ? Shape{8, 3} : Shape{3, 8}, 2);
       expect_float_identical(load(gemm_model(trans_a, trans_b)), x, trans_a ? 0 : 1, 0.3);
     }
 }
 
 TEST(PassesActOcs, MatMulOutputUnchanged) {
-  expect_float_identical(load(matmul_model()), random_tensor({2, 3, 6}, 3), 2, 0.4);
+  expect_float_identical(load(matmul_model()), outlier_tensor({2, 3, 6}, 3), 2, 0.4);
 }
 
 // All five layers of the small CNN at once (the stem has one input channel: split once).
 TEST(PassesActOcs, SmallCnnOutputUnchanged) {
   const Graph g = import_onnx_file(fs::path(OCS_SOURCE_DIR) / "tests" / "data" / "small_cnn.onnx");
-  const std::map<std::string, Tensor> inputs{{"input", random_tensor({1, 1, 28, 28}, 4)}};
+  const std::map<std::string, Tensor> inputs{{"input", outlier_tensor({1, 1, 28, 28}, 4)}};
   // Per-channel max of every layer input (axis 1: NCHW for Conv, [N, K] for the Gemm).
   std::map<std::string, std::vector<float>> max_of;
   Session calib(std::make_shared<const Graph>(g));
@@ -279,7 +260,7 @@ TEST(PassesActOcs, SmallCnnOutputUnchanged) {
     EXPECT_EQ(count_ops(split, "Gather"), 5);
     EXPECT_EQ(count_ops(split, "Add"), mode == ActivationSplitMode::QuantAware ? 6 : 1);  // + the residual Add
     for (bool reference : {true, false})
-      EXPECT_LT(relative_diff(run(split, inputs, reference)[0], want[0]), kFloatTolerance);
+      EXPECT_LT(max_relative_difference(want[0], run(split, inputs, reference)[0]), kFloatTolerance);
   }
 }
 
@@ -295,7 +276,7 @@ TEST(PassesActOcs, SmallCnnOutputUnchanged) {
 // noise of a rounding boundary by one step (none does with this seed).
 TEST(PassesActOcs, QuantAwareHalvesSumToTheFinerGrid) {
   const Graph g = load(conv_model(6));
-  const Tensor x = random_tensor({2, 6, 6, 6}, 5);
+  const Tensor x = outlier_tensor({2, 6, 6, 6}, 5);
   const std::vector<float> maxima = channel_max(x, 1);
   for (ActivationSplitMode mode : {ActivationSplitMode::QuantAware, ActivationSplitMode::Naive}) {
     Graph split = g;
@@ -314,7 +295,7 @@ TEST(PassesActOcs, QuantAwareHalvesSumToTheFinerGrid) {
       x_hat[k] = q * d;
     }
     const auto want = run(g, {{"x", Tensor::from_vector<float>(x.shape(), x_hat)}});
-    const double diff = relative_diff(run(split, {{"x", x}})[0], want[0]);
+    const double diff = max_relative_difference(want[0], run(split, {{"x", x}})[0]);
     if (mode == ActivationSplitMode::QuantAware) {
       EXPECT_LT(diff, kFloatTolerance);
     } else {
@@ -345,22 +326,13 @@ TEST(PassesActOcs, BadRequestsAreUserErrors) {
 
 // ---- ONNX Runtime on the exported split + QDQ model -------------------------------------------
 
-fs::path ocs_cache() {
-  const char* cache = std::getenv("OCS_CACHE");
-  if (cache && *cache) return cache;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache" / "ocs";
-}
-
 // The split layer (Gather/Mul/Add) followed by 5-bit QDQ, exported and run by ONNX Runtime,
 // agrees with our engine to 1e-4 of the output's scale (see passes_qdq_test.cpp for the bound).
 TEST(PassesActOcs, OnnxRuntimeAgreesOnExportedSplitModel) {
-  if (!fs::exists(ocs_cache() / "ort" / "node_modules" / "onnxruntime-node") ||
-      std::system("command -v node >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort"
-                 << " (scripts/fetch_models.sh installs it; CI does)";
+  if (!ort_available())
+    OCS_SKIP_OR_FAIL("onnxruntime-node not found in " << ocs_cache() / "ort" << " (run scripts/fetch_models.sh)");
   const Graph g = load(conv_model(6));
-  const Tensor x = random_tensor({2, 6, 6, 6}, 6);
+  const Tensor x = outlier_tensor({2, 6, 6, 6}, 6);
   Graph split = g;
   const auto r = ocs_split_activations(split, {split_request("conv", channel_max(x, 1), 0.5, ActivationSplitMode::QuantAware, 5)});
   insert_qdq(split, QdqPlan{{QdqLayer{"conv", QdqWeight{6, true, {}}, QdqActivation{5, r[0].threshold_after, false}}}});
@@ -375,7 +347,7 @@ TEST(PassesActOcs, OnnxRuntimeAgreesOnExportedSplitModel) {
                                           (dir / "x.npy").string(), (dir / "ort.log").string());
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   const Tensor ort = read_npy(dir / "out" / "y.npy");
-  EXPECT_LT(relative_diff(ort, ours), 1e-4);
+  EXPECT_LT(max_relative_difference(ours, ort), 1e-4);
   fs::remove_all(dir);
 }
 

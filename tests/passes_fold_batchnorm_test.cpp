@@ -158,8 +158,8 @@ TEST(PassesFoldBatchnorm, SmallCnn) {
 
 TEST(PassesFoldBatchnorm, PpOcrRec) {
   if (!std::filesystem::exists(ppocr_rec_model_path()) || !std::filesystem::exists(ppocr_rec_input_path()))
-    GTEST_SKIP() << "PP-OCRv4 rec model or golden input absent (scripts/fetch_models.sh and "
-                    "scripts/make_golden.sh make them; CI does)";
+    OCS_SKIP_OR_FAIL("PP-OCRv4 rec model or golden input absent (run scripts/fetch_models.sh and "
+                     "scripts/make_golden.sh)");
   const Graph before = import_onnx_file(ppocr_rec_model_path());
   Graph after = before;
   const int64_t bn_before = count_ops(before, "BatchNormalization");

@@ -242,8 +242,8 @@ TEST(PassesOcsSplitWeights, SmallCnn) {
 
 TEST(PassesOcsSplitWeights, PpOcrRecSameOutputsAndSqnrRisesWithRatio) {
   if (!std::filesystem::exists(ppocr_rec_model_path()) || !std::filesystem::exists(ppocr_rec_input_path()))
-    GTEST_SKIP() << "PP-OCRv4 rec model or golden input absent (scripts/fetch_models.sh and "
-                    "scripts/make_golden.sh make them; CI does)";
+    OCS_SKIP_OR_FAIL("PP-OCRv4 rec model or golden input absent (run scripts/fetch_models.sh and "
+                     "scripts/make_golden.sh)");
   const Graph original = import_onnx_file(ppocr_rec_model_path());
   Graph folded = original;
   fold_batchnorm(folded);

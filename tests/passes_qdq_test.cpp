@@ -33,20 +33,8 @@ namespace fs = std::filesystem;
 
 // ---- models ----------------------------------------------------------------------------------
 
-std::vector<float> random_values(size_t n, uint32_t seed, float outlier_scale = 4.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  // A few outliers, the situation OCS is about.
-  for (size_t k = 0; k < n; k += 17) v[k] *= outlier_scale;
-  return v;
-}
-
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  const auto n = static_cast<size_t>(shape_numel(shape));
-  return Tensor::from_vector<float>(shape, random_values(n, seed));
-}
+// Normal values with every 17th times 4: a few outliers, the situation OCS is about.
+Tensor outlier_tensor(Shape shape, uint32_t seed) { return random_normal_tensor(std::move(shape), seed, 1.0f, {17, 4.0f}); }
 
 Graph load(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
 
@@ -56,8 +44,8 @@ onnx::ModelProto conv_model(bool relu_first, int64_t opset = 13) {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", {2, 4, 7, 7});
   *g->add_output() = value_info("y", {2, 5, 7, 7});
-  tensor_to_proto(random_tensor({5, 4, 3, 3}, 11), "W", g->add_initializer());
-  tensor_to_proto(random_tensor({5}, 12), "b", g->add_initializer());
+  tensor_to_proto(outlier_tensor({5, 4, 3, 3}, 11), "W", g->add_initializer());
+  tensor_to_proto(outlier_tensor({5}, 12), "b", g->add_initializer());
   std::string in = "x";
   if (relu_first) {
     *g->add_node() = node("Relu", {"x"}, {"r"}, "relu");
@@ -78,8 +66,8 @@ onnx::ModelProto gemm_model(bool trans_b) {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", {3, 8});
   *g->add_output() = value_info("y", {3, 6});
-  tensor_to_proto(random_tensor(trans_b ? Shape{6, 8} : Shape{8, 6}, 21), "B", g->add_initializer());
-  tensor_to_proto(random_tensor({6}, 22), "C", g->add_initializer());
+  tensor_to_proto(outlier_tensor(trans_b ? Shape{6, 8} : Shape{8, 6}, 21), "B", g->add_initializer());
+  tensor_to_proto(outlier_tensor({6}, 22), "C", g->add_initializer());
   *g->add_node() = node("Relu", {"x"}, {"r"}, "relu");
   auto gemm = node("Gemm", {"r", "B", "C"}, {"y"}, "gemm");
   auto* t = gemm.add_attribute();
@@ -185,14 +173,6 @@ std::vector<Tensor> run_engine(const Graph& g, const std::map<std::string, Tenso
 double max_abs(const Tensor& t) {
   double m = 0;
   for (double v : t.to_double_vector()) m = std::max(m, std::fabs(v));
-  return m;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto x = a.to_double_vector(), y = b.to_double_vector();
-  double m = 0;
-  for (size_t k = 0; k < x.size() && k < y.size(); ++k) m = std::max(m, std::fabs(x[k] - y[k]));
   return m;
 }
 
@@ -359,12 +339,12 @@ Graph check_against_simulation(const Graph& float_graph, const std::map<std::str
 
   const auto want = simulate(float_graph, inputs, sim);
   const auto got = run_engine(q, inputs, /*reference=*/true);
-  EXPECT_EQ(max_abs_diff(got[0], want[0]), 0.0) << "reference kernels must be bit-identical";
+  EXPECT_EQ(max_abs_difference(got[0], want[0]), 0.0) << "reference kernels must be bit-identical";
   // Fast kernels: only the summation order differs; it may move an intermediate value across a
   // rounding boundary of the next quantizer, costing one step there, so the bound is loose:
   // 1e-3 of the output's scale (one step of an 8-bit grid is ~1e-2 of it).
   const auto fast = run_engine(q, inputs, /*reference=*/false);
-  EXPECT_LE(max_abs_diff(fast[0], want[0]), 1e-3 * max_abs(want[0]));
+  EXPECT_LE(max_abs_difference(fast[0], want[0]), 1e-3 * max_abs(want[0]));
   return q;
 }
 
@@ -372,13 +352,13 @@ TEST(PassesQdq, ConvMatchesSimulation) {
   for (const GridCase& c : grid_cases()) {
     SCOPED_TRACE(case_name(c));
     const Graph g = load(conv_model(/*relu_first=*/true));
-    check_against_simulation(g, {{"x", random_tensor({2, 4, 7, 7}, 1)}}, c, {"r"});
+    check_against_simulation(g, {{"x", outlier_tensor({2, 4, 7, 7}, 1)}}, c, {"r"});
   }
 }
 
 TEST(PassesQdq, SignedConvWithoutReluMatchesSimulation) {
   const Graph g = load(conv_model(/*relu_first=*/false));
-  check_against_simulation(g, {{"x", random_tensor({2, 4, 7, 7}, 2)}}, {5, 4, true, false}, {});
+  check_against_simulation(g, {{"x", outlier_tensor({2, 4, 7, 7}, 2)}}, {5, 4, true, false}, {});
 }
 
 TEST(PassesQdq, GemmMatchesSimulation) {
@@ -386,7 +366,7 @@ TEST(PassesQdq, GemmMatchesSimulation) {
     for (const GridCase& c : grid_cases()) {
       SCOPED_TRACE(case_name(c) + (trans_b ? " transB" : ""));
       const Graph g = load(gemm_model(trans_b));
-      check_against_simulation(g, {{"x", random_tensor({3, 8}, 3)}}, c, {"r"});
+      check_against_simulation(g, {{"x", outlier_tensor({3, 8}, 3)}}, c, {"r"});
     }
 }
 
@@ -401,7 +381,7 @@ std::set<std::string> small_cnn_nonnegative_inputs(const Graph& g) {
 
 TEST(PassesQdq, SmallCnnMatchesSimulation) {
   const Graph g = import_onnx_file(small_cnn_path());
-  const std::map<std::string, Tensor> inputs{{"input", random_tensor({1, 1, 28, 28}, 4)}};
+  const std::map<std::string, Tensor> inputs{{"input", outlier_tensor({1, 1, 28, 28}, 4)}};
   for (const GridCase& c : grid_cases()) {
     SCOPED_TRACE(case_name(c));
     check_against_simulation(g, inputs, c, small_cnn_nonnegative_inputs(g));
@@ -414,21 +394,21 @@ TEST(PassesQdq, MatMulPerChannelMatchesSimulation) {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", {2, 3, 6});
   *g->add_output() = value_info("y", {2, 3, 4});
-  tensor_to_proto(random_tensor({6, 4}, 61), "B", g->add_initializer());
+  tensor_to_proto(outlier_tensor({6, 4}, 61), "B", g->add_initializer());
   *g->add_node() = node("MatMul", {"x", "B"}, {"y"}, "matmul");
   const Graph original = load(m);
-  const std::map<std::string, Tensor> in{{"x", random_tensor({2, 3, 6}, 62)}};
+  const std::map<std::string, Tensor> in{{"x", outlier_tensor({2, 3, 6}, 62)}};
   const QdqLayer layer{"matmul", QdqWeight{5, true, {}}, QdqActivation{6, 3.0f, false}};
   Graph q = original;
   insert_qdq(q, QdqPlan{{layer}});
   EXPECT_EQ(q.nodes[0].attr_int("axis", -7), 1);  // the weight's DequantizeLinear
   std::map<std::string, SimLayer> sim{{"matmul", SimLayer{layer.weight, 1, layer.activation}}};
-  EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
+  EXPECT_EQ(max_abs_difference(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
 }
 
 TEST(PassesQdq, WeightsAbove8BitsStayFloatOnTheGrid) {
   const Graph g = load(conv_model(true));
-  const std::map<std::string, Tensor> inputs{{"x", random_tensor({2, 4, 7, 7}, 5)}};
+  const std::map<std::string, Tensor> inputs{{"x", outlier_tensor({2, 4, 7, 7}, 5)}};
   for (bool pc : {false, true}) {
     QdqLayer layer{"conv", QdqWeight{12, pc, {}}, QdqActivation{12, 2.0f, true}};
     Graph q = g;
@@ -437,7 +417,7 @@ TEST(PassesQdq, WeightsAbove8BitsStayFloatOnTheGrid) {
     EXPECT_EQ(count_ops(q, "QuantizeLinear"), 0);
     EXPECT_EQ(count_ops(q, "Round"), 1);
     std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
-    EXPECT_EQ(max_abs_diff(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
+    EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
   }
 }
 
@@ -447,8 +427,8 @@ TEST(PassesQdq, LayersReadingOneActivationShareAChain) {
   auto* gp = m.mutable_graph();
   *gp->add_input() = value_info("x", {1, 4, 5, 5});
   *gp->add_output() = value_info("y", {1, 3, 3, 3});
-  tensor_to_proto(random_tensor({3, 4, 3, 3}, 31), "Wa", gp->add_initializer());
-  tensor_to_proto(random_tensor({3, 4, 3, 3}, 32), "Wb", gp->add_initializer());
+  tensor_to_proto(outlier_tensor({3, 4, 3, 3}, 31), "Wa", gp->add_initializer());
+  tensor_to_proto(outlier_tensor({3, 4, 3, 3}, 32), "Wb", gp->add_initializer());
   *gp->add_node() = node("Relu", {"x"}, {"r"}, "relu");
   *gp->add_node() = node("Conv", {"r", "Wa"}, {"a"}, "conv_a");
   *gp->add_node() = node("Conv", {"r", "Wb"}, {"b"}, "conv_b");
@@ -463,10 +443,10 @@ TEST(PassesQdq, LayersReadingOneActivationShareAChain) {
     EXPECT_EQ(count_ops(q, "QuantizeLinear"), 1);
     EXPECT_EQ(count_ops(q, "Clip"), 1);
     EXPECT_EQ(count_ops(q, "DequantizeLinear"), 3);
-    const std::map<std::string, Tensor> in{{"x", random_tensor({1, 4, 5, 5}, 6)}};
+    const std::map<std::string, Tensor> in{{"x", outlier_tensor({1, 4, 5, 5}, 6)}};
     std::map<std::string, SimLayer> sim{{"conv_a", SimLayer{QdqWeight{}, 0, same}},
                                         {"conv_b", SimLayer{QdqWeight{}, 0, same}}};
-    EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(g, in, sim)[0]), 0.0);
+    EXPECT_EQ(max_abs_difference(run_engine(q, in, true)[0], simulate(g, in, sim)[0]), 0.0);
   }
   {
     Graph q = g;
@@ -541,14 +521,14 @@ TEST(PassesQdq, PerChannelConvertsOpset13ChangesExactly) {
   EXPECT_EQ(count_ops(q, "Reshape"), 1);
   EXPECT_NO_THROW(export_onnx_bytes(q));
 
-  const std::map<std::string, Tensor> in{{"x", random_tensor({2, 4, 7, 7}, 5)}};
+  const std::map<std::string, Tensor> in{{"x", outlier_tensor({2, 4, 7, 7}, 5)}};
   const std::map<std::string, SimLayer> sim{{"conv", SimLayer{weight, 0, std::nullopt}}};
   const std::vector<Tensor> expected = simulate(original, in, sim);
   for (bool reference : {true, false}) {
     const std::vector<Tensor> actual = run_engine(q, in, reference);
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t o = 0; o < expected.size(); ++o)
-      EXPECT_LE(max_abs_diff(actual[o], expected[o]), 1e-5 * (1 + max_abs(expected[o]))) << "output " << o;
+      EXPECT_TRUE(tensors_close(actual[o], expected[o], 1e-5, 1e-5)) << "output " << o;
   }
 }
 
@@ -558,7 +538,7 @@ TEST(PassesQdq, ClipAttributesBecomeInputsWhenOpset10IsRaised) {
   auto* g = m.mutable_graph();
   *g->add_input() = value_info("x", {1, 4});
   *g->add_output() = value_info("y", {1, 2});
-  tensor_to_proto(random_tensor({4, 2}, 41), "B", g->add_initializer());
+  tensor_to_proto(outlier_tensor({4, 2}, 41), "B", g->add_initializer());
   auto clip = node("Clip", {"x"}, {"c"}, "clip");
   for (auto [key, value] : {std::pair{"min", -0.5f}, std::pair{"max", 0.5f}}) {
     auto* a = clip.add_attribute();
@@ -569,13 +549,13 @@ TEST(PassesQdq, ClipAttributesBecomeInputsWhenOpset10IsRaised) {
   *g->add_node() = clip;
   *g->add_node() = node("MatMul", {"c", "B"}, {"y"}, "matmul");
   const Graph original = load(m);
-  const std::map<std::string, Tensor> in{{"x", random_tensor({1, 4}, 7)}};
+  const std::map<std::string, Tensor> in{{"x", outlier_tensor({1, 4}, 7)}};
   Graph q = original;
   insert_qdq(q, QdqPlan{{QdqLayer{"matmul", QdqWeight{6, false, {}}, QdqActivation{10, 0.5f, false}}}});
   EXPECT_EQ(q.opset(), 11);
   EXPECT_EQ(q.nodes[0].inputs.size(), 3u);  // the model's Clip, now with min/max inputs
   std::map<std::string, SimLayer> sim{{"matmul", SimLayer{QdqWeight{6, false, {}}, 1, QdqActivation{10, 0.5f, false}}}};
-  EXPECT_EQ(max_abs_diff(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
+  EXPECT_EQ(max_abs_difference(run_engine(q, in, true)[0], simulate(original, in, sim)[0]), 0.0);
 }
 
 TEST(PassesQdq, BadPlansAreUserErrors) {
@@ -611,10 +591,9 @@ TEST(PassesQdq, BadPlansAreUserErrors) {
 // with these seeds none does.
 TEST(PassesQdq, OnnxRuntimeAgreesOnExportedSmallCnn) {
   if (!ort_available())
-    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort"
-                 << " (scripts/fetch_models.sh installs it; CI does)";
+    OCS_SKIP_OR_FAIL("onnxruntime-node not found in " << ocs_cache() / "ort" << " (run scripts/fetch_models.sh)");
   const Graph g = import_onnx_file(small_cnn_path());
-  const std::map<std::string, Tensor> inputs{{"input", random_tensor({1, 1, 28, 28}, 4)}};
+  const std::map<std::string, Tensor> inputs{{"input", outlier_tensor({1, 1, 28, 28}, 4)}};
   const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_qdq_ort_{}", getpid());
   for (const GridCase& c : grid_cases()) {
     SCOPED_TRACE(case_name(c));
@@ -625,7 +604,7 @@ TEST(PassesQdq, OnnxRuntimeAgreesOnExportedSmallCnn) {
     insert_qdq(q, plan);
     const Tensor ours = run_engine(q, inputs, true)[0];
     const Tensor ort = run_ort(q, inputs, dir / case_name(c));
-    const double diff = max_abs_diff(ours, ort);
+    const double diff = max_abs_difference(ours, ort);
     EXPECT_LE(diff, 1e-5 * max_abs(ours)) << "max |ocs - ort| = " << diff;
     if (std::getenv("OCS_VERBOSE")) fmt::print("{}: max |ocs - ort| = {:.3g} (max |out| {:.3g})\n", case_name(c), diff, max_abs(ours));
   }
@@ -634,22 +613,21 @@ TEST(PassesQdq, OnnxRuntimeAgreesOnExportedSmallCnn) {
 
 TEST(PassesQdq, OnnxRuntimeAgreesOnExportedConvAndGemm) {
   if (!ort_available())
-    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort"
-                 << " (scripts/fetch_models.sh installs it; CI does)";
+    OCS_SKIP_OR_FAIL("onnxruntime-node not found in " << ocs_cache() / "ort" << " (run scripts/fetch_models.sh)");
   const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_qdq_ort_small_{}", getpid());
   for (const GridCase& c : grid_cases()) {
     SCOPED_TRACE(case_name(c));
     for (int which = 0; which < 2; ++which) {
       const Graph g = load(which == 0 ? conv_model(true) : gemm_model(true));
       const std::map<std::string, Tensor> inputs{
-          {"x", which == 0 ? random_tensor({2, 4, 7, 7}, 8) : random_tensor({3, 8}, 9)}};
+          {"x", which == 0 ? outlier_tensor({2, 4, 7, 7}, 8) : outlier_tensor({3, 8}, 9)}};
       auto [plan, sim] = make_plan(g, calibrate(g, inputs),
                                    {c.wbits, c.abits, c.per_channel, c.use_unsigned, 0.7f}, {"r"});
       Graph q = g;
       insert_qdq(q, plan);
       const Tensor ours = run_engine(q, inputs, true)[0];
       const Tensor ort = run_ort(q, inputs, dir / fmt::format("{}_{}", case_name(c), which));
-      const double diff = max_abs_diff(ours, ort);
+      const double diff = max_abs_difference(ours, ort);
       EXPECT_LE(diff, 1e-5 * max_abs(ours)) << "max |ocs - ort| = " << diff;
       if (std::getenv("OCS_VERBOSE")) fmt::print("{} {}: max |ocs - ort| = {:.3g} (max |out| {:.3g})\n", case_name(c), which, diff, max_abs(ours));
     }

@@ -200,36 +200,9 @@ TEST(SpecializeInputs, BadSpecsAreUserErrors) {
 
 std::filesystem::path silero_path() { return ocs_cache() / "models" / "silero_vad.onnx"; }
 
-bool require_real_models() {
-  const char* v = std::getenv("OCS_REQUIRE_REAL_MODELS");
-  return v && std::string(v) == "1";
-}
-
-Tensor random_tensor(Shape shape, float scale, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, scale);
-  Tensor t(DType::Float32, shape);
-  for (float& v : t.span<float>()) v = normal(rng);
-  return t;
-}
-
-// max |got - want| / max |want| over one output.
-double relative_error(const Tensor& got, const Tensor& want) {
-  const auto g = got.to_double_vector(), w = want.to_double_vector();
-  EXPECT_EQ(g.size(), w.size());
-  double scale = 0, error = 0;
-  for (size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
-    scale = std::max(scale, std::abs(w[i]));
-    error = std::max(error, std::abs(g[i] - w[i]));
-  }
-  return error / std::max(scale, 1e-12);
-}
-
 TEST(SpecializeInputs, SileroWithSrFixedAndUnrolledGivesTheOriginalsOutputs) {
-  if (!std::filesystem::exists(silero_path())) {
-    if (require_real_models()) FAIL() << silero_path() << " is missing (run scripts/fetch_models.sh)";
-    GTEST_SKIP() << silero_path() << " is missing (run scripts/fetch_models.sh)";
-  }
+  if (!std::filesystem::exists(silero_path()))
+    OCS_SKIP_OR_FAIL(silero_path() << " is missing (run scripts/fetch_models.sh)");
   const Graph original = import_onnx_file(silero_path());
   EXPECT_EQ(count_ops(original, "LSTM"), 0);  // all 8 are inside If branches
   for (const auto& [sr, chunk] : std::vector<std::pair<int64_t, int64_t>>{{16000, 512}, {8000, 256}}) {
@@ -245,8 +218,8 @@ TEST(SpecializeInputs, SileroWithSrFixedAndUnrolledGivesTheOriginalsOutputs) {
     EXPECT_TRUE(skipped.empty()) << skipped.front();
     EXPECT_EQ(count_ops(unrolled, "LSTM"), 0);
 
-    const Tensor input = random_tensor({1, chunk}, 0.1f, 1);
-    const Tensor h = random_tensor({2, 1, 64}, 0.5f, 2), c = random_tensor({2, 1, 64}, 0.5f, 3);
+    const Tensor input = random_normal_tensor({1, chunk}, 1, 0.1f);
+    const Tensor h = random_normal_tensor({2, 1, 64}, 2, 0.5f), c = random_normal_tensor({2, 1, 64}, 3, 0.5f);
     const auto want = run(original, {{"input", input}, {"sr", Tensor::scalar<int64_t>(sr)}, {"h", h}, {"c", c}});
     const auto fixed = run(graph, {{"input", input}, {"h", h}, {"c", c}});
     const auto got = run(unrolled, {{"input", input}, {"h", h}, {"c", c}});
@@ -256,7 +229,7 @@ TEST(SpecializeInputs, SileroWithSrFixedAndUnrolledGivesTheOriginalsOutputs) {
       EXPECT_EQ(fixed[i].to_vector<float>(), want[i].to_vector<float>()) << "output " << i;
       // Unrolling replaces the LSTM kernel (double accumulation) by float MatMuls and
       // element-wise ops: float32 rounding, 1e-5 of the output's scale (docs/RECURRENT.md).
-      EXPECT_LT(relative_error(got[i], want[i]), 1e-5) << "output " << i;
+      EXPECT_LT(max_relative_difference(want[i], got[i]), 1e-5) << "output " << i;
     }
   }
 }

@@ -185,11 +185,8 @@ TEST(QuantizeLstm, QdqModelRunsInOnnxRuntimeAndAgreesWithOurEngine) {
   EXPECT_LT(max_relative_difference(reference, ours), 1e-5);
   // Quantized, but close to the float model.
   EXPECT_LT(max_relative_difference(run_graph(g, {{"X", x}}, true)[0], ours), 0.1);
-  if (!ort_available()) {
-    const char* require = std::getenv("OCS_REQUIRE_REAL_MODELS");
-    if (require && std::string(require) == "1") FAIL() << "onnxruntime-node not found in " << ocs_cache() / "ort";
-    GTEST_SKIP() << "onnxruntime-node not found in " << ocs_cache() / "ort";
-  }
+  if (!ort_available())
+    OCS_SKIP_OR_FAIL("onnxruntime-node not found in " << ocs_cache() / "ort" << " (run scripts/fetch_models.sh)");
   const fs::path dir = fs::temp_directory_path() / fmt::format("ocs_quantize_lstm_{}", getpid());
   const Tensor ort = run_ort(q, {{"X", x}}, dir);
   EXPECT_LT(max_relative_difference(ours, ort), 1e-5);

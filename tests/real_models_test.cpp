@@ -9,12 +9,13 @@
 // the small CNN to 6e-8 absolute) while any real kernel bug is orders of magnitude larger.
 // Integer and bool outputs must match exactly.
 //
-// Skips, with a message, when the golden files are absent (run scripts/make_golden.sh; CI does)
-// and while ocs still lacks an op a model uses (`ocs run` says "does not implement"); set
-// OCS_REQUIRE_REAL_MODELS=1 to turn that second skip into a failure.
+// Skips, with a message, when the golden files are absent (run scripts/make_golden.sh) and while
+// ocs still lacks an op a model uses (`ocs run` says "does not implement"); both are failures
+// when OCS_REQUIRE_REAL_MODELS is set (CI).
 #include "engine/session.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -33,12 +34,7 @@ namespace fs = std::filesystem;
 
 constexpr double kRelativeTolerance = 1e-4;
 
-fs::path golden_root() {
-  const char* cache = std::getenv("OCS_CACHE");
-  if (cache && *cache) return fs::path(cache) / "golden";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache" / "ocs" / "golden";
-}
+fs::path golden_root() { return testing::ocs_cache() / "golden"; }
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,36 +66,20 @@ std::string unescape_file_name(const std::string& escaped) {
 
 // Empty when `got` matches `want` under the metric above; otherwise what differs.
 std::string compare_outputs(const Tensor& got, const Tensor& want) {
-  if (got.dtype() != want.dtype())
-    return fmt::format("type {} instead of {}", dtype_name(got.dtype()), dtype_name(want.dtype()));
-  if (got.shape() != want.shape())
-    return fmt::format("shape {} instead of {}", shape_str(got.shape()), shape_str(want.shape()));
-  const std::vector<double> g = got.to_double_vector();
-  const std::vector<double> w = want.to_double_vector();
+  const testing::Difference d = testing::compare_tensors(got, want);
+  if (!d.comparable()) return d.broken;
   const bool exact = want.dtype() != DType::Float32 && want.dtype() != DType::Float64;
-  double max_want = 0, max_error = 0, error_energy = 0, want_energy = 0;
-  size_t worst = 0;
+  // An all-zero reference still gets a small absolute allowance.
+  const double allowed = exact ? 0.0 : std::max(kRelativeTolerance * d.max_expected, 1e-7);
+  if (d.max_abs <= allowed) return "";
+  const std::vector<double> g = got.to_double_vector(), w = want.to_double_vector();
+  double error_energy = 0, want_energy = 0;
   for (size_t i = 0; i < w.size(); ++i) {
-    if (std::isnan(g[i]) != std::isnan(w[i]))
-      return fmt::format("NaN mismatch at flat index {} (got {}, want {})", i, g[i], w[i]);
-    if (std::isnan(w[i])) continue;
-    const double error = std::abs(g[i] - w[i]);
-    if (!(error <= max_error)) {  // also catches an infinite error
-      max_error = error;
-      worst = i;
-    }
-    max_want = std::max(max_want, std::abs(w[i]));
-    error_energy += error * error;
+    error_energy += (g[i] - w[i]) * (g[i] - w[i]);
     want_energy += w[i] * w[i];
   }
-  // An all-zero reference still gets a small absolute allowance.
-  const double allowed = exact ? 0.0 : std::max(kRelativeTolerance * max_want, 1e-7);
-  if (max_error <= allowed) return "";
-  return fmt::format(
-      "max |got - want| = {:.3g} at flat index {} (got {:.8g}, want {:.8g}) exceeds {:.3g} "
-      "(= {} x max |want| {:.4g}); NMSE {:.3g}",
-      max_error, worst, g[worst], w[worst], allowed, kRelativeTolerance, max_want,
-      want_energy > 0 ? error_energy / want_energy : error_energy);
+  return fmt::format("{} exceeds {:.3g} (= {} x max |want|); NMSE {:.3g}", d.describe(), allowed,
+                     kRelativeTolerance, want_energy > 0 ? error_energy / want_energy : error_energy);
 }
 
 TEST(RealModelsCompare, MetricAcceptsSmallAndRejectsLargeErrors) {
@@ -130,11 +110,11 @@ TEST_P(RealModels, OcsRunMatchesOnnxRuntime) {
   const std::string name = GetParam();
   const fs::path dir = golden_root() / name;
   if (!fs::exists(dir / ".stamp") || !fs::exists(dir / "model"))
-    GTEST_SKIP() << "no golden files in " << dir
-                 << " (run scripts/fetch_models.sh and scripts/make_golden.sh; CI does)";
+    OCS_SKIP_OR_FAIL("no golden files in " << dir << " (run scripts/fetch_models.sh and scripts/make_golden.sh)");
   std::string model = read_text(dir / "model");
   while (!model.empty() && (model.back() == '\n' || model.back() == '\r')) model.pop_back();
-  ASSERT_TRUE(fs::exists(model)) << "model " << model << " named in " << dir / "model";
+  if (!fs::exists(model))
+    OCS_SKIP_OR_FAIL("model " << model << " named in " << dir / "model" << " is missing (run scripts/fetch_models.sh)");
 
   std::string command = std::string(OCS_BINARY) + " run " + shell_quote(model);
   for (const auto& entry : fs::directory_iterator(dir / "inputs")) {
@@ -153,10 +133,7 @@ TEST_P(RealModels, OcsRunMatchesOnnxRuntime) {
   fs::remove(log);
   if (status != 0 && output.find("does not implement") != std::string::npos) {
     fs::remove_all(out_dir);
-    const char* require = std::getenv("OCS_REQUIRE_REAL_MODELS");
-    if (!(require && std::string(require) == "1"))
-      GTEST_SKIP() << name << ": ocs does not implement every op of " << model
-                   << " yet:\n" << output.substr(0, 2000);
+    OCS_SKIP_OR_FAIL(name << ": ocs does not implement every op of " << model << " yet:\n" << output.substr(0, 2000));
   }
   ASSERT_EQ(status, 0) << command << "\n" << output;
 
@@ -185,9 +162,11 @@ TEST_P(RealModels, ExportRoundTripIsIdenticalAndRunsInOnnxRuntime) {
   const std::string name = GetParam();
   const fs::path dir = golden_root() / name;
   if (!fs::exists(dir / ".stamp") || !fs::exists(dir / "model"))
-    GTEST_SKIP() << "no golden files in " << dir << " (run scripts/make_golden.sh; CI does)";
+    OCS_SKIP_OR_FAIL("no golden files in " << dir << " (run scripts/fetch_models.sh and scripts/make_golden.sh)");
   std::string model = read_text(dir / "model");
   while (!model.empty() && (model.back() == '\n' || model.back() == '\r')) model.pop_back();
+  if (!fs::exists(model))
+    OCS_SKIP_OR_FAIL("model " << model << " named in " << dir / "model" << " is missing (run scripts/fetch_models.sh)");
   std::map<std::string, Tensor> inputs;
   for (const auto& entry : fs::directory_iterator(dir / "inputs"))
     if (entry.path().extension() == ".npy")
@@ -207,7 +186,8 @@ TEST_P(RealModels, ExportRoundTripIsIdenticalAndRunsInOnnxRuntime) {
   }
 
   const fs::path ort = golden_root().parent_path() / "ort";
-  if (!fs::exists(ort / "node_modules" / "onnxruntime-node")) GTEST_SKIP() << "onnxruntime-node is not installed in " << ort;
+  if (!fs::exists(ort / "node_modules" / "onnxruntime-node"))
+    OCS_SKIP_OR_FAIL("onnxruntime-node is not installed in " << ort << " (run scripts/fetch_models.sh)");
   const fs::path work = fs::temp_directory_path() / ("ocs_roundtrip_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(work);
   fs::create_directories(work);

@@ -11,6 +11,7 @@
 #include "sweep/grid.h"
 #include "sweep/runner.h"
 #include "sweep/table.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -76,12 +77,8 @@ class SweepRun : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("ocs_sweep_test_" + std::to_string(getpid()));
     fs::create_directories(dir_);
     std::mt19937 rng(3);
-    std::normal_distribution<float> normal(0.0f, 0.6f);
-    for (const char* name : {"calib", "data"}) {
-      Tensor x(DType::Float32, {24, 1, 28, 28});
-      for (float& v : x.span<float>()) v = normal(rng);
-      write_npy(dir_ / (std::string(name) + ".npy"), x);
-    }
+    for (const char* name : {"calib", "data"})
+      write_npy(dir_ / (std::string(name) + ".npy"), testing::random_normal_tensor({24, 1, 28, 28}, rng, 0.6f));
     setup_.model_path = kSmallCnn.string();
     setup_.base.calib = {"input=" + (dir_ / "calib.npy").string()};
     setup_.base.calib_samples = 24;

@@ -58,18 +58,10 @@ NodeTest load_node_test(const std::string& name, const std::set<std::string>& as
   return test;
 }
 
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto x = a.to_double_vector(), y = b.to_double_vector();
-  double d = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
-  return d;
-}
-
 class OnnxLstmNodeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxLstmNodeTest, UnrolledMatchesExpectedOutput) {
-  if (!fs::exists(kNodeTests / GetParam())) GTEST_SKIP() << "libonnx-testdata is not installed";
+  if (!fs::exists(kNodeTests / GetParam())) OCS_SKIP_OR_FAIL("libonnx-testdata is not installed (scripts/install_deps.sh)");
   NodeTest test = load_node_test(GetParam(), {"W", "R", "B"});
   std::vector<std::string> skipped;
   ASSERT_EQ(unroll_lstm(test.graph, &skipped), 1) << (skipped.empty() ? "" : skipped[0]);
@@ -85,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(UnrollLstm, OnnxLstmNodeTest,
                                            "test_gru_seq_length"));
 
 TEST(UnrollLstm, PeepholesAreLeftInPlaceWithTheReason) {
-  if (!fs::exists(kNodeTests / "test_lstm_with_peepholes")) GTEST_SKIP() << "libonnx-testdata is not installed";
+  if (!fs::exists(kNodeTests / "test_lstm_with_peepholes")) OCS_SKIP_OR_FAIL("libonnx-testdata is not installed (scripts/install_deps.sh)");
   NodeTest test = load_node_test("test_lstm_with_peepholes", {"W", "R", "B", "sequence_lens", "P"});
   std::vector<std::string> skipped;
   EXPECT_EQ(unroll_lstm(test.graph, &skipped), 0);
@@ -330,8 +322,8 @@ TEST(UnrollGru, UnrolledEqualsTheGruKernel) {
 
 // Silero VAD keeps its eight LSTMs inside nested If branches: none is unrolled, each is reported.
 TEST(UnrollLstm, LstmsInsideSubgraphsAreReported) {
-  const fs::path model = ocs_cache_root() / "models" / "silero_vad.onnx";
-  if (!fs::exists(model)) GTEST_SKIP() << model << " is missing (scripts/fetch_models.sh)";
+  const fs::path model = ocs_cache() / "models" / "silero_vad.onnx";
+  if (!fs::exists(model)) OCS_SKIP_OR_FAIL(model << " is missing (run scripts/fetch_models.sh)");
   Graph g = import_onnx_file(model);
   const size_t nodes = g.nodes.size();
   std::vector<std::string> skipped;
