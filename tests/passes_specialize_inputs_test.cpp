@@ -8,7 +8,7 @@
 #include "ort_runner.h"
 #include "passes/pass_utils.h"
 #include "passes/specialize_inputs.h"
-#include "passes/unroll_lstm.h"
+#include "passes/unroll_recurrent.h"
 
 #include <gtest/gtest.h>
 

@@ -3,12 +3,12 @@
 // report says what was done, and bad options are user errors.
 #include "engine/session.h"
 #include "eval/fashion_mnist.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
 #include "passes/fold_batchnorm.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <gtest/gtest.h>
 

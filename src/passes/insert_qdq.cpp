@@ -42,7 +42,7 @@
 #include "passes/insert_qdq.h"
 #include "passes/graph_edit.h"
 
-#include "quant/round.h"
+#include "core/round.h"
 
 #include <algorithm>
 #include <cmath>

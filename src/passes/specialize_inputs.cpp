@@ -1,7 +1,7 @@
 #include "passes/specialize_inputs.h"
 
 #include "core/error.h"
-#include "engine/constant_folding.h"
+#include "passes/constant_folding.h"
 #include "onnx/onnx_io.h"
 #include "passes/pass_utils.h"
 

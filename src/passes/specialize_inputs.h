@@ -11,7 +11,7 @@
 //      libonnx), so values computed from the fixed shapes get static shapes;
 //   2. Shape / Size of a value whose shape is fully static -> an int64 constant, and so is a
 //      Gather of static dims from a Shape (Shape(h)[0] with h of shape [2, ?, 64]);
-//   3. constant folding of the top-level graph (engine/constant_folding.h, the engine's own);
+//   3. constant folding of the top-level graph (passes/constant_folding.h, the engine's own);
 //   4. every top-level `If` whose condition is now a constant is replaced by the nodes of the
 //      branch it takes (inline_constant_ifs below); its nested Ifs are top-level afterwards and
 //      are considered in the next round.

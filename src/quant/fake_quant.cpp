@@ -1,6 +1,6 @@
 #include "quant/fake_quant.h"
 
-#include "quant/round.h"
+#include "core/round.h"
 
 #include <algorithm>
 #include <cmath>

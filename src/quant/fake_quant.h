@@ -5,7 +5,7 @@
 //   q     = clamp(round(x / step), -2^(b-1), 2^(b-1) - 1)
 //   x_hat = q * step
 //
-// The arithmetic is the one ONNX QuantizeLinear/DequantizeLinear do (quant/round.h): x divided
+// The arithmetic is the one ONNX QuantizeLinear/DequantizeLinear do (core/round.h): x divided
 // by the float32 step, rounded half to even, then q times the step in float32. So a value
 // fake-quantized here equals the value an exported Q/DQ pair produces, bit for bit.
 //

@@ -4,7 +4,7 @@
 #include "engine/session.h"
 #include "eval/replay_source.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // unroll_lstm: see unroll_lstm.h for the unrolled form and what is supported.
-#include "passes/unroll_lstm.h"
+#include "passes/unroll_recurrent.h"
 
 #include "passes/graph_edit.h"
 

@@ -10,7 +10,7 @@
 //  - What is not unrolled (bidirectional, peepholes, clip, a runtime sequence_lens) is left in
 //    place with the reason.
 #include "passes/pass_utils.h"
-#include "passes/unroll_lstm.h"
+#include "passes/unroll_recurrent.h"
 
 #include "model_builder.h"
 #include "passes_test_util.h"

@@ -1,4 +1,4 @@
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 
 #include "calib/clip_method.h"
 #include "core/error.h"

@@ -1,4 +1,4 @@
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include "eval/fashion_mnist.h"
 #include "eval/kjv_text.h"

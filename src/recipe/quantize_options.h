@@ -35,7 +35,7 @@ struct QuantizeOptions {
   // branches (Silero VAD's LSTMs) are quantized too.
   std::vector<std::string> fix_input;
   std::vector<std::string> fix_shape;
-  // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_lstm.h), so
+  // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_recurrent.h), so
   // that their input and recurrent weights and the hidden state are quantized (docs/RECURRENT.md).
   bool unroll_recurrent = true;
   // Output.

@@ -3,7 +3,7 @@
 //
 //   1. fold_batchnorm                   (passes/fold_batchnorm.h)
 //   1b. unroll_lstm                     LSTM/GRU nodes -> ops per time step, so that their weights
-//                                       and hidden state are quantized (passes/unroll_lstm.h)
+//                                       and hidden state are quantized (passes/unroll_recurrent.h)
 //   2. choose the quantized layers      Conv / Gemm / MatMul with a constant weight, minus
 //                                       --exclude and (by default) the first conv and last FC
 //   3. calibrate                        one streaming pass over the calibration data
@@ -24,9 +24,9 @@
 #pragma once
 
 #include "calib/tensor_stats.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 #include "ir/graph.h"
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include "calib/calibrator.h"
 #include "calib/clip_method.h"
@@ -10,7 +10,7 @@
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
 #include "passes/specialize_inputs.h"
-#include "passes/unroll_lstm.h"
+#include "passes/unroll_recurrent.h"
 #include "quant/fake_quant.h"
 
 #include <fmt/ranges.h>
