@@ -18,7 +18,7 @@
 #include "engine/session.h"
 #include "data/sample_source.h"
 #include "onnx/onnx_io.h"
-#include "passes/pass_utils.h"
+#include "passes/graph_edit.h"
 #include "recipe/quantizer.h"
 
 #include "model_builder.h"

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "engine/session.h"
 #include "eval/metrics.h"
-#include "data/sample_source.h"
+#include "eval/sample_source_spec.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
 #include "recipe/quantizer.h"

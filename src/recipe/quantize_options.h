@@ -3,12 +3,18 @@
 // before any work starts.
 #pragma once
 
+#include "quant/ocs_split.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
 #include <vector>
 
 namespace ocs {
+
+// What `ocs quantize` writes: a QDQ model (weights and activations on their grids) or the
+// OCS-split float model (the splits only, for studying them).
+enum class OutputFormat { Qdq, SplitFloat };
 
 struct QuantizeOptions {
   // Data.
@@ -45,6 +51,9 @@ struct QuantizeOptions {
   int threads = 0;
 
   void validate() const;
+  // The spellings above as the recipe reads them (validate() has accepted them).
+  OcsSplitMode split_mode() const;     // from `split`
+  OutputFormat output_format() const;  // from `format`
   nlohmann::json to_json() const;
   // Fills the fields present in `config`; unknown keys are a UserError naming them.
   void merge_json(const nlohmann::json& config, const std::string& origin);

@@ -1,22 +1,23 @@
 #include "recipe/quantizer.h"
 
-#include "calib/calibrator.h"
 #include "calib/clip_method.h"
-#include "calib/tensor_stats.h"
-#include "core/progress.h"
-#include "engine/session.h"
+#include "core/axis_split.h"
+#include "core/error.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
 #include "passes/specialize_inputs.h"
 #include "passes/unroll_recurrent.h"
+#include "passes/weighted_layer.h"
 #include "quant/fake_quant.h"
+#include "recipe/calibrate_layers.h"
 
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <set>
 
 namespace ocs {
@@ -25,116 +26,54 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+// The recipe's state between its steps: the graph being rewritten and the plan being filled.
+struct Recipe {
+  Recipe(const Graph& float_graph, const QuantizeOptions& o, SampleSource* source, CalibrationCache* c)
+      : options(o), calib(source), cache(c), graph(float_graph),
+        quantize_activations(o.activation_bits > 0 && o.output_format() == OutputFormat::Qdq),
+        act_ocs(o.act_ocs_ratio > 0),
+        act_bits(o.activation_bits > 0 ? o.activation_bits : 8) {}
 
-bool is_layer(const Node& node) {
-  return node.domain.empty() && (node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul");
-}
+  const QuantizeOptions& options;
+  SampleSource* calib;
+  CalibrationCache* cache;
+  Graph graph;
+  QuantizePlan plan;
+  const bool quantize_activations;
+  const bool act_ocs;
+  const int act_bits;  // the activation grid's bits (8 when activations stay float but are split)
+  std::unique_ptr<ClipMethod> weight_clip, activation_clip;
+  std::map<std::string, TensorStats> act_stats;  // step 3, per quantized layer
+  int64_t layer_weights_before = 0;              // weights of the quantized layers before OCS
+  Clock::time_point start = Clock::now();        // of the step being timed
 
-const Value* constant_weight(const Graph& graph, const Node& node) {
-  if (node.inputs.size() < 2 || node.inputs[1] == kNoValue) return nullptr;
-  const Value& w = graph.values[node.inputs[1]];
-  if (!w.constant || w.constant->dtype() != DType::Float32) return nullptr;
-  if (node.op_type == "MatMul" && w.constant->rank() != 2) return nullptr;
-  return &w;
-}
+  void record(const std::string& step, nlohmann::json extra = nlohmann::json::object()) {
+    plan.steps.push_back({step, std::chrono::duration<double>(Clock::now() - start).count(), std::move(extra)});
+    start = Clock::now();
+  }
+  std::vector<std::string> quantized_names() const {
+    std::vector<std::string> names;
+    for (const LayerPlan& l : plan.layers)
+      if (l.quantized()) names.push_back(l.node);
+    return names;
+  }
+  const Node& node(const std::string& name) const {
+    for (const Node& n : graph.nodes)
+      if (n.name == name) return n;
+    OCS_CHECK(false, "the plan's layer '{}' is not in the graph", name);
+    return graph.nodes.front();
+  }
+  const Value& weight(const std::string& name) const { return graph.values[node(name).inputs[1]]; }
+};
 
-// The input channel axis of a layer's data input: NCHW conv -> 1; Gemm A -> 1 (0 with transA);
-// MatMul X -> its last axis.
-int64_t activation_channel_axis(const Graph& graph, const Node& node) {
-  if (node.op_type == "Conv") return 1;
-  if (node.op_type == "Gemm") return node.attr_int("transA", 0) ? 0 : 1;
-  const auto& shape = graph.values[node.inputs[0]].shape;
-  return shape && !shape->empty() ? static_cast<int64_t>(shape->size()) - 1 : -1;
-}
+bool is_weighted_layer(const Graph& graph, NodeId id) { return match_weighted_layer(graph, id).has_value(); }
 
 // True when another layer reads this layer's weight constant (the unrolled LSTM's R^T).
 bool shared_weight(const Graph& graph, const Node& node) {
-  return std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& other) {
-           return is_layer(other) && other.inputs.size() > 1 && other.inputs[1] == node.inputs[1];
-         }) > 1;
-}
-
-struct LayerChoice {
-  std::vector<std::string> quantized;              // node names, graph order
-  std::map<std::string, std::string> left_float;   // node -> reason
-};
-
-LayerChoice choose_layers(const Graph& graph, const QuantizeOptions& options) {
-  LayerChoice choice;
-  std::set<std::string> exclude(options.exclude.begin(), options.exclude.end());
-  std::vector<const Node*> layers;
-  for (const Node& node : graph.nodes)
-    if (is_layer(node) && constant_weight(graph, node)) layers.push_back(&node);
-  for (const auto& name : exclude) {
-    bool found = false;
-    for (const Node& node : graph.nodes) found = found || node.name == name;
-    if (!found) user_error("--exclude '{}': the model has no node of that name", name);
-  }
-  const Node* first_conv = nullptr;
-  const Node* last_fc = nullptr;
-  for (const Node* node : layers) {
-    if (!first_conv && node->op_type == "Conv") first_conv = node;
-    // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
-    // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
-    // weight) is no final FC either.
-    if (node->op_type == "Conv") last_fc = nullptr;
-    else last_fc = shared_weight(graph, *node) ? nullptr : node;
-  }
-  for (const Node* node : layers) {
-    if (exclude.count(node->name)) choice.left_float[node->name] = "--exclude";
-    else if (options.keep_first_last_float && node == first_conv) choice.left_float[node->name] = "first conv (reference policy)";
-    else if (options.keep_first_last_float && node == last_fc) choice.left_float[node->name] = "last fully connected (reference policy)";
-    else choice.quantized.push_back(node->name);
-  }
-  return choice;
-}
-
-const Node* find_node(const Graph& graph, const std::string& name) {
-  for (const Node& node : graph.nodes)
-    if (node.name == name) return &node;
-  return nullptr;
-}
-
-// Streams `source` through `graph`, watching the data input of each named layer.
-std::map<std::string, TensorStats> calibrate(const Graph& graph, const std::vector<std::string>& layers,
-                                             SampleSource& source, int threads, const std::string& label) {
-  auto shared = std::make_shared<const Graph>(graph);
-  Session session(shared, {false, threads});
-  std::vector<WatchedValue> watched;
-  std::map<std::string, ValueId> input_of;
-  std::set<ValueId> seen;
-  for (const auto& name : layers) {
-    const Node* node = find_node(*shared, name);
-    ValueId x = node->inputs[0];
-    input_of[name] = x;
-    if (shared->values[x].constant || !seen.insert(x).second) continue;
-    watched.push_back({x, activation_channel_axis(*shared, *node)});
-  }
-  Calibrator calibrator(*shared, watched);
-  source.rewind();
-  Progress progress(label, source.size());
-  int64_t done = 0;
-  // The data is made for the float model; an input that --fix-input turned into a constant (and
-  // folding may then have removed) is no input of `graph` any more, so its data is not fed.
-  std::set<std::string> inputs;
-  for (ValueId id : shared->inputs) inputs.insert(shared->values[id].name);
-  while (auto feed = source.next()) {
-    for (auto it = feed->begin(); it != feed->end();) it = inputs.count(it->first) ? std::next(it) : feed->erase(it);
-    session.run(*feed, calibrator.observer());
-    // Samples in this batch: axis 0 of the model's first input (not of the first name in the
-    // feed: Silero's state c [2, 1, 64] sorts first and would count each chunk twice).
-    const auto first = shared->inputs.empty() ? feed->end() : feed->find(shared->values[shared->inputs[0]].name);
-    done += first != feed->end() && first->second.rank() > 0 ? first->second.dim(0) : 1;
-    progress.update(done);
-  }
-  progress.finish();
-  std::map<std::string, TensorStats> stats;
-  for (const auto& [name, x] : input_of)
-    if (!shared->values[x].constant) stats.emplace(name, calibrator.stats(x));
-  return stats;
+  int64_t readers = 0;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
+    if (graph.nodes[id].inputs.size() > 1 && graph.nodes[id].inputs[1] == node.inputs[1] && is_weighted_layer(graph, id)) ++readers;
+  return readers > 1;
 }
 
 bool non_negative_producer(const Graph& graph, ValueId value) {
@@ -156,27 +95,287 @@ int64_t weight_count(const Graph& graph) {
   return total;
 }
 
+// Weights of the quantized layers; a weight shared by several layers counts once.
+int64_t layer_weight_count(const Recipe& r) {
+  int64_t total = 0;
+  std::set<ValueId> counted;
+  for (const auto& name : r.quantized_names()) {
+    const ValueId w = r.node(name).inputs[1];
+    if (counted.insert(w).second) total += r.graph.values[w].constant->numel();
+  }
+  return total;
+}
+
 // The values of each slice w[..., c, ...] along `axis`, as 1-D tensors.
 std::vector<Tensor> channel_slices(const Tensor& w, int64_t axis) {
-  const int64_t channels = w.dim(axis);
-  int64_t outer = 1, inner = 1;
-  for (int64_t a = 0; a < axis; ++a) outer *= w.dim(a);
-  for (int64_t a = axis + 1; a < w.rank(); ++a) inner *= w.dim(a);
+  const AxisSplit s = split_at_axis(w.shape(), axis);
   std::vector<Tensor> slices;
   const float* p = w.data<float>();
-  for (int64_t c = 0; c < channels; ++c) {
-    Tensor slice(DType::Float32, {outer * inner});
+  for (int64_t c = 0; c < s.channels; ++c) {
+    Tensor slice(DType::Float32, {s.outer * s.inner});
     float* out = slice.data<float>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t r = 0; r < inner; ++r) out[o * inner + r] = p[(o * channels + c) * inner + r];
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t i = 0; i < s.inner; ++i) out[o * s.inner + i] = p[s.index(o, c, i)];
     slices.push_back(std::move(slice));
   }
   return slices;
 }
 
-// The weight SQNR of a layer quantized per tensor with the clip threshold t (no OCS).
-double weight_sqnr(const Tensor& w, double t, int bits) {
-  return sqnr_db(w, fake_quantize(w, {t}, -1, bits));
+double clip_threshold(const ClipMethod& method, const Tensor& w, int bits) {
+  return method.threshold(stats_of_tensor(w, kNoChannelAxis), bits);
+}
+
+// ---- the steps, in order -------------------------------------------------------------------
+
+// Step 0: --fix-input / --fix-shape.
+void specialize(Recipe& r) {
+  if (r.options.fix_input.empty() && r.options.fix_shape.empty()) return;
+  const SpecializeOptions fixed{parse_fixed_values(r.options.fix_input, "--fix-input"),
+                                parse_fixed_shapes(r.options.fix_shape, "--fix-shape")};
+  const SpecializeStats s = specialize_inputs(r.graph, fixed);
+  r.record("specialize_inputs", {{"inputs_fixed", s.inputs_fixed}, {"shapes_fixed", s.shapes_fixed},
+                                 {"shapes_folded", s.shapes_folded}, {"nodes_folded", s.nodes_folded},
+                                 {"ifs_inlined", s.ifs_inlined}, {"rounds", s.rounds}});
+}
+
+// Steps 1 and 1b.
+void fold_and_unroll(Recipe& r) {
+  // Counted after specialization: the branches not taken are gone from the model written.
+  r.plan.weights_before = weight_count(r.graph);
+  r.plan.batchnorms_folded = r.options.fold_batchnorm ? fold_batchnorm(r.graph) : 0;
+  r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}});
+  if (!r.options.unroll_recurrent) return;
+  std::vector<std::string> kept;  // recurrent nodes left whole (float), with the reason
+  const int64_t unrolled = unroll_recurrent(r.graph, &kept);
+  // The report keeps the step's first name, "unroll_lstm" (docs/RECURRENT.md).
+  if (unrolled > 0 || !kept.empty()) r.record("unroll_lstm", {{"unrolled", unrolled}, {"left_in_place", kept}});
+}
+
+// Step 2: every weighted layer gets a plan; those left float say why.
+void choose_layers(Recipe& r) {
+  const Graph& graph = r.graph;
+  const std::set<std::string> exclude(r.options.exclude.begin(), r.options.exclude.end());
+  for (const auto& name : exclude)
+    if (std::none_of(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.name == name; }))
+      user_error("--exclude '{}': the model has no node of that name", name);
+  std::vector<NodeId> layers;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
+    if (is_weighted_layer(graph, id)) layers.push_back(id);
+  NodeId first_conv = -1, last_fc = -1;
+  for (NodeId id : layers) {
+    const Node& node = graph.nodes[id];
+    if (first_conv < 0 && node.op_type == "Conv") first_conv = id;
+    // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
+    // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
+    // weight) is no final FC either.
+    if (node.op_type == "Conv") last_fc = -1;
+    else last_fc = shared_weight(graph, node) ? -1 : id;
+  }
+  const bool policy = r.options.keep_first_last_float;
+  for (NodeId id : layers) {
+    LayerPlan layer;
+    layer.node = graph.nodes[id].name;
+    layer.op_type = graph.nodes[id].op_type;
+    if (exclude.count(layer.node)) layer.left_float = "--exclude";
+    else if (policy && id == first_conv) layer.left_float = "first conv (reference policy)";
+    else if (policy && id == last_fc) layer.left_float = "last fully connected (reference policy)";
+    r.plan.layers.push_back(std::move(layer));
+  }
+  if (r.plan.layers_quantized() == 0)
+    user_error("no layer is left to quantize (check --exclude and --quantize-first-last)");
+}
+
+// The weights as the model has them (no OCS): threshold and SQNR of the per-tensor grid.
+void weight_baseline(Recipe& r) {
+  r.layer_weights_before = layer_weight_count(r);
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    const Value& w = r.weight(l.node);
+    const Tensor& t = *w.constant;
+    l.weight = w.name;
+    l.weight_shape = t.shape();
+    l.weight_threshold_no_ocs = clip_threshold(*r.weight_clip, t, r.options.weight_bits);
+    l.weight_sqnr_db_no_ocs = sqnr_db(t, fake_quantize(t, {l.weight_threshold_no_ocs}, -1, r.options.weight_bits));
+  }
+}
+
+// Step 3: statistics of the float model's activations (reused from the cache when it has them).
+void calibrate_float(Recipe& r) {
+  if (!r.act_ocs && !r.quantize_activations) return;
+  const std::vector<std::string> names = r.quantized_names();
+  const std::string key = fmt::format("{}", fmt::join(names, "\n"));
+  if (r.cache && r.cache->float_stats.count(key)) {
+    r.act_stats = r.cache->float_stats.at(key);
+    ++r.cache->hits;
+    r.record("calibrate (reused)", {{"samples", r.calib->size()}});
+    return;
+  }
+  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate");
+  if (r.cache) {
+    r.cache->float_stats[key] = r.act_stats;
+    ++r.cache->misses;
+  }
+  r.record("calibrate", {{"samples", r.calib->size()}});
+}
+
+// Which activations get the unsigned grid (decided on the float graph, before any split).
+void choose_activation_grids(Recipe& r) {
+  if (!r.quantize_activations && !r.act_ocs) return;
+  for (LayerPlan& l : r.plan.layers)
+    if (l.quantized())
+      l.act_unsigned = r.options.unsigned_activations && non_negative_producer(r.graph, r.node(l.node).inputs[0]);
+}
+
+std::vector<ActivationSplitRequest> activation_split_requests(Recipe& r) {
+  std::vector<ActivationSplitRequest> requests;
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    const Node& node = r.node(l.node);
+    if (node.op_type == "Conv" && conv_group(node) != 1) {
+      l.act_ocs_skipped = "grouped convolution";
+      continue;
+    }
+    if (shared_weight(r.graph, node)) {  // each reader would need its own widened copy
+      l.act_ocs_skipped = "weight shared with other layers (unrolled recurrent weight)";
+      continue;
+    }
+    ActivationSplitRequest request;
+    request.node = l.node;
+    const auto& channel_max = r.act_stats.at(l.node).channel_max_abs();
+    request.channel_max.assign(channel_max.begin(), channel_max.end());
+    request.expand_ratio = r.options.act_ocs_ratio;
+    request.bits = r.act_bits;
+    request.is_unsigned = l.act_unsigned;
+    request.mode = OcsSplitMode::Naive;
+    requests.push_back(request);
+  }
+  return requests;
+}
+
+// Step 4: activation OCS, its thresholds from the split values.
+void split_activations(Recipe& r) {
+  if (!r.act_ocs) return;
+  std::vector<ActivationSplitRequest> requests = activation_split_requests(r);
+  // Calibrate the split values on a scratch copy split naively: the clip method must see the
+  // distribution the quantizer will get.
+  Graph scratch = r.graph;
+  ocs_split_activations(scratch, requests);
+  r.start = Clock::now();
+  auto split_stats = calibrate_layers(scratch, r.quantized_names(), *r.calib, r.options.threads,
+                                      "calibrate split activations");
+  r.record("calibrate_split_activations", {{"samples", r.calib->size()}});
+  for (auto& request : requests) {
+    request.mode = r.options.split_mode();
+    request.threshold = static_cast<float>(r.activation_clip->threshold(
+        split_stats.at(request.node), threshold_bits(r.act_bits, request.is_unsigned)));
+    r.plan.find(request.node)->act_threshold = *request.threshold;
+  }
+  for (const auto& result : ocs_split_activations(r.graph, requests)) {
+    LayerPlan& l = *r.plan.find(result.node);
+    l.act_channels_split = result.split_channels;
+    l.act_max_before = result.threshold_before;
+    l.act_max_after = result.threshold_after;
+  }
+  r.record("ocs_split_activations");
+}
+
+// Step 5: weight OCS, the weight clip method deciding the threshold of each split tensor.
+void split_weights(Recipe& r) {
+  if (r.options.ocs_ratio > 0) {
+    OcsSplitWeightsOptions split;
+    split.ratio = r.options.ocs_ratio;
+    split.mode = r.options.split_mode();
+    split.bits = r.options.weight_bits;
+    const ClipMethod* method = r.weight_clip.get();
+    const int bits = r.options.weight_bits;
+    split.threshold = [method, bits](const Tensor& w) { return clip_threshold(*method, w, bits); };
+    for (const LayerPlan& l : r.plan.layers)
+      if (!l.quantized()) split.exclude.insert(l.node);
+    const OcsSplitWeightsReport report = ocs_split_weights(r.graph, split);
+    for (const auto& layer : report.layers) {
+      LayerPlan* l = r.plan.find(layer.node);
+      if (!l || !l->quantized()) continue;
+      if (!layer.skipped.empty()) {
+        l->ocs_skipped = layer.skipped;
+        continue;
+      }
+      l->channels_split = layer.channels_split;
+      l->weights_added_percent = layer.weights_added_percent;
+      l->weight_threshold = layer.threshold_after;
+      l->weight_sqnr_db_ocs = layer.sqnr_after_db;
+    }
+    r.record("ocs_split_weights", {{"weights_added", report.weights_added}});
+  }
+  r.plan.weights_after_ocs = r.plan.weights_before + layer_weight_count(r) - r.layer_weights_before;
+}
+
+// Step 6: thresholds of the activations activation OCS did not split, from step 3's statistics.
+void activation_thresholds(Recipe& r) {
+  if (!r.quantize_activations) return;
+  for (LayerPlan& l : r.plan.layers) {
+    auto stats = r.act_stats.find(l.node);
+    if (!l.quantized() || l.act_threshold || stats == r.act_stats.end()) continue;
+    l.act_threshold = r.activation_clip->threshold(stats->second, threshold_bits(r.act_bits, l.act_unsigned));
+  }
+}
+
+// The weight grid of one layer for insert_qdq (and the plan's per-channel figures).
+QdqWeight weight_grid(Recipe& r, LayerPlan& l) {
+  const int bits = r.options.weight_bits;
+  QdqWeight weight;
+  weight.bits = bits;
+  weight.per_channel = r.options.per_channel;
+  const Node& node = r.node(l.node);
+  const Tensor& w = *r.graph.values[node.inputs[1]].constant;
+  if (!r.options.per_channel) {
+    // Per tensor: the split's threshold after weight OCS, else the clip method's on w.
+    if (!l.weight_threshold) l.weight_threshold = clip_threshold(*r.weight_clip, w, bits);
+    weight.thresholds = {static_cast<float>(*l.weight_threshold)};
+    return weight;
+  }
+  // One threshold per output channel, by the weight clip method on that channel's values.
+  const int64_t out_axis = weight_output_channel_axis(node, w.rank());
+  for (const Tensor& part : channel_slices(w, out_axis))
+    weight.thresholds.push_back(static_cast<float>(clip_threshold(*r.weight_clip, part, bits)));
+  // The SQNR of the grid actually used, when the weight is the model's own (a split weight's
+  // per-tensor figures stay: its halves' errors add up in the layer's output).
+  if (l.channels_split.empty()) {
+    const std::vector<double> thresholds(weight.thresholds.begin(), weight.thresholds.end());
+    l.weight_sqnr_db_per_channel = sqnr_db(w, fake_quantize(w, thresholds, out_axis, bits));
+  }
+  return weight;
+}
+
+// Step 7: the QDQ nodes.
+void quantize_grids(Recipe& r) {
+  if (r.options.output_format() != OutputFormat::Qdq) return;
+  QdqPlan qdq;
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    QdqLayer layer;
+    layer.node = l.node;
+    layer.weight = weight_grid(r, l);
+    if (r.quantize_activations) {
+      QdqActivation act;
+      act.bits = r.options.activation_bits;
+      act.threshold = static_cast<float>(l.act_threshold.value());
+      act.is_unsigned = l.act_unsigned;
+      layer.activation = act;
+      l.act_quantized = true;
+    }
+    qdq.layers.push_back(layer);
+  }
+  const QdqReport report = insert_qdq(r.graph, qdq);
+  r.record("insert_qdq", {{"weights_quantized", report.weights_quantized},
+                          {"activation_chains", report.activation_chains}});
+}
+
+// The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).
+void order_as_graph(Recipe& r) {
+  std::vector<LayerPlan> ordered;
+  for (const Node& node : r.graph.nodes)
+    if (LayerPlan* l = r.plan.find(node.name)) ordered.push_back(*l);
+  r.plan.layers = std::move(ordered);
 }
 
 }  // namespace
@@ -184,289 +383,29 @@ double weight_sqnr(const Tensor& w, double t, int bits) {
 QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options, SampleSource* calib,
                               CalibrationCache* cache) {
   options.validate();
-  const bool quantize_activations = options.activation_bits > 0 && options.format == "qdq";
-  const bool act_ocs = options.act_ocs_ratio > 0;
-  if ((quantize_activations || act_ocs) && !calib)
+  Recipe r(float_graph, options, calib, cache);
+  if ((r.quantize_activations || r.act_ocs) && !calib)
     user_error("quantizing activations (--abits {}) or activation OCS needs calibration data: pass "
                "--calib", options.activation_bits);
-  nlohmann::json steps = nlohmann::json::array();
-  auto record = [&](const std::string& step, Clock::time_point start, nlohmann::json extra = {}) {
-    extra["step"] = step;
-    extra["seconds"] = seconds_since(start);
-    steps.push_back(extra);
-  };
-
-  Graph graph = float_graph;
-  auto start = Clock::now();
-  if (!options.fix_input.empty() || !options.fix_shape.empty()) {
-    const SpecializeOptions fixed{parse_fixed_values(options.fix_input, "--fix-input"),
-                                  parse_fixed_shapes(options.fix_shape, "--fix-shape")};
-    const SpecializeStats s = specialize_inputs(graph, fixed);
-    record("specialize_inputs", start, {{"inputs_fixed", s.inputs_fixed}, {"shapes_fixed", s.shapes_fixed},
-                                        {"shapes_folded", s.shapes_folded}, {"nodes_folded", s.nodes_folded},
-                                        {"ifs_inlined", s.ifs_inlined}, {"rounds", s.rounds}});
-    start = Clock::now();
-  }
-  // Counted after specialization: the branches not taken are gone from the model written.
-  const int64_t weights_before = weight_count(graph);
-  int64_t folded = options.fold_batchnorm ? fold_batchnorm(graph) : 0;
-  record("fold_batchnorm", start, {{"folded", folded}});
-  if (options.unroll_recurrent) {
-    start = Clock::now();
-    std::vector<std::string> kept;  // LSTMs left whole (float), with the reason
-    const int64_t unrolled = unroll_lstm(graph, &kept);
-    if (unrolled > 0 || !kept.empty()) record("unroll_lstm", start, {{"unrolled", unrolled}, {"left_in_place", kept}});
-  }
-
-  const LayerChoice choice = choose_layers(graph, options);
-  if (choice.quantized.empty()) user_error("no layer is left to quantize (check --exclude and --keep-first-last)");
-  // Weights of the quantized layers before and after the OCS passes: the size overhead.
-  auto layer_weights = [&](const Graph& g) {
-    int64_t total = 0;
-    std::set<const Value*> counted;  // a weight shared by several layers counts once
-    for (const auto& name : choice.quantized) {
-      const Value* w = constant_weight(g, *find_node(g, name));
-      if (counted.insert(w).second) total += w->constant->numel();
-    }
-    return total;
-  };
-  const int64_t layer_weights_before = layer_weights(graph);
-  const auto wclip = make_clip_method(options.weight_clip);
-  const auto aclip = make_clip_method(options.activation_clip);
-  const int abits = options.activation_bits > 0 ? options.activation_bits : 8;
-
-  // Per-layer report rows, filled step by step.
-  std::map<std::string, nlohmann::json> rows;
-  for (const auto& name : choice.quantized) {
-    const Node* node = find_node(graph, name);
-    const Tensor& w = *constant_weight(graph, *node)->constant;
-    double t = wclip->threshold(stats_of_tensor(w, kNoChannelAxis), options.weight_bits);
-    rows[name] = {{"node", name}, {"op_type", node->op_type}, {"quantized", true},
-                  {"weight", constant_weight(graph, *node)->name}, {"weight_shape", w.shape()}, {"weight_clip", wclip->name()},
-                  {"weight_threshold_no_ocs", t},
-                  {"weight_sqnr_db_no_ocs", weight_sqnr(w, t, options.weight_bits)},
-                  {"channels_split", nlohmann::json::array()}, {"weights_added_percent", 0.0}};
-  }
-  for (const auto& [name, reason] : choice.left_float)
-    rows[name] = {{"node", name}, {"op_type", find_node(graph, name)->op_type}, {"quantized", false},
-                  {"left_float", reason}};
-
-  // Activation statistics of the float model: activation OCS chooses its channels from them,
-  // and they give the thresholds of the activations it does not split.
-  std::map<std::string, TensorStats> act_stats;
-  if (act_ocs || quantize_activations) {
-    start = Clock::now();
-    std::string key = fmt::format("{}", fmt::join(choice.quantized, "\n"));
-    if (cache && cache->float_stats.count(key)) {
-      act_stats = cache->float_stats.at(key);
-      ++cache->hits;
-      record("calibrate (reused)", start, {{"samples", calib->size()}});
-    } else {
-      act_stats = calibrate(graph, choice.quantized, *calib, options.threads, "calibrate");
-      if (cache) {
-        cache->float_stats[key] = act_stats;
-        ++cache->misses;
-      }
-      record("calibrate", start, {{"samples", calib->size()}});
-    }
-  }
-
-  // Activation OCS, then the activation thresholds on the values the quantizers will see.
-  std::map<std::string, double> act_threshold;
-  std::map<std::string, bool> act_unsigned;
-  if (quantize_activations || act_ocs) {
-    for (const auto& name : choice.quantized)
-      act_unsigned[name] = options.unsigned_activations && non_negative_producer(graph, find_node(graph, name)->inputs[0]);
-    std::vector<ActivationSplitRequest> requests;
-    if (act_ocs) {
-      for (const auto& name : choice.quantized) {
-        const Node* node = find_node(graph, name);
-        if (node->op_type == "Conv" && node->attr_int("group", 1) != 1) {
-          rows[name]["act_ocs_skipped"] = "grouped convolution";
-          continue;
-        }
-        if (shared_weight(graph, *node)) {  // each reader would need its own widened copy
-          rows[name]["act_ocs_skipped"] = "weight shared with other layers (unrolled recurrent weight)";
-          continue;
-        }
-        ActivationSplitRequest request;
-        request.node = name;
-        const auto& channel_max = act_stats.at(name).channel_max_abs();
-        request.channel_max.assign(channel_max.begin(), channel_max.end());
-        request.expand_ratio = options.act_ocs_ratio;
-        request.bits = abits;
-        request.is_unsigned = act_unsigned[name];
-        request.mode = ActivationSplitMode::Naive;
-        requests.push_back(request);
-      }
-      // Calibrate the split values on a scratch copy split naively: the clip method must see
-      // the distribution the quantizer will get.
-      Graph scratch = graph;
-      ocs_split_activations(scratch, requests);
-      start = Clock::now();
-      auto split_stats = calibrate(scratch, choice.quantized, *calib, options.threads, "calibrate split activations");
-      record("calibrate_split_activations", start, {{"samples", calib->size()}});
-      for (auto& request : requests) {
-        request.mode = options.split == "naive" ? ActivationSplitMode::Naive : ActivationSplitMode::QuantAware;
-        request.threshold = static_cast<float>(
-            aclip->threshold(split_stats.at(request.node), request.is_unsigned ? std::min(abits + 1, 16) : abits));
-        act_threshold[request.node] = *request.threshold;
-      }
-      start = Clock::now();
-      auto results = ocs_split_activations(graph, requests);
-      for (const auto& r : results) {
-        rows[r.node]["act_channels_split"] = r.split_channels;
-        rows[r.node]["act_max_before"] = r.threshold_before;
-        rows[r.node]["act_max_after"] = r.threshold_after;
-      }
-      record("ocs_split_activations", start);
-    }
-  }
-
-  // Weight OCS, with the weight clip method deciding the threshold of each split tensor.
-  std::map<std::string, double> split_threshold;
-  if (options.ocs_ratio > 0) {
-    start = Clock::now();
-    OcsSplitWeightsOptions split;
-    split.ratio = options.ocs_ratio;
-    split.mode = options.split == "naive" ? OcsSplitMode::Naive : OcsSplitMode::QuantAware;
-    split.bits = options.weight_bits;
-    const ClipMethod* method = wclip.get();
-    const int bits = options.weight_bits;
-    split.threshold = [method, bits](const Tensor& w) { return method->threshold(stats_of_tensor(w, kNoChannelAxis), bits); };
-    for (const auto& [name, reason] : choice.left_float) split.exclude.insert(name);
-    OcsSplitWeightsReport report = ocs_split_weights(graph, split);
-    for (const auto& layer : report.layers) {
-      if (!rows.count(layer.node) || !rows[layer.node]["quantized"].get<bool>()) continue;
-      auto& row = rows[layer.node];
-      if (!layer.skipped.empty()) {
-        row["ocs_skipped"] = layer.skipped;
-        continue;
-      }
-      row["channels_split"] = layer.channels_split;
-      row["weights_added_percent"] = layer.weights_added_percent;
-      row["weight_threshold"] = layer.threshold_after;
-      row["weight_sqnr_db_ocs"] = layer.sqnr_after_db;
-      split_threshold[layer.node] = layer.threshold_after;
-    }
-    record("ocs_split_weights", start, {{"weights_added", report.weights_added}});
-  }
-
-  if (quantize_activations || act_ocs) {
-    bool missing = false;
-    for (const auto& name : choice.quantized) missing = missing || !act_threshold.count(name);
-    if (missing && quantize_activations) {
-      // An unsigned b-bit grid on non-negative data is the positive half of the signed
-      // (b+1)-bit grid, so its threshold is the signed method's at b + 1 bits.
-      for (const auto& [name, s] : act_stats)
-        if (!act_threshold.count(name)) act_threshold[name] = aclip->threshold(s, act_unsigned[name] ? std::min(abits + 1, 16) : abits);
-    }
-  }
-
-  const int64_t layer_weights_after_ocs = layer_weights(graph);
-  if (options.format == "qdq") {
-    start = Clock::now();
-    QdqPlan plan;
-    for (const auto& name : choice.quantized) {
-      const Node* node = find_node(graph, name);
-      QdqLayer layer;
-      layer.node = name;
-      QdqWeight weight;
-      weight.bits = options.weight_bits;
-      weight.per_channel = options.per_channel;
-      const Tensor& w = *constant_weight(graph, *node)->constant;
-      if (options.per_channel) {
-        // One threshold per output channel, by the weight clip method on that channel's values.
-        const int64_t out_axis = node->op_type == "Conv" ? 0 : (node->op_type == "Gemm" && node->attr_int("transB", 0) ? 0 : 1);
-        for (const Tensor& part : channel_slices(w, out_axis))
-          weight.thresholds.push_back(static_cast<float>(wclip->threshold(stats_of_tensor(part, kNoChannelAxis), options.weight_bits)));
-        // The SQNR of the grid actually used, when the weight is the model's own (a split
-        // weight's per-tensor figures stay: its halves' errors add up in the layer's output).
-        if (rows[name]["channels_split"].empty()) {
-          const std::vector<double> thresholds(weight.thresholds.begin(), weight.thresholds.end());
-          rows[name]["weight_sqnr_db_per_channel"] = sqnr_db(w, fake_quantize(w, thresholds, out_axis, options.weight_bits));
-        }
-      } else {
-        double t = split_threshold.count(name) ? split_threshold[name]
-                                               : wclip->threshold(stats_of_tensor(w, kNoChannelAxis), options.weight_bits);
-        weight.thresholds = {static_cast<float>(t)};
-        rows[name]["weight_threshold"] = t;
-      }
-      layer.weight = weight;
-      if (quantize_activations) {
-        QdqActivation act;
-        act.bits = options.activation_bits;
-        act.threshold = static_cast<float>(act_threshold.at(name));
-        act.is_unsigned = act_unsigned[name];
-        layer.activation = act;
-        rows[name]["act_clip"] = aclip->name();
-        rows[name]["act_threshold"] = act.threshold;
-        rows[name]["act_unsigned"] = act.is_unsigned;
-      }
-      plan.layers.push_back(layer);
-    }
-    QdqReport qdq = insert_qdq(graph, plan);
-    record("insert_qdq", start, {{"weights_quantized", qdq.weights_quantized},
-                                 {"activation_chains", qdq.activation_chains}});
-  }
-  graph.verify();
-
-  nlohmann::json layers = nlohmann::json::array();
-  for (const Node& node : graph.nodes)  // not float_graph: unrolling adds the layers of an LSTM
-    if (rows.count(node.name)) layers.push_back(rows[node.name]);
-  const int64_t weights_after_split = weights_before + layer_weights_after_ocs - layer_weights_before;
-  nlohmann::json model = {
-      {"weights_before", weights_before},
-      {"weights_after_ocs", weights_after_split},
-      {"size_overhead_percent", 100.0 * static_cast<double>(weights_after_split - weights_before) / static_cast<double>(weights_before)},
-      {"layers_quantized", choice.quantized.size()},
-      {"layers_left_float", choice.left_float.size()},
-      {"batchnorms_folded", folded}};
-  QuantizeResult result{std::move(graph), {}};
-  result.report = {{"options", options.to_json()}, {"model", model}, {"layers", layers}, {"steps", steps}};
+  specialize(r);
+  fold_and_unroll(r);
+  choose_layers(r);
+  r.weight_clip = make_clip_method(options.weight_clip);
+  r.activation_clip = make_clip_method(options.activation_clip);
+  r.plan.weight_clip = r.weight_clip->name();
+  r.plan.activation_clip = r.activation_clip->name();
+  weight_baseline(r);
+  calibrate_float(r);
+  choose_activation_grids(r);
+  split_activations(r);
+  split_weights(r);
+  activation_thresholds(r);
+  quantize_grids(r);
+  r.graph.verify();
+  order_as_graph(r);
+  QuantizeResult result{std::move(r.graph), std::move(r.plan), {}};
+  result.report = quantize_report_json(result.plan, options);
   return result;
-}
-
-std::string quantize_report_table(const nlohmann::json& report) {
-  std::string out = fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", "layer", "op",
-                                "split", "added %", "w thresh", "SQNR noOCS", "SQNR OCS", "a thresh", "notes");
-  const auto& rows = report["layers"];
-  for (size_t k = 0; k < rows.size(); ++k) {
-    const auto& row = rows[k];
-    // Consecutive layers reading one weight (an unrolled LSTM's time steps) print as one line.
-    size_t readers = 1;
-    while (row.contains("weight") && k + readers < rows.size() && rows[k + readers].value("weight", "") == row["weight"]) ++readers;
-    k += readers - 1;
-    const std::string shared = readers > 1 ? fmt::format("{} layers share this weight (first shown)", readers) : "";
-    std::string name = row["node"].get<std::string>();
-    if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
-    if (!row["quantized"].get<bool>()) {
-      out += fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  float: {}\n", name,
-                         row["op_type"].get<std::string>(), "-", "-", "-", "-", "-", "-",
-                         row["left_float"].get<std::string>());
-      continue;
-    }
-    auto num = [&](const char* key, const char* format) {
-      return row.contains(key) ? fmt::format(fmt::runtime(format), row[key].get<double>()) : std::string("-");
-    };
-    std::string notes;
-    if (row.contains("ocs_skipped")) notes += "OCS skipped: " + row["ocs_skipped"].get<std::string>();
-    if (row.contains("act_channels_split")) notes += fmt::format("act split {}", row["act_channels_split"].size());
-    if (!shared.empty()) notes += (notes.empty() ? "" : "; ") + shared;
-    out += fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", name,
-                       row["op_type"].get<std::string>(), row["channels_split"].size(),
-                       num("weights_added_percent", "{:.2f}"), num("weight_threshold", "{:.4g}"),
-                       num("weight_sqnr_db_no_ocs", "{:.2f}"), num("weight_sqnr_db_ocs", "{:.2f}"),
-                       num("act_threshold", "{:.4g}"), notes);
-  }
-  const auto& model = report["model"];
-  out += fmt::format("{} layers quantized, {} left in float; weights {} -> {} ({:+.2f}% size); {} BatchNorm folded\n",
-                     model["layers_quantized"].get<int64_t>(), model["layers_left_float"].get<int64_t>(),
-                     model["weights_before"].get<int64_t>(), model["weights_after_ocs"].get<int64_t>(),
-                     model["size_overhead_percent"].get<double>(), model["batchnorms_folded"].get<int64_t>());
-  for (const auto& step : report["steps"])
-    out += fmt::format("  {:<30} {:8.3f} s\n", step["step"].get<std::string>(), step["seconds"].get<double>());
-  return out;
 }
 
 }  // namespace ocs
