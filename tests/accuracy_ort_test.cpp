@@ -8,7 +8,7 @@
 #include "eval/topk_fidelity.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // the sample was drawn from.
 #include "calib/clip_aciq.h"
 #include "calib/clip_method.h"
-#include "quant/round.h"
+#include "core/round.h"
 
 #include <gtest/gtest.h>
 

@@ -2,9 +2,9 @@
 // SQNR at every layer, coarser weights show less, and the last layer agrees with the model
 // output's fidelity computed directly.
 #include "eval/layer_fidelity.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

@@ -4,6 +4,7 @@
 // Tolerance 1e-5 per float: the pipeline reproduces PIL's integer resampling, and one uint8
 // step would be ~0.017 after normalization.
 #include "eval/image_folder.h"
+#include "eval/sample_source_spec.h"
 #include "io/npy.h"
 #include "test_util.h"
 

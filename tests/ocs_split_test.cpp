@@ -12,7 +12,7 @@
 namespace ocs {
 namespace {
 
-// Round half to even in double (independent of the rounding mode, like quant/round.h).
+// Round half to even in double (independent of the rounding mode, like core/round.h).
 double round_even(double v) { return v - std::remainder(v, 1.0); }
 
 TEST(FakeQuant, ScaleAndCodeRange) {

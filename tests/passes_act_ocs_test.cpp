@@ -112,7 +112,7 @@ std::vector<float> channel_max(const Tensor& x, int64_t axis) {
 
 // A request with the fields these tests vary (the threshold stays the split maximum).
 ActivationSplitRequest split_request(std::string node, std::vector<float> channel_max, double ratio,
-                                     ActivationSplitMode mode = ActivationSplitMode::QuantAware,
+                                     OcsSplitMode mode = OcsSplitMode::QuantAware,
                                      int bits = 8, bool is_unsigned = false) {
   ActivationSplitRequest r;
   r.node = std::move(node);
@@ -139,7 +139,7 @@ TEST(PassesActOcs, GreedyChoiceAndSplitVectorsMatchHandComputedValues) {
   // QA offsets in steps D: channel 1: -1/4 then (-1/4)/2 - 1/4 = -3/8 in place and
   // (-1/4)/2 + 1/4 = 1/8 appended, the first appended half keeps +1/4; channel 3: -1/4, +1/4.
   // 4-bit signed: D = 4 / 7.
-  for (ActivationSplitMode mode : {ActivationSplitMode::Naive, ActivationSplitMode::QuantAware}) {
+  for (OcsSplitMode mode : {OcsSplitMode::Naive, OcsSplitMode::QuantAware}) {
     Graph g = load(conv_model(4));
     const Tensor w_before = *g.values[g.find_value("W")].constant;
     const ActivationSplitRequest request = split_request("conv", {1, 8, 3, 5}, 0.75, mode, 4);
@@ -152,7 +152,7 @@ TEST(PassesActOcs, GreedyChoiceAndSplitVectorsMatchHandComputedValues) {
     EXPECT_EQ(r.threshold_before, 8.0f);
     EXPECT_EQ(r.threshold_after, 4.0f);
 
-    const bool qa = mode == ActivationSplitMode::QuantAware;
+    const bool qa = mode == OcsSplitMode::QuantAware;
     EXPECT_EQ(count_ops(g, "Gather"), 1);
     EXPECT_EQ(count_ops(g, "Mul"), 1);
     EXPECT_EQ(count_ops(g, "Add"), qa ? 1 : 0);
@@ -208,8 +208,8 @@ TEST(PassesActOcs, RatioZeroChangesNothingAndRatiosRoundUp) {
 
 void expect_float_identical(const Graph& g, const Tensor& x, int64_t axis, double ratio) {
   const auto want = run(g, {{"x", x}});
-  for (ActivationSplitMode mode : {ActivationSplitMode::Naive, ActivationSplitMode::QuantAware}) {
-    SCOPED_TRACE(mode == ActivationSplitMode::Naive ? "naive" : "qa");
+  for (OcsSplitMode mode : {OcsSplitMode::Naive, OcsSplitMode::QuantAware}) {
+    SCOPED_TRACE(mode == OcsSplitMode::Naive ? "naive" : "qa");
     Graph split = g;
     const auto results = ocs_split_activations(split, {split_request(g.nodes[0].name, channel_max(x, axis), ratio, mode, 5)});
     split.verify();
@@ -249,7 +249,7 @@ TEST(PassesActOcs, SmallCnnOutputUnchanged) {
   const auto want = calib.run(inputs, [&](const Graph& graph, ValueId id, const Tensor& t) {
     if (t.dtype() == DType::Float32 && t.rank() >= 2) max_of[graph.values[id].name] = channel_max(t, 1);
   });
-  for (ActivationSplitMode mode : {ActivationSplitMode::Naive, ActivationSplitMode::QuantAware}) {
+  for (OcsSplitMode mode : {OcsSplitMode::Naive, OcsSplitMode::QuantAware}) {
     Graph split = g;
     std::vector<ActivationSplitRequest> requests;
     for (const Node& node : g.nodes)
@@ -258,7 +258,7 @@ TEST(PassesActOcs, SmallCnnOutputUnchanged) {
     const auto results = ocs_split_activations(split, requests);
     EXPECT_EQ(results.size(), 5u);  // stem, conv1, conv2, down, fc
     EXPECT_EQ(count_ops(split, "Gather"), 5);
-    EXPECT_EQ(count_ops(split, "Add"), mode == ActivationSplitMode::QuantAware ? 6 : 1);  // + the residual Add
+    EXPECT_EQ(count_ops(split, "Add"), mode == OcsSplitMode::QuantAware ? 6 : 1);  // + the residual Add
     for (bool reference : {true, false})
       EXPECT_LT(max_relative_difference(want[0], run(split, inputs, reference)[0]), kFloatTolerance);
   }
@@ -278,7 +278,7 @@ TEST(PassesActOcs, QuantAwareHalvesSumToTheFinerGrid) {
   const Graph g = load(conv_model(6));
   const Tensor x = outlier_tensor({2, 6, 6, 6}, 5);
   const std::vector<float> maxima = channel_max(x, 1);
-  for (ActivationSplitMode mode : {ActivationSplitMode::QuantAware, ActivationSplitMode::Naive}) {
+  for (OcsSplitMode mode : {OcsSplitMode::QuantAware, OcsSplitMode::Naive}) {
     Graph split = g;
     const auto results = ocs_split_activations(split, {split_request("conv", maxima, 0.5, mode, 4)});
     const ActivationSplitResult& r = results[0];
@@ -296,7 +296,7 @@ TEST(PassesActOcs, QuantAwareHalvesSumToTheFinerGrid) {
     }
     const auto want = run(g, {{"x", Tensor::from_vector<float>(x.shape(), x_hat)}});
     const double diff = max_relative_difference(want[0], run(split, {{"x", x}})[0]);
-    if (mode == ActivationSplitMode::QuantAware) {
+    if (mode == OcsSplitMode::QuantAware) {
       EXPECT_LT(diff, kFloatTolerance);
     } else {
       // The naive halves round separately; their sum misses by a step somewhere.
@@ -317,7 +317,7 @@ TEST(PassesActOcs, BadRequestsAreUserErrors) {
   fails(g, split_request("conv", {1, 2, 3}, 0.5));          // 4 channels
   fails(g, split_request("conv", {1, 2, 3, NAN}, 0.5));
   fails(g, split_request("conv", {1, 2, 3, 4}, -0.5));
-  fails(g, split_request("conv", {1, 2, 3, 4}, 0.5, ActivationSplitMode::QuantAware, 1));
+  fails(g, split_request("conv", {1, 2, 3, 4}, 0.5, OcsSplitMode::QuantAware, 1));
   fails(load(conv_model(4, /*group=*/2)), split_request("conv", {1, 2, 3, 4}, 0.5));
   Graph quantized = g;  // after insert_qdq the weight is no longer a float constant
   insert_qdq(quantized, QdqPlan{{QdqLayer{"conv", QdqWeight{}, std::nullopt}}});
@@ -334,7 +334,7 @@ TEST(PassesActOcs, OnnxRuntimeAgreesOnExportedSplitModel) {
   const Graph g = load(conv_model(6));
   const Tensor x = outlier_tensor({2, 6, 6, 6}, 6);
   Graph split = g;
-  const auto r = ocs_split_activations(split, {split_request("conv", channel_max(x, 1), 0.5, ActivationSplitMode::QuantAware, 5)});
+  const auto r = ocs_split_activations(split, {split_request("conv", channel_max(x, 1), 0.5, OcsSplitMode::QuantAware, 5)});
   insert_qdq(split, QdqPlan{{QdqLayer{"conv", QdqWeight{6, true, {}}, QdqActivation{5, r[0].threshold_after, false}}}});
   const Tensor ours = run(split, {{"x", x}})[0];
 

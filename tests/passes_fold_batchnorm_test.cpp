@@ -2,7 +2,7 @@
 // Metric: max |before - after| / max |before| < 1e-5 (folding rounds a * W and the bias once in
 // float32; the network's output moves by a few float ulps per layer).
 #include "passes/fold_batchnorm.h"
-#include "passes/pass_utils.h"
+#include "passes/graph_edit.h"
 
 #include "model_builder.h"
 #include "passes_test_util.h"

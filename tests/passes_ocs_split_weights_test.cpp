@@ -5,7 +5,7 @@
 // float32 and the layer sums C_in + k products instead of C_in, so outputs move by float ulps.
 #include "passes/fold_batchnorm.h"
 #include "passes/ocs_split_weights.h"
-#include "passes/pass_utils.h"
+#include "passes/graph_edit.h"
 #include "quant/fake_quant.h"
 
 #include "model_builder.h"

@@ -1,14 +1,14 @@
 // specialize_inputs: fixed inputs become constants, Ifs with a now-constant condition are inlined
 // (nested ones too, including conditions on shapes), and the graph computes what the original
 // computed for the fixed values. Silero VAD with sr fixed has its LSTMs at top level, where
-// unroll_lstm unrolls them, and still gives the original's outputs.
+// unroll_recurrent unrolls them, and still gives the original's outputs.
 #include "engine/session.h"
 #include "model_builder.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
-#include "passes/pass_utils.h"
+#include "passes/graph_edit.h"
 #include "passes/specialize_inputs.h"
-#include "passes/unroll_lstm.h"
+#include "passes/unroll_recurrent.h"
 
 #include <gtest/gtest.h>
 
@@ -214,7 +214,7 @@ TEST(SpecializeInputs, SileroWithSrFixedAndUnrolledGivesTheOriginalsOutputs) {
     EXPECT_EQ(count_ops(graph, "LSTM"), 2) << stats.ifs_inlined << " Ifs inlined";
     Graph unrolled = graph;
     std::vector<std::string> skipped;
-    EXPECT_EQ(unroll_lstm(unrolled, &skipped), 2);
+    EXPECT_EQ(unroll_recurrent(unrolled, &skipped), 2);
     EXPECT_TRUE(skipped.empty()) << skipped.front();
     EXPECT_EQ(count_ops(unrolled, "LSTM"), 0);
 

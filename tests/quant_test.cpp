@@ -1,9 +1,9 @@
 // QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear reference kernels and the rounding
-// helper in quant/round.h. Quantized outputs are compared exactly (they are integers);
+// helper in core/round.h. Quantized outputs are compared exactly (they are integers);
 // dequantized outputs too (each is one float multiply of small integers by the scale).
 #include "kernel_test_util.h"
 #include "kernels/kernel.h"
-#include "quant/round.h"
+#include "core/round.h"
 
 #include <gtest/gtest.h>
 

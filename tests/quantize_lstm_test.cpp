@@ -1,4 +1,4 @@
-// Quantizing a recurrent model (issue 5): `ocs quantize` unrolls the LSTM (passes/unroll_lstm.h)
+// Quantizing a recurrent model (issue 5): `ocs quantize` unrolls the LSTM (passes/unroll_recurrent.h)
 // and quantizes its input weight W, its recurrent weight R (one shared constant each, split once
 // by OCS and dequantized once) and the hidden state feeding R at every step.
 //  - split-float (OCS on W and R, r = 0.1): the same function as the float LSTM model, 1e-5 of
@@ -16,10 +16,10 @@
 //  - Activation OCS is skipped on the shared R^T (it would copy R per step).
 //  - GRU (linear_before_reset 0): split-float identical to 1e-5, one DequantizeLinear per weight.
 #include "engine/session.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 #include "onnx/onnx_io.h"
-#include "passes/pass_utils.h"
-#include "quant/quantizer.h"
+#include "passes/graph_edit.h"
+#include "recipe/quantizer.h"
 
 #include "model_builder.h"
 #include "ort_runner.h"

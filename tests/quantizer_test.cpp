@@ -3,12 +3,12 @@
 // report says what was done, and bad options are user errors.
 #include "engine/session.h"
 #include "eval/fashion_mnist.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
 #include "ort_runner.h"
 #include "passes/fold_batchnorm.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <gtest/gtest.h>
 
@@ -244,6 +244,47 @@ TEST(Quantizer, BadOptionsAreUserErrors) {
   // Calibration data that does not fit the model's input.
   Tensor wrong(DType::Float32, {8, 3, 28, 28});
   EXPECT_THROW(ArraySampleSource(g, {{"input", wrong}}, 8), UserError);
+}
+
+// Regression: the message named a flag that does not exist (--keep-first-last).
+TEST(Quantizer, NoLayerLeftNamesTheRealFlags) {
+  const Graph g = import_onnx_file(kSmallCnn);
+  QuantizeOptions options;
+  options.activation_bits = 0;
+  for (const Node& node : g.nodes)
+    if (node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul") options.exclude.push_back(node.name);
+  ASSERT_FALSE(options.exclude.empty());
+  try {
+    quantize_model(g, options, nullptr);
+    FAIL() << "quantized a model whose layers are all excluded";
+  } catch (const UserError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--quantize-first-last"), std::string::npos) << message;
+    EXPECT_EQ(message.find("--keep-first-last"), std::string::npos) << message;
+  }
+}
+
+// The plan the sweep reads and the JSON report say the same, row for row.
+TEST(Quantizer, ReportIsThePlan) {
+  const Graph g = import_onnx_file(kSmallCnn);
+  ArraySampleSource calib(g, calibration_arrays(2), 64);
+  QuantizeOptions options;
+  options.ocs_ratio = 0.1;
+  options.weight_bits = 5;
+  const QuantizeResult result = quantize_model(g, options, &calib);
+  const auto& rows = result.report["layers"];
+  ASSERT_EQ(rows.size(), result.plan.layers.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const LayerPlan& layer = result.plan.layers[k];
+    EXPECT_EQ(rows[k]["node"], layer.node);
+    EXPECT_EQ(rows[k]["quantized"].get<bool>(), layer.quantized());
+    if (!layer.quantized()) continue;
+    EXPECT_EQ(rows[k]["channels_split"].get<std::vector<int64_t>>(), layer.channels_split);
+    EXPECT_EQ(rows[k]["weight_sqnr_db_no_ocs"].get<double>(), layer.weight_sqnr_db_no_ocs);
+    EXPECT_EQ(rows[k]["act_threshold"].get<double>(), static_cast<float>(*layer.act_threshold));
+  }
+  EXPECT_EQ(result.report["model"]["size_overhead_percent"].get<double>(), result.plan.size_overhead_percent());
+  EXPECT_EQ(result.report["model"]["layers_quantized"].get<int64_t>(), result.plan.layers_quantized());
 }
 
 }  // namespace

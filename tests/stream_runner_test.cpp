@@ -1,7 +1,7 @@
 // The streaming runner and the wav: calibration source on a toy stateful model whose answer is
 // known: y = ReduceSum(x) + s, s' = y (a running sum of the audio), score = y.
 #include "core/error.h"
-#include "eval/sample_source.h"
+#include "eval/sample_source_spec.h"
 #include "eval/stream_runner.h"
 #include "io/wav.h"
 #include "model_builder.h"

@@ -2,11 +2,11 @@
 // survive CSV and merging, and plots that draw what they are given.
 #include "core/error.h"
 #include "engine/session.h"
+#include "eval/sample_source_spec.h"
 #include "eval/topk_fidelity.h"
-#include "eval/sample_source.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 #include "report/svg_chart.h"
 #include "sweep/grid.h"
 #include "sweep/runner.h"

@@ -1,27 +1,14 @@
 #include "analysis/weight_stats.h"
 
+#include "core/axis_split.h"
+#include "passes/weighted_layer.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 
 namespace ocs {
-
-int64_t weight_input_channel_axis(const Node& node, const Graph& graph, int input_index) {
-  const std::string& op = node.op_type;
-  if (!node.domain.empty()) return -1;
-  if (op == "Conv" && input_index == 1) return 1;           // W [C_out, C_in/group, k...]
-  if (op == "ConvTranspose" && input_index == 1) return 0;  // W [C_in, C_out/group, k...]
-  if (op == "Gemm" && input_index == 1) return node.attr_int("transB", 0) ? 1 : 0;
-  if (op == "MatMul" && input_index == 1) {
-    ValueId w = node.inputs.at(1);
-    const auto& shape = graph.values[w].shape;
-    return shape && shape->size() >= 2 ? static_cast<int64_t>(shape->size()) - 2 : -1;  // [.., K, N]
-  }
-  if ((op == "LSTM" || op == "GRU" || op == "RNN") && (input_index == 1 || input_index == 2))
-    return 2;  // W [dirs, gates*H, input], R [dirs, gates*H, H]
-  return -1;
-}
 
 namespace {
 
@@ -60,10 +47,8 @@ void collect(const Graph& graph, int top_k, std::vector<WeightStats>& out) {
       s.std = std::sqrt(m2);
       s.kurtosis = m2 > 0 ? m4 / (m2 * m2) : 0.0;
       // Max |w| per input channel: index = ((outer * channels) + c) * inner + rest.
-      const int64_t channels = t.dim(axis);
-      int64_t outer = 1, inner = 1;
-      for (int64_t a = 0; a < axis; ++a) outer *= t.dim(a);
-      for (int64_t a = axis + 1; a < t.rank(); ++a) inner *= t.dim(a);
+      const AxisSplit around = split_at_axis(t.shape(), axis);
+      const int64_t channels = around.channels, outer = around.outer, inner = around.inner;
       std::vector<double> peak(static_cast<size_t>(channels), 0.0);
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t c = 0; c < channels; ++c)

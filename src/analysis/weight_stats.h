@@ -34,10 +34,6 @@ struct WeightStats {
 // including those inside subgraphs. `top_k` input channels are reported per layer.
 std::vector<WeightStats> collect_weight_stats(const Graph& graph, int top_k = 5);
 
-// The input-channel axis of a layer's weight (the axis OCS splits), or -1 if the node is not a
-// layer with weights. Shared with the OCS passes.
-int64_t weight_input_channel_axis(const Node& node, const Graph& graph, int input_index);
-
 nlohmann::json weight_stats_json(const std::vector<WeightStats>& stats);
 std::string weight_stats_table(const std::vector<WeightStats>& stats);
 

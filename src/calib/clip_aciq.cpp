@@ -12,7 +12,7 @@ namespace ocs {
 
 namespace {
 
-// docs/OCS.md, b = 2..8.
+// docs/METHOD.md, b = 2..8.
 constexpr std::array<double, 7> kGaussianAlpha = {1.47818312, 1.80489289, 2.19227856, 2.57733584,
                                                   2.94451183, 3.29076248, 3.61691335};
 constexpr std::array<double, 7> kLaplaceBeta = {2.33152939, 3.04528770, 4.00378631, 5.08252088,

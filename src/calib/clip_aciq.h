@@ -6,14 +6,14 @@
 //   Gaussian: t = alpha_b * sigma,   sigma = the population standard deviation
 //   Laplace:  t = beta_b * b,        b = mean|x - mean| (TensorStats::mean_abs_deviation)
 //
-// Constants for b = 2..8 are docs/OCS.md's table, used verbatim. They are the minimisers, for
+// Constants for b = 2..8 are docs/METHOD.md's table, used verbatim. They are the minimisers, for
 // unit scale, of  clip_error(a) + c_b * a^2  with  c_b = (2^(b-1) - 1) / (3 * 8^(b-1))  and the
 // exact two-sided clipping error of the prior:
 //   Laplace:  2 e^-a                                      ->  a e^a = 1 / c_b
 //   Gaussian: 2 ((1 + a^2) Q(a) - a phi(a))               ->  2 (phi(a) - a Q(a)) = c_b a
 // (we found this c_b reproduces all 14 table entries to about 1e-7; a test checks 1e-6). For
 // b = 9..16 the constants are these equations' roots, solved by bisection.
-// Note: on the grid of docs/OCS.md the rounding noise is D^2/12 = a^2 / (12 (2^(b-1) - 1)^2),
+// Note: on the grid of docs/METHOD.md the rounding noise is D^2/12 = a^2 / (12 (2^(b-1) - 1)^2),
 // about 4x smaller than c_b a^2; the table therefore clips harder than the MSE optimum on this
 // grid (8-bit Gaussian: 3.62 sigma, where the `mse` method finds 3.93 sigma). We keep the table
 // because it is the reference's; `mse` is the method that models this grid (quant_error.h).

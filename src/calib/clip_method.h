@@ -1,5 +1,5 @@
 // Clip methods: each picks a per-tensor clip threshold t from the statistics of a tensor, for the
-// symmetric signed b-bit grid of docs/OCS.md (s = (2^(b-1) - 1) / t). One calibration pass
+// symmetric signed b-bit grid of docs/METHOD.md (s = (2^(b-1) - 1) / t). One calibration pass
 // (TensorStats) serves every method and every bit width.
 //
 // Contract of threshold(stats, bits)

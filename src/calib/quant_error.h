@@ -1,5 +1,5 @@
 // The mean squared quantization error of a tensor, estimated from its |x| histogram, for the
-// symmetric signed b-bit grid of docs/OCS.md:
+// symmetric signed b-bit grid of docs/METHOD.md:
 //   q = clamp(round(x * s), -2^(b-1), 2^(b-1) - 1),  x_hat = q / s,  s = (2^(b-1) - 1) / t.
 // Shared by the MSE and ACIQ clip methods.
 //

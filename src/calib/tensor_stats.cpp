@@ -1,5 +1,6 @@
 #include "calib/tensor_stats.h"
 
+#include "core/axis_split.h"
 #include "core/error.h"
 
 #include <algorithm>
@@ -25,10 +26,10 @@ void TensorStats::update(const Tensor& batch) {
     if (axis < 0 || axis >= rank)
       user_error("channel axis {} does not exist in a tensor of shape {}", channel_axis_,
                  shape_str(batch.shape()));
-    channels = batch.dim(axis);
-    outer = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= batch.dim(d);
-    for (int64_t d = axis + 1; d < rank; ++d) inner *= batch.dim(d);
+    const AxisSplit around = split_at_axis(batch.shape(), axis);
+    outer = around.outer;
+    channels = around.channels;
+    inner = around.inner;
     if (batches_ == 0) {
       channel_max_abs_.assign(static_cast<size_t>(channels), 0.0);
     } else if (static_cast<int64_t>(channel_max_abs_.size()) != channels) {

@@ -1,6 +1,6 @@
 #include "engine/session.h"
 
-#include "engine/constant_folding.h"
+#include "passes/constant_folding.h"
 #include "engine/fusion.h"
 #include "kernels/fast/dnnl_layout.h"
 

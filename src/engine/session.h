@@ -54,7 +54,7 @@ class Session {
  private:
   struct Plan;
   std::shared_ptr<const Graph> graph_;
-  // What the fast plan runs: graph_ with constant subgraphs folded (engine/constant_folding.h),
+  // What the fast plan runs: graph_ with constant subgraphs folded (passes/constant_folding.h),
   // or graph_ itself. Same ValueIds; observed runs always use graph_.
   std::shared_ptr<const Graph> planned_graph_;
   SessionOptions options_;

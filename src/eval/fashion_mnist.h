@@ -3,7 +3,7 @@
 // script does) and shaped [N, 1, 28, 28] for the model input `input_name`.
 #pragma once
 
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <filesystem>
 

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "eval/image_preprocess.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <filesystem>
 #include <memory>

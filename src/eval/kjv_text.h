@@ -12,7 +12,7 @@
 // model's single int64 input [N, T], target ids[i+1 .. i+T+1) is batch_targets() [N, T].
 #pragma once
 
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <filesystem>
 #include <string>

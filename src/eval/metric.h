@@ -9,7 +9,7 @@
 #pragma once
 
 #include "core/tensor.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <nlohmann/json.hpp>
 

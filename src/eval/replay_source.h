@@ -3,7 +3,7 @@
 // reads and decodes it once. Memory: the whole dataset as the model's input tensors.
 #pragma once
 
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 namespace ocs {
 

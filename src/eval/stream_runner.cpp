@@ -1,7 +1,7 @@
 #include "eval/stream_runner.h"
 
 #include "core/error.h"
-#include "passes/specialize_inputs.h"
+#include "data/fixed_inputs.h"
 
 #include <algorithm>
 #include <cmath>

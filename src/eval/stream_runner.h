@@ -9,7 +9,7 @@
 #pragma once
 
 #include "engine/session.h"
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <map>
 #include <memory>

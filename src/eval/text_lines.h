@@ -17,7 +17,7 @@
 //     is [C, H, W].
 #pragma once
 
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <filesystem>
 #include <string>

@@ -15,7 +15,7 @@
 //          drops it from the batches.
 #pragma once
 
-#include "eval/sample_source.h"
+#include "data/sample_source.h"
 
 #include <memory>
 #include <string>

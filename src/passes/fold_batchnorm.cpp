@@ -1,6 +1,7 @@
 #include "passes/fold_batchnorm.h"
 
-#include "passes/pass_utils.h"
+#include "core/axis_split.h"
+#include "passes/graph_edit.h"
 
 #include <cmath>
 #include <optional>
@@ -13,9 +14,7 @@ struct BatchNormMatch {
   NodeId bn = -1;
   NodeId layer = -1;
   int64_t channels = 0;
-  // Axis of the layer's weight that indexes output channels: Conv 0; Gemm 1 (B [K, N]) or
-  // 0 (transB, B [N, K]).
-  int64_t weight_out_axis = 0;
+  int64_t weight_out_axis = 0;  // of the layer's weight (passes/weighted_layer.h)
 };
 
 bool is_float_constant(const Graph& graph, ValueId id) {
@@ -51,8 +50,8 @@ std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
     if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
     const Tensor& w = *graph.values[layer.inputs[1]].constant;
     if (w.rank() < 3) return std::nullopt;
-    m.weight_out_axis = 0;
-    m.channels = w.dim(0);
+    m.weight_out_axis = weight_output_channel_axis(layer, w.rank());
+    m.channels = w.dim(m.weight_out_axis);
     if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {
       if (!is_float_constant(graph, layer.inputs[2])) return std::nullopt;
       if (graph.values[layer.inputs[2]].constant->numel() != m.channels) return std::nullopt;
@@ -61,7 +60,7 @@ std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
     if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
     const Tensor& w = *graph.values[layer.inputs[1]].constant;
     if (w.rank() != 2) return std::nullopt;
-    m.weight_out_axis = layer.attr_int("transB", 0) ? 0 : 1;
+    m.weight_out_axis = weight_output_channel_axis(layer, w.rank());
     m.channels = w.dim(m.weight_out_axis);
     if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {
       // C must broadcast per output channel: one value, [N] or [1, N].
@@ -84,15 +83,12 @@ std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
 // W'[.., o, ..] = a[o] * W[.., o, ..] along `axis`.
 Tensor scale_along(const Tensor& w, int64_t axis, const std::vector<double>& a) {
   Tensor out = w.clone();
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
-  for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
-  const int64_t channels = w.dim(axis);
+  const AxisSplit s = split_at_axis(w.shape(), axis);
   float* data = out.data<float>();
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t r = 0; r < inner; ++r) {
-        float& v = data[(o * channels + c) * inner + r];
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t c = 0; c < s.channels; ++c)
+      for (int64_t r = 0; r < s.inner; ++r) {
+        float& v = data[s.index(o, c, r)];
         v = static_cast<float>(a[c] * static_cast<double>(v));
       }
   return out;

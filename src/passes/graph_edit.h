@@ -1,9 +1,11 @@
-// Small graph-editing helpers shared by the passes that insert nodes (insert_qdq,
-// ocs_split_activations): fresh names, new constants and activations, nodes, attributes, and
-// removing constants a rewrite left unread.
+// The one graph-editing module of the passes: queries (the default domain, single consumers, op
+// counts), fresh names (NameTable for a pass that adds many, unique_*_name for one at a time),
+// adding constants, activations and nodes, attributes, and removing what a rewrite left unread.
+// Which layers carry weights, and their channel axes, is passes/weighted_layer.h.
 #pragma once
 
 #include "ir/graph.h"
+#include "passes/weighted_layer.h"
 
 #include <optional>
 #include <set>
@@ -11,6 +13,40 @@
 #include <vector>
 
 namespace ocs {
+
+// The ONNX default domain: "" or "ai.onnx".
+inline bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+// True when `value` is read by exactly one node (subgraph reads count) and is not a graph output.
+bool has_single_consumer(const Graph& graph, ValueId value);
+
+// Number of nodes of `op_type` in the top-level graph.
+int64_t count_ops(const Graph& graph, const std::string& op_type);
+
+// `base`, or `base_1`, `base_2`, ... : a name no value of the graph has yet.
+std::string unique_value_name(const Graph& graph, const std::string& base);
+// Same for node names.
+std::string unique_node_name(const Graph& graph, const std::string& base);
+
+// Adds a constant value holding `data`.
+ValueId add_constant(Graph& graph, const std::string& base_name, Tensor data);
+
+// Gives node `node`'s input `input_index` the constant `data`: in place when that constant is
+// only read by this node, otherwise as a new constant (the other readers keep the old data).
+// Also creates the input when the node lacks it (an absent optional bias).
+void set_constant_input(Graph& graph, NodeId node, int input_index, Tensor data,
+                        const std::string& base_name);
+
+// Inserts `node` at position `before` (topological order is the caller's responsibility).
+NodeId insert_node(Graph& graph, NodeId before, Node node);
+
+// Removes values nothing refers to (no node reads or writes them, not a graph input or output,
+// not read by name from a subgraph), e.g. BatchNormalization parameters after folding, and
+// renumbers the rest. Export writes every constant as an initializer, so this keeps exported
+// files free of dead weights. Returns the number removed.
+int64_t prune_unused_values(Graph& graph);
+
+// ---- many names at once ----------------------------------------------------------------------
 
 // Unique value and node names: the model's names plus the ones a pass creates.
 class NameTable {

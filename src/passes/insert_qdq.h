@@ -1,11 +1,11 @@
 // insert_qdq: turns a float model into the quantized model that is both evaluated and exported
-// (docs/DESIGN.md section 1). For each layer of the plan (a Conv, Gemm or MatMul node by name):
+// (docs/ARCHITECTURE.md, "Data flow"). For each layer of the plan (a Conv, Gemm or MatMul node by name):
 //
 //   weight W (a float constant)  ->  int8 constant Wq  -> DequantizeLinear -> layer
 //   activation x (the layer's data input)
 //                                ->  Clip -> QuantizeLinear -> DequantizeLinear -> layer
 //
-// with the quantizer of docs/OCS.md: q = clamp(round_half_to_even(x / scale), q_min, q_max),
+// with the quantizer of docs/METHOD.md: q = clamp(round_half_to_even(x / scale), q_min, q_max),
 // x_hat = q * scale, scale = t / (2^(b-1) - 1) for a threshold t, [q_min, q_max] =
 // [-2^(b-1), 2^(b-1) - 1] (unsigned activations: scale = t / (2^b - 1), [0, 2^b - 1]).
 // A weight constant read by several layers of the plan with the same grid (the unrolled LSTM's

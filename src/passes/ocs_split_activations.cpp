@@ -11,7 +11,7 @@
 //   Naive: a = a' = 0.
 //   QA:    a = -D/4, a' = +D/4 with D the quantizer's step after splitting. In grid units
 //          y = x / D the halves are y/2 - 1/4 and y/2 + 1/4, whose rounded values add up to
-//          round(y) (docs/OCS.md), so the quantized halves sum to the quantized unsplit value.
+//          round(y) (docs/METHOD.md), so the quantized halves sum to the quantized unsplit value.
 // Re-splitting (the greedy choice may pick a half again) applies the same map to a half: a
 // channel with coefficients (m, a) becomes (m/2, a/2 - D/4) and (m/2, a/2 + D/4), whose sum is
 // again (m, a); so every output channel is m_j x_src(j) + a_j, with m_j a power of two.
@@ -22,7 +22,7 @@
 // power of two is exact in float, so the naive split changes the layer's output only through
 // the order of its sum; the QA offsets also round once in each half (x/2 - D/4 in float).
 //
-// Channel choice (greedy, as for weights in docs/OCS.md): k = ceil(r_a * C) times, split the
+// Channel choice (greedy, as for weights in docs/METHOD.md): k = ceil(r_a * C) times, split the
 // channel whose current max|x| is largest (ties: the lowest position); its max halves and the
 // appended half has the same max. The threshold after splitting is the largest current max;
 // D = t / (2^(b-1) - 1) (unsigned: t / (2^b - 1)) is computed from it (or from the caller's
@@ -31,7 +31,12 @@
 // With an unsigned quantizer the lower half of a small x is negative, at least -D/4 in grid
 // terms; clipping it to 0 rounds it to 0, as rounding it unclipped would: the sum is kept.)
 #include "passes/ocs_split_activations.h"
+
+#include "core/axis_split.h"
 #include "passes/graph_edit.h"
+#include "passes/weighted_layer.h"
+#include "quant/fake_quant.h"
+#include "quant/ocs_split.h"
 
 #include <algorithm>
 #include <cmath>
@@ -78,27 +83,20 @@ SplitSite match_site(const Graph& graph, const ActivationSplitRequest& request) 
       user_error("activation split: {} is a grouped convolution (group {}); only group 1 can "
                  "take duplicated input channels", node.describe(), node.attr_int("group", 1));
     if (w.rank() < 3) user_error("activation split: {}: weight rank {} < 3", node.describe(), w.rank());
-    site.data_axis = 1;                       // X: [N, C, spatial...]
     site.data_rank = w.rank();
-    site.weight_axis = 1;                     // W: [C_out, C, k...]
   } else if (node.op_type == "Gemm") {
     if (w.rank() != 2) user_error("activation split: {}: weight is not 2-D", node.describe());
-    site.data_axis = node.attr_int("transA", 0) ? 0 : 1;    // A: [M, K] or [K, M]
     site.data_rank = 2;
-    site.weight_axis = node.attr_int("transB", 0) ? 1 : 0;  // B: [K, N] or [N, K]
   } else {
-    // MatMul: A [..., K] (channels last), B [K] or [..., K, N].
     if (w.rank() < 1) user_error("activation split: {}: scalar weight", node.describe());
-    site.weight_axis = w.rank() == 1 ? 0 : w.rank() - 2;
-    if (site.data_rank >= 1) {
-      site.data_axis = site.data_rank - 1;
-    } else if (graph.opset() >= 11) {
-      site.data_axis = -1;                   // Gather takes a negative axis from opset 11
-    } else {
+    // An unknown rank gives axis -1: Gather takes a negative axis from opset 11.
+    if (site.data_rank < 1 && graph.opset() < 11) {
       user_error("activation split: {}: the rank of input '{}' is unknown and opset {} < 11 has "
                  "no negative Gather axis", node.describe(), data.name, graph.opset());
     }
   }
+  site.data_axis = data_channel_axis(node, graph);
+  site.weight_axis = weight_input_channel_axis(node, graph, 1);
   site.channels = w.dim(site.weight_axis);
   return site;
 }
@@ -119,9 +117,8 @@ Tensor gather_axis(const Tensor& w, int64_t axis, const std::vector<int64_t>& in
   const int64_t old_dim = shape[axis];
   shape[axis] = static_cast<int64_t>(indices.size());
   Tensor out(DType::Float32, shape);
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= w.dim(d);
-  for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  const AxisSplit s = split_at_axis(w.shape(), axis);
+  const int64_t outer = s.outer, inner = s.inner;
   const float* in = w.data<float>();
   float* dst = out.data<float>();
   const int64_t new_dim = shape[axis];
@@ -149,6 +146,93 @@ void check_request(const Node& node, const ActivationSplitRequest& r, int64_t ch
                *r.threshold);
 }
 
+// The greedy split of the header: k = ocs_split_count(r_a, C) times, the channel with the largest
+// max|x| (the first on ties) is halved and its copy appended. Fills the result's channel counts,
+// split order and thresholds.
+std::vector<SplitChannel> greedy_split(const ActivationSplitRequest& r, int64_t count, ActivationSplitResult& result) {
+  std::vector<SplitChannel> channels;
+  for (int64_t c = 0; c < count; ++c) channels.push_back({c, 1.0, 0.0, r.channel_max[c]});
+  result.channels_before = count;
+  for (float m : r.channel_max) result.threshold_before = std::max(result.threshold_before, m);
+  const int64_t splits = ocs_split_count(r.expand_ratio, count);
+  for (int64_t s = 0; s < splits; ++s) {
+    size_t pick = 0;
+    for (size_t j = 1; j < channels.size(); ++j)
+      if (channels[j].max_abs > channels[pick].max_abs) pick = j;
+    SplitChannel& first = channels[pick];
+    first.multiplier /= 2;
+    first.max_abs /= 2;
+    SplitChannel second = first;
+    // (m, a) -> (m/2, a/2 - D/4) and (m/2, a/2 + D/4), alpha in units of D.
+    const double half_offset = first.offset_in_steps / 2;
+    first.offset_in_steps = half_offset - 0.25;
+    second.offset_in_steps = half_offset + 0.25;
+    result.split_channels.push_back(first.source);
+    channels.push_back(second);
+  }
+  result.channels_after = static_cast<int64_t>(channels.size());
+  for (const SplitChannel& c : channels) result.threshold_after = std::max(result.threshold_after, c.max_abs);
+  return channels;
+}
+
+// The runtime split layer, Gather -> Mul [-> Add (quant-aware)], queued in `pending` to go right
+// before the layer, which then reads the split activation.
+void insert_split_layer(Graph& graph, NameTable& names, const SplitSite& site, const std::vector<SplitChannel>& channels,
+                        float step, bool quant_aware, std::vector<Node>& pending) {
+  const int64_t count = static_cast<int64_t>(channels.size());
+  std::vector<int64_t> indices;
+  std::vector<float> multipliers, offsets;
+  for (const SplitChannel& c : channels) {
+    indices.push_back(c.source);
+    multipliers.push_back(static_cast<float>(c.multiplier));  // a power of two: exact
+    offsets.push_back(static_cast<float>(c.offset_in_steps * step));
+  }
+  // Per-channel vectors broadcast along the channel axis: [count, 1, ..., 1] with one 1 per
+  // axis after it (a negative axis counts from the back, so none follow -1).
+  Shape vector_shape{count};
+  const int64_t trailing = site.data_axis >= 0 ? site.data_rank - 1 - site.data_axis : -1 - site.data_axis;
+  for (int64_t d = 0; d < trailing; ++d) vector_shape.push_back(1);
+
+  const ValueId x = graph.nodes[site.node].inputs[0];
+  const Value x_value = graph.values[x];  // copy: add_value may reallocate
+  std::optional<Shape> split_shape;
+  if (x_value.shape && site.data_axis >= 0 && site.data_axis < static_cast<int64_t>(x_value.shape->size())) {
+    split_shape = *x_value.shape;
+    (*split_shape)[site.data_axis] = count;
+  }
+  const std::string base = x_value.name + "_ocs";
+  const ValueId index_value = add_constant(graph, names, base + "_indices",
+                                           Tensor::from_vector<int64_t>({count}, indices));
+  const ValueId gathered = add_activation(graph, names, base + "_gathered", DType::Float32, split_shape);
+  Node gather = make_node(names, "Gather", base + "_Gather", {x, index_value}, {gathered});
+  gather.attributes["axis"] = int_attribute(site.data_axis);
+  pending.push_back(std::move(gather));
+
+  const ValueId m_value = add_constant(graph, names, base + "_scale",
+                                       Tensor::from_vector<float>(vector_shape, multipliers));
+  const ValueId halved = add_activation(graph, names, base + "_halved", DType::Float32, split_shape);
+  pending.push_back(make_node(names, "Mul", base + "_Mul", {gathered, m_value}, {halved}));
+  ValueId split = halved;
+  if (quant_aware) {
+    const ValueId a_value = add_constant(graph, names, base + "_offset",
+                                         Tensor::from_vector<float>(vector_shape, offsets));
+    split = add_activation(graph, names, base + "_split", DType::Float32, split_shape);
+    pending.push_back(make_node(names, "Add", base + "_Add", {halved, a_value}, {split}));
+  }
+  graph.nodes[site.node].inputs[0] = split;
+}
+
+// The layer's weight with its duplicated input channels copied (not halved).
+void widen_weight(Graph& graph, NameTable& names, const SplitSite& site, const std::vector<SplitChannel>& channels) {
+  std::vector<int64_t> indices;
+  for (const SplitChannel& c : channels) indices.push_back(c.source);
+  const Value& w_value = graph.values[graph.nodes[site.node].inputs[1]];
+  const std::string base = w_value.name + "_ocs";
+  Tensor widened_weight = gather_axis(*w_value.constant, site.weight_axis, indices);
+  const ValueId widened = add_constant(graph, names, base, std::move(widened_weight));  // may reallocate values
+  graph.nodes[site.node].inputs[1] = widened;
+}
+
 }  // namespace
 
 std::vector<ActivationSplitResult> ocs_split_activations(
@@ -171,100 +255,19 @@ std::vector<ActivationSplitResult> ocs_split_activations(
     const SplitSite& site = sites[k];
     ActivationSplitResult result;
     result.node = r.node;
-    result.channels_before = site.channels;
 
-    std::vector<SplitChannel> channels;
-    for (int64_t c = 0; c < site.channels; ++c)
-      channels.push_back({c, 1.0, 0.0, r.channel_max[c]});
-    for (float m : r.channel_max) result.threshold_before = std::max(result.threshold_before, m);
-
-    // k = ceil(r_a * C); the 1e-9 keeps 0.1 * 30 = 3.0000000000000004 at 3 splits.
-    const auto splits = static_cast<int64_t>(
-        std::ceil(r.expand_ratio * static_cast<double>(site.channels) - 1e-9));
-    for (int64_t s = 0; s < splits; ++s) {
-      size_t pick = 0;
-      for (size_t j = 1; j < channels.size(); ++j)
-        if (channels[j].max_abs > channels[pick].max_abs) pick = j;
-      SplitChannel& first = channels[pick];
-      first.multiplier /= 2;
-      first.max_abs /= 2;
-      SplitChannel second = first;
-      // (m, a) -> (m/2, a/2 - D/4) and (m/2, a/2 + D/4), alpha in units of D.
-      const double half_offset = first.offset_in_steps / 2;
-      first.offset_in_steps = half_offset - 0.25;
-      second.offset_in_steps = half_offset + 0.25;
-      result.split_channels.push_back(first.source);
-      channels.push_back(second);
+    std::vector<SplitChannel> channels = greedy_split(r, site.channels, result);
+    if (!result.split_channels.empty()) {
+      if (r.mode == OcsSplitMode::QuantAware) {
+        // D, the step of the grid the split activation is quantized on.
+        const double t = r.threshold ? *r.threshold : result.threshold_after;
+        result.step = static_cast<float>(t / static_cast<double>(grid_max_code(r.bits, r.is_unsigned)));
+      }
+      insert_split_layer(graph, names, site, channels, result.step, r.mode == OcsSplitMode::QuantAware,
+                         insert_before[site.node]);
+      old_weights.insert(graph.nodes[site.node].inputs[1]);
+      widen_weight(graph, names, site, channels);
     }
-    result.channels_after = static_cast<int64_t>(channels.size());
-    for (const SplitChannel& c : channels) result.threshold_after = std::max(result.threshold_after, c.max_abs);
-
-    if (splits == 0) {
-      results.push_back(std::move(result));
-      continue;
-    }
-    const bool quant_aware = r.mode == ActivationSplitMode::QuantAware;
-    if (quant_aware) {
-      const double t = r.threshold ? *r.threshold : result.threshold_after;
-      const double steps = r.is_unsigned ? std::ldexp(1.0, r.bits) - 1 : std::ldexp(1.0, r.bits - 1) - 1;
-      result.step = static_cast<float>(t / steps);
-    }
-
-    // Runtime split layer: Gather -> Mul [-> Add], right before the layer.
-    const int64_t count = result.channels_after;
-    std::vector<int64_t> indices;
-    std::vector<float> multipliers, offsets;
-    for (const SplitChannel& c : channels) {
-      indices.push_back(c.source);
-      multipliers.push_back(static_cast<float>(c.multiplier));  // a power of two: exact
-      offsets.push_back(static_cast<float>(c.offset_in_steps * result.step));
-    }
-    // Per-channel vectors broadcast along the channel axis: [count, 1, ..., 1] with one 1 per
-    // axis after it (a negative axis counts from the back, so none follow -1).
-    Shape vector_shape{count};
-    const int64_t trailing = site.data_axis >= 0 ? site.data_rank - 1 - site.data_axis : -1 - site.data_axis;
-    for (int64_t d = 0; d < trailing; ++d) vector_shape.push_back(1);
-
-    const ValueId x = graph.nodes[site.node].inputs[0];
-    const Value x_value = graph.values[x];  // copy: add_value may reallocate
-    std::optional<Shape> split_shape;
-    if (x_value.shape && site.data_axis >= 0 && site.data_axis < static_cast<int64_t>(x_value.shape->size())) {
-      split_shape = *x_value.shape;
-      (*split_shape)[site.data_axis] = count;
-    }
-    const std::string base = x_value.name + "_ocs";
-    const ValueId index_value = add_constant(graph, names, base + "_indices",
-                                             Tensor::from_vector<int64_t>({count}, indices));
-    const ValueId gathered = add_activation(graph, names, base + "_gathered", DType::Float32, split_shape);
-    Node gather = make_node(names, "Gather", base + "_Gather", {x, index_value}, {gathered});
-    Attribute axis_attr;
-    axis_attr.kind = Attribute::Kind::Int;
-    axis_attr.i = site.data_axis;
-    gather.attributes["axis"] = axis_attr;
-    std::vector<Node>& pending = insert_before[site.node];
-    pending.push_back(std::move(gather));
-
-    const ValueId m_value = add_constant(graph, names, base + "_scale",
-                                         Tensor::from_vector<float>(vector_shape, multipliers));
-    const ValueId halved = add_activation(graph, names, base + "_halved", DType::Float32, split_shape);
-    pending.push_back(make_node(names, "Mul", base + "_Mul", {gathered, m_value}, {halved}));
-    ValueId split = halved;
-    if (quant_aware) {
-      const ValueId a_value = add_constant(graph, names, base + "_offset",
-                                           Tensor::from_vector<float>(vector_shape, offsets));
-      split = add_activation(graph, names, base + "_split", DType::Float32, split_shape);
-      pending.push_back(make_node(names, "Add", base + "_Add", {halved, a_value}, {split}));
-    }
-
-    // The layer reads the split activation and a weight whose duplicated input channels are
-    // copies (not halves) of the originals.
-    const ValueId w = graph.nodes[site.node].inputs[1];
-    const Value w_value = graph.values[w];
-    const ValueId widened = add_constant(graph, names, w_value.name + "_ocs",
-                                         gather_axis(*w_value.constant, site.weight_axis, indices));
-    graph.nodes[site.node].inputs[0] = split;
-    graph.nodes[site.node].inputs[1] = widened;
-    old_weights.insert(w);
     results.push_back(std::move(result));
   }
 

@@ -1,5 +1,5 @@
 // ocs_split_activations: Outlier Channel Splitting for the activation feeding a layer
-// (docs/OCS.md, "Activation OCS"). Channels are chosen statically from calibration (per-channel
+// (docs/METHOD.md, "Activation OCS"). Channels are chosen statically from calibration (per-channel
 // max|x|); a runtime split layer duplicates and halves them, and the layer's weight rows for
 // the duplicated input channels are duplicated (not halved). The graph stays functionally the
 // same; the split activation's largest magnitude, hence its quantization threshold, shrinks.
@@ -7,6 +7,7 @@
 #pragma once
 
 #include "ir/graph.h"
+#include "quant/ocs_split.h"
 
 #include <optional>
 #include <string>
@@ -14,16 +15,14 @@
 
 namespace ocs {
 
-enum class ActivationSplitMode {
-  Naive,        // both halves x / 2
-  QuantAware,   // x / 2 - D/4 and x / 2 + D/4, D the quantizer's step after the split
-};
+// The split mode is weight OCS's (quant/ocs_split.h): Naive, both halves x / 2; QuantAware,
+// x / 2 - D/4 and x / 2 + D/4, D the quantizer's step after the split.
 
 struct ActivationSplitRequest {
   std::string node;                  // the consuming Conv, Gemm or MatMul
   std::vector<float> channel_max;    // max|x| per input channel, from calibration
   double expand_ratio = 0.0;         // r_a: ceil(r_a * C) channels are split (0: none)
-  ActivationSplitMode mode = ActivationSplitMode::QuantAware;
+  OcsSplitMode mode = OcsSplitMode::QuantAware;
   // The activation quantizer, for the QA step D = t / (2^(b-1) - 1) (unsigned: t / (2^b - 1)).
   int bits = 8;
   bool is_unsigned = false;

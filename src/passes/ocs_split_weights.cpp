@@ -1,7 +1,6 @@
 #include "passes/ocs_split_weights.h"
 
 #include "passes/graph_edit.h"
-#include "passes/pass_utils.h"
 #include "quant/fake_quant.h"
 
 #include <nlohmann/json.hpp>
@@ -26,8 +25,11 @@ std::vector<Candidate> find_candidates(const Graph& graph, const OcsSplitWeights
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
     std::optional<WeightedLayer> layer = match_weighted_layer(graph, id);
     if (!layer) continue;
-    Candidate c{*layer, ""};
     const Node& node = graph.nodes[id];
+    // A MatMul of a 1-D input (a vector times the weight) is not split.
+    const auto& data_shape = graph.values[node.inputs[0]].shape;
+    if (node.op_type == "MatMul" && data_shape && data_shape->size() == 1) continue;
+    Candidate c{*layer, ""};
     if (node.op_type == "Conv" && conv_group(node) != 1) {
       const int64_t in_channels = graph.values[node.inputs[1]].constant->dim(1);
       c.skipped = in_channels == 1

@@ -1,4 +1,4 @@
-// ocs_split_weights: weight outlier channel splitting as a graph rewrite (docs/OCS.md).
+// ocs_split_weights: weight outlier channel splitting as a graph rewrite (docs/METHOD.md).
 //
 // For a layer y = sum_c W[:, c] x_c (Conv, Gemm, MatMul with a constant weight), the weight is
 // split along its input channels by ocs_split_weight (quant/ocs_split.h): C_in + k channels where

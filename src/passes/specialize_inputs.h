@@ -1,6 +1,6 @@
 // specialize_inputs: fixes some graph inputs to constants (and some input shapes to static ones),
 // then simplifies what that makes constant, so that the passes that only rewrite the top-level
-// graph (unroll_lstm, OCS, insert_qdq) reach the layers a model keeps inside `If` branches.
+// graph (unroll_recurrent, OCS, insert_qdq) reach the layers a model keeps inside `If` branches.
 //
 // Silero VAD v4 is the motivating case: `If(Equal(sr, 16000))` selects one of two copies of the
 // network, and inside it further Ifs test shapes (`Shape(h)[0]`, the rank of a spectrogram) and
@@ -11,7 +11,7 @@
 //      libonnx), so values computed from the fixed shapes get static shapes;
 //   2. Shape / Size of a value whose shape is fully static -> an int64 constant, and so is a
 //      Gather of static dims from a Shape (Shape(h)[0] with h of shape [2, ?, 64]);
-//   3. constant folding of the top-level graph (engine/constant_folding.h, the engine's own);
+//   3. constant folding of the top-level graph (passes/constant_folding.h, the engine's own);
 //   4. every top-level `If` whose condition is now a constant is replaced by the nodes of the
 //      branch it takes (inline_constant_ifs below); its nested Ifs are top-level afterwards and
 //      are considered in the next round.
@@ -21,6 +21,7 @@
 // is what unrolling an LSTM needs anyway (a static sequence length).
 #pragma once
 
+#include "data/fixed_inputs.h"
 #include "ir/graph.h"
 
 #include <map>
@@ -42,18 +43,6 @@ struct SpecializeStats {
   int64_t ifs_inlined = 0;
   int64_t rounds = 0;
 };
-
-// Parses "NAME=VALUE" items (--fix-input); `option` names the flag in messages.
-std::map<std::string, std::string> parse_fixed_values(const std::vector<std::string>& specs,
-                                                      const std::string& option);
-// Parses "NAME=D0xD1x..." items (--fix-shape), e.g. input=1x512.
-std::map<std::string, Shape> parse_fixed_shapes(const std::vector<std::string>& specs,
-                                                const std::string& option);
-
-// The tensor an input holding one number takes for `text` ("16000"): the input's element type,
-// its declared shape with unknown dims as 1 (a scalar when the rank is unknown). UserError when
-// the input holds more than one element or `text` is not a number of its type.
-Tensor fixed_input_tensor(const Value& input, const std::string& text);
 
 // Throws UserError naming the input when a name is not a graph input, a value does not parse for
 // the input's type, the input holds more than one element, or a shape contradicts the declared one.

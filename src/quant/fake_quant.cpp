@@ -1,6 +1,7 @@
 #include "quant/fake_quant.h"
 
-#include "quant/round.h"
+#include "core/axis_split.h"
+#include "core/round.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,22 +18,14 @@ void check_bits(int bits) {
                kQuantMaxBits);
 }
 
-// Layout of `shape` around `axis`: element (o, c, r) sits at (o * channels + c) * inner + r.
-// axis = -1 means per tensor: one channel holding everything.
-struct ChannelLayout {
-  int64_t outer = 1, channels = 1, inner = 1;
-};
+// Layout of `shape` around `axis` (core/axis_split.h); axis = -1 means per tensor: one channel
+// holding everything.
+using ChannelLayout = AxisSplit;
 
 ChannelLayout channel_layout(const Shape& shape, int64_t axis) {
+  if (axis >= 0) return split_at_axis(shape, axis);
   ChannelLayout layout;
-  if (axis < 0) {
-    layout.inner = shape_numel(shape);
-    return layout;
-  }
-  OCS_CHECK(axis < static_cast<int64_t>(shape.size()), "axis {} of shape {}", axis, shape_str(shape));
-  for (int64_t a = 0; a < axis; ++a) layout.outer *= shape[a];
-  layout.channels = shape[axis];
-  for (size_t a = static_cast<size_t>(axis) + 1; a < shape.size(); ++a) layout.inner *= shape[a];
+  layout.inner = shape_numel(shape);
   return layout;
 }
 
@@ -54,10 +47,21 @@ double quant_scale(double threshold, int bits) {
 
 float quant_step(double threshold, int bits) {
   check_bits(bits);
-  if (!(threshold > 0.0)) return 1.0f;
   // step = t / (2^(b-1) - 1) = 1 / s, rounded once to float32 (the stored ONNX scale).
-  return static_cast<float>(threshold / static_cast<double>(quant_max_code(bits)));
+  return grid_step(threshold, quant_max_code(bits));
 }
+
+float grid_step(double threshold, int64_t max_code) {
+  if (!(threshold > 0.0)) return 1.0f;
+  return static_cast<float>(threshold / static_cast<double>(max_code));
+}
+
+int64_t grid_max_code(int bits, bool is_unsigned) {
+  check_bits(bits);
+  return is_unsigned ? (int64_t{1} << bits) - 1 : quant_max_code(bits);
+}
+
+int threshold_bits(int bits, bool is_unsigned) { return is_unsigned ? std::min(bits + 1, kQuantMaxBits) : bits; }
 
 int32_t quant_max_code(int bits) { return (int32_t{1} << (bits - 1)) - 1; }
 int32_t quant_min_code(int bits) { return -(int32_t{1} << (bits - 1)); }

@@ -1,11 +1,11 @@
-// The quantizer of docs/OCS.md: symmetric, signed, linear, b bits, round half to even.
+// The quantizer of docs/METHOD.md: symmetric, signed, linear, b bits, round half to even.
 //
 //   s     = (2^(b-1) - 1) / t          grid units per unit of x, t the clip threshold
 //   step  = 1 / s                      the ONNX QuantizeLinear scale (as float32)
 //   q     = clamp(round(x / step), -2^(b-1), 2^(b-1) - 1)
 //   x_hat = q * step
 //
-// The arithmetic is the one ONNX QuantizeLinear/DequantizeLinear do (quant/round.h): x divided
+// The arithmetic is the one ONNX QuantizeLinear/DequantizeLinear do (core/round.h): x divided
 // by the float32 step, rounded half to even, then q times the step in float32. So a value
 // fake-quantized here equals the value an exported Q/DQ pair produces, bit for bit.
 //
@@ -34,6 +34,17 @@ float quant_step(double threshold, int bits);
 // Largest and smallest code: 2^(b-1) - 1 and -2^(b-1).
 int32_t quant_max_code(int bits);
 int32_t quant_min_code(int bits);
+
+// The grid of b bits: signed, q in [-2^(b-1), 2^(b-1) - 1]; unsigned (non-negative data, e.g.
+// after ReLU), q in [0, 2^b - 1]. Largest code: 2^(b-1) - 1, or 2^b - 1 unsigned.
+int64_t grid_max_code(int bits, bool is_unsigned);
+// The float32 step of a grid with `max_code` steps over [0, t]: fl(t / max_code), computed in
+// double and rounded once (1 for t <= 0). quant_step(t, b) = grid_step(t, quant_max_code(b)).
+float grid_step(double threshold, int64_t max_code);
+// The unsigned-grid rule: an unsigned b-bit grid on [0, t] has 2^b - 1 steps, exactly the
+// non-negative half of the signed (b+1)-bit grid on [-t, t]; so a clip method made for signed
+// grids chooses its threshold at b + 1 bits (capped at kQuantMaxBits). Signed: b itself.
+int threshold_bits(int bits, bool is_unsigned);
 
 // max |x| over the whole tensor, and per slice along `axis`.
 double max_abs(const Tensor& x);

@@ -1,5 +1,6 @@
 #include "quant/ocs_split.h"
 
+#include "core/axis_split.h"
 #include "quant/fake_quant.h"
 
 #include <cmath>
@@ -59,9 +60,10 @@ Slices to_slices(const Tensor& weight, int64_t axis) {
   Slices s;
   s.shape = weight.shape();
   s.axis = axis;
-  for (int64_t a = 0; a < axis; ++a) s.outer *= weight.dim(a);
-  for (int64_t a = axis + 1; a < weight.rank(); ++a) s.inner *= weight.dim(a);
-  const int64_t channels = weight.dim(axis);
+  const AxisSplit around = split_at_axis(weight.shape(), axis);
+  s.outer = around.outer;
+  s.inner = around.inner;
+  const int64_t channels = around.channels;
   const float* data = weight.data<float>();
   s.slices.assign(static_cast<size_t>(channels), std::vector<float>(s.outer * s.inner));
   for (int64_t o = 0; o < s.outer; ++o)
@@ -166,9 +168,8 @@ Tensor ocs_fold_split(const Tensor& split_weight, int64_t axis,
   OCS_CHECK(channels > 0, "{} appended channels in a weight with {}", k, split_channels);
   Shape shape = split_weight.shape();
   shape[axis] = channels;
-  int64_t outer = 1, inner = 1;
-  for (int64_t a = 0; a < axis; ++a) outer *= shape[a];
-  for (size_t a = static_cast<size_t>(axis) + 1; a < shape.size(); ++a) inner *= shape[a];
+  const AxisSplit around = split_at_axis(shape, axis);
+  const int64_t outer = around.outer, inner = around.inner;
   // W[:, c] = piece c + sum of the appended pieces whose original channel is c.
   Tensor folded(DType::Float32, shape);
   const float* in = split_weight.data<float>();

@@ -1,4 +1,4 @@
-// Weight outlier channel splitting on one tensor (docs/OCS.md, "Weight OCS").
+// Weight outlier channel splitting on one tensor (docs/METHOD.md, "Weight OCS").
 //
 // A layer computes y = sum_c W[:, c] x_c over its input channels c. Splitting channel c into
 // halves h1 + h2 = W[:, c] and feeding x_c to both keeps y exact:

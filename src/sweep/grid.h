@@ -3,7 +3,7 @@
 // qa/naive is kept), and the share of one shard of it.
 #pragma once
 
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 
 #include <string>
 #include <vector>

@@ -3,8 +3,9 @@
 #include "core/error.h"
 #include "engine/session.h"
 #include "eval/replay_source.h"
+#include "eval/sample_source_spec.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <fmt/format.h>
 
@@ -82,11 +83,10 @@ nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup&
   QuantizeResult split = quantize_model(float_graph, options, nullptr);
   std::string worst;
   double worst_sqnr = INFINITY;
-  for (const auto& row : split.report["layers"])
-    if (row["quantized"].get<bool>() && row.contains("weight_sqnr_db_no_ocs") &&
-        row["weight_sqnr_db_no_ocs"].get<double>() < worst_sqnr) {
-      worst_sqnr = row["weight_sqnr_db_no_ocs"].get<double>();
-      worst = row["node"].get<std::string>();
+  for (const LayerPlan& layer : split.plan.layers)
+    if (layer.quantized() && layer.weight_sqnr_db_no_ocs < worst_sqnr) {
+      worst_sqnr = layer.weight_sqnr_db_no_ocs;
+      worst = layer.node;
     }
   if (worst.empty()) return nullptr;
   // The same pipeline without OCS gives the weights before splitting (BatchNorm folded,
@@ -119,26 +119,27 @@ nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup&
                            {"bins", bins}, {"before", counts(before)}, {"after", counts(after)},
                            {"max_abs_before", range}, {"max_abs_after", max_after},
                            {"weights_before", before.size()}, {"weights_after", after.size()}};
-  for (const auto& row : split.report["layers"])
-    if (row["node"] == worst) {
-      result["sqnr_db_before"] = row.value("weight_sqnr_db_no_ocs", 0.0);
-      result["sqnr_db_after"] = row.value("weight_sqnr_db_ocs", 0.0);
+  for (const LayerPlan& layer : split.plan.layers)
+    if (layer.node == worst) {
+      result["sqnr_db_before"] = layer.weight_sqnr_db_no_ocs;
+      result["sqnr_db_after"] = layer.weight_sqnr_db_ocs.value_or(0.0);
     }
   return result;
 }
 
-void fill_from_report(const nlohmann::json& report, SweepRow& row) {
-  row.size_overhead_percent = report["model"]["size_overhead_percent"].get<double>();
+void fill_from_plan(const QuantizePlan& plan, SweepRow& row) {
+  row.size_overhead_percent = plan.size_overhead_percent();
   double sum = 0;
   int n = 0;
-  for (const auto& layer : report["layers"]) {
-    if (!layer["quantized"].get<bool>()) continue;
-    row.channels_split += static_cast<int64_t>(layer["channels_split"].size());
-    const char* key = layer.contains("weight_sqnr_db_per_channel") ? "weight_sqnr_db_per_channel"
-                      : layer.contains("weight_sqnr_db_ocs")       ? "weight_sqnr_db_ocs"
-                                                                   : "weight_sqnr_db_no_ocs";
-    if (layer.contains(key) && std::isfinite(layer[key].get<double>())) {
-      sum += layer[key].get<double>();
+  for (const LayerPlan& layer : plan.layers) {
+    if (!layer.quantized()) continue;
+    row.channels_split += static_cast<int64_t>(layer.channels_split.size());
+    // The SQNR of the grid used: per channel, else after OCS, else the model's own weight.
+    const double sqnr = layer.weight_sqnr_db_per_channel ? *layer.weight_sqnr_db_per_channel
+                        : layer.weight_sqnr_db_ocs       ? *layer.weight_sqnr_db_ocs
+                                                         : layer.weight_sqnr_db_no_ocs;
+    if (std::isfinite(sqnr)) {
+      sum += sqnr;
       ++n;
     }
   }
@@ -220,7 +221,7 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
     }
     QuantizeResult quantized = quantize_model(float_graph, options, calib, setup.reuse ? &cache : nullptr);
     row.quantize_seconds = seconds_since(t);
-    fill_from_report(quantized.report, row);
+    fill_from_plan(quantized.plan, row);
     t = Clock::now();
     std::string headline;
     bool higher = true;

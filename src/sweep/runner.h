@@ -9,7 +9,7 @@
 #pragma once
 
 #include "eval/metric.h"
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 #include "sweep/grid.h"
 
 #include <nlohmann/json.hpp>

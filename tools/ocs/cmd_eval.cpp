@@ -3,7 +3,7 @@
 #include "engine/session.h"
 #include "eval/layer_fidelity.h"
 #include "eval/metric.h"
-#include "eval/sample_source.h"
+#include "eval/sample_source_spec.h"
 #include "onnx/onnx_io.h"
 
 #include <fmt/ranges.h>

@@ -1,7 +1,7 @@
 #include "commands.h"
-#include "eval/sample_source.h"
+#include "eval/sample_source_spec.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 #include "io/npy.h"
 #include "io/wav.h"
 #include "onnx/onnx_io.h"
-#include "passes/specialize_inputs.h"
+#include "data/fixed_inputs.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 // QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear reference kernels. These must agree
 // with ONNX Runtime's CPU kernels to the last bit (OCS compares our QDQ with ORT's), so the
-// arithmetic lives in quant/round.h, which documents each rounding step.
+// arithmetic lives in core/round.h, which documents each rounding step.
 //
 //   QuantizeLinear   y = saturate(round_half_to_even(x / y_scale) + y_zero_point)
 //   DequantizeLinear y = (x - x_zero_point) * x_scale
@@ -11,7 +11,7 @@
 // optional; without it, QuantizeLinear produces uint8 with zero point 0. DequantizeLinear also
 // accepts int32 input (a quantized bias), whose zero point must be 0.
 #include "kernels/reference/reduction_internal.h"
-#include "quant/round.h"
+#include "core/round.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-// unroll_lstm: the unrolled graph computes what the LSTM node computes.
+// unroll_recurrent: the unrolled graph computes what the LSTM node computes.
 //  - ONNX's own LSTM node tests (defaults, with initial bias, batchwise = layout 1): the unrolled
 //    graph's outputs equal the expected outputs to 1e-5 (absolute; the values are O(0.1)). The
 //    tests pass W, R, B as graph inputs; they become constants first (the pass needs constant
@@ -9,8 +9,8 @@
 //    over T = 7 steps: differences are float ulps.
 //  - What is not unrolled (bidirectional, peepholes, clip, a runtime sequence_lens) is left in
 //    place with the reason.
-#include "passes/pass_utils.h"
-#include "passes/unroll_lstm.h"
+#include "passes/graph_edit.h"
+#include "passes/unroll_recurrent.h"
 
 #include "model_builder.h"
 #include "passes_test_util.h"
@@ -64,7 +64,7 @@ TEST_P(OnnxLstmNodeTest, UnrolledMatchesExpectedOutput) {
   if (!fs::exists(kNodeTests / GetParam())) OCS_SKIP_OR_FAIL("libonnx-testdata is not installed (scripts/install_deps.sh)");
   NodeTest test = load_node_test(GetParam(), {"W", "R", "B"});
   std::vector<std::string> skipped;
-  ASSERT_EQ(unroll_lstm(test.graph, &skipped), 1) << (skipped.empty() ? "" : skipped[0]);
+  ASSERT_EQ(unroll_recurrent(test.graph, &skipped), 1) << (skipped.empty() ? "" : skipped[0]);
   EXPECT_EQ(count_ops(test.graph, "LSTM") + count_ops(test.graph, "GRU"), 0);
   const std::vector<Tensor> got = run_graph(test.graph, test.inputs);
   ASSERT_EQ(got.size(), test.expected.size());
@@ -80,7 +80,7 @@ TEST(UnrollLstm, PeepholesAreLeftInPlaceWithTheReason) {
   if (!fs::exists(kNodeTests / "test_lstm_with_peepholes")) OCS_SKIP_OR_FAIL("libonnx-testdata is not installed (scripts/install_deps.sh)");
   NodeTest test = load_node_test("test_lstm_with_peepholes", {"W", "R", "B", "sequence_lens", "P"});
   std::vector<std::string> skipped;
-  EXPECT_EQ(unroll_lstm(test.graph, &skipped), 0);
+  EXPECT_EQ(unroll_recurrent(test.graph, &skipped), 0);
   ASSERT_EQ(skipped.size(), 1u);
   EXPECT_NE(skipped[0].find("peephole"), std::string::npos) << skipped[0];
   EXPECT_EQ(count_ops(test.graph, "LSTM"), 1);
@@ -157,7 +157,7 @@ TEST_P(RandomLstmTest, UnrolledEqualsTheLstmKernel) {
   const LstmCase c = GetParam();
   const Graph original = lstm_graph(c, 11);
   Graph unrolled = original;
-  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  ASSERT_EQ(unroll_recurrent(unrolled), 1);
   EXPECT_EQ(count_ops(unrolled, "LSTM"), 0);
   // One constant W^T and one R^T, read by every step's MatMul.
   std::set<ValueId> recurrent_weights;
@@ -203,7 +203,7 @@ TEST(UnrollLstm, ConstantZeroInitialStateIsDroppedFromTheFirstStep) {
     original.inputs.erase(std::find(original.inputs.begin(), original.inputs.end(), id));
   }
   Graph unrolled = original;
-  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  ASSERT_EQ(unroll_recurrent(unrolled), 1);
   EXPECT_EQ(count_ops(unrolled, "MatMul"), 1 + kT - 1);
   EXPECT_EQ(unrolled.find_value("h0"), kNoValue);  // the unused zeros are gone
   const std::map<std::string, Tensor> inputs{{"X", random_tensor({kT, kN, kI}, 3, -2.0f, 2.0f)}};
@@ -227,7 +227,7 @@ TEST(UnrollLstm, ConstantOfShapeZeroInitialStateIsDroppedFromTheFirstStep) {
   *g->add_output() = value_info("Y", {kT, 1, kN, kH});
   const Graph original = import_onnx_bytes(serialize(m), ".", "zeros");
   Graph unrolled = original;
-  ASSERT_EQ(unroll_lstm(unrolled), 1);
+  ASSERT_EQ(unroll_recurrent(unrolled), 1);
   EXPECT_EQ(count_ops(unrolled, "MatMul"), 1 + kT - 1);
   const std::map<std::string, Tensor> inputs{{"X", random_tensor({kT, kN, kI}, 4, -2.0f, 2.0f)}};
   EXPECT_LT(max_relative_difference(run_graph(original, inputs, true)[0], run_graph(unrolled, inputs, true)[0]), 1e-5);
@@ -257,7 +257,7 @@ TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
                         Case{"bidirectional", bidirectional, {}}}) {
     Graph g = lstm_graph(c.lstm, 3, c.extra);
     std::vector<std::string> skipped;
-    EXPECT_EQ(unroll_lstm(g, &skipped), 0) << c.what;
+    EXPECT_EQ(unroll_recurrent(g, &skipped), 0) << c.what;
     ASSERT_EQ(skipped.size(), 1u) << c.what;
     EXPECT_NE(skipped[0].find(c.what), std::string::npos) << skipped[0];
     EXPECT_NE(skipped[0].find("lstm"), std::string::npos) << skipped[0];  // names the node
@@ -270,7 +270,7 @@ TEST(UnrollLstm, UnsupportedNodesAreLeftInPlaceWithTheReason) {
     a->set_type(onnx::AttributeProto::STRINGS);
     for (const char* s : {"sigmoid", "Tanh", "TANH"}) a->add_strings(s);
   });
-  EXPECT_EQ(unroll_lstm(spelled), 1);
+  EXPECT_EQ(unroll_recurrent(spelled), 1);
 }
 
 // ---- GRU (same pattern) ----
@@ -305,7 +305,7 @@ TEST(UnrollGru, UnrolledEqualsTheGruKernel) {
           const std::string what = fmt::format("linear_before_reset {} {} initial_h {} layout {}", lbr, direction, initial_state, layout);
           const Graph original = gru_graph(lbr, direction, initial_state, layout);
           Graph unrolled = original;
-          ASSERT_EQ(unroll_lstm(unrolled), 1) << what;
+          ASSERT_EQ(unroll_recurrent(unrolled), 1) << what;
           EXPECT_EQ(count_ops(unrolled, "GRU"), 0);
           // One input MatMul; per step with a state: one MatMul (lbr 1) or two (lbr 0).
           const int64_t steps_with_state = initial_state ? kT : kT - 1;
@@ -327,7 +327,7 @@ TEST(UnrollLstm, LstmsInsideSubgraphsAreReported) {
   Graph g = import_onnx_file(model);
   const size_t nodes = g.nodes.size();
   std::vector<std::string> skipped;
-  EXPECT_EQ(unroll_lstm(g, &skipped), 0);
+  EXPECT_EQ(unroll_recurrent(g, &skipped), 0);
   EXPECT_EQ(g.nodes.size(), nodes);
   ASSERT_EQ(skipped.size(), 8u);
   for (const auto& reason : skipped) EXPECT_NE(reason.find("only top-level LSTM/GRU nodes are unrolled"), std::string::npos) << reason;

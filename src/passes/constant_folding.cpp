@@ -1,4 +1,4 @@
-#include "engine/constant_folding.h"
+#include "passes/constant_folding.h"
 
 #include "core/error.h"
 #include "kernels/kernel.h"

@@ -1,5 +1,5 @@
-// unroll_lstm: see unroll_lstm.h for the unrolled form and what is supported.
-#include "passes/unroll_lstm.h"
+// unroll_recurrent: see unroll_recurrent.h for the unrolled form and what is supported.
+#include "passes/unroll_recurrent.h"
 
 #include "passes/graph_edit.h"
 
@@ -393,7 +393,7 @@ void note_nested(const Graph& graph, const std::string& where, std::vector<std::
 
 }  // namespace
 
-int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped) {
+int64_t unroll_recurrent(Graph& graph, std::vector<std::string>* skipped) {
   std::vector<RecurrentPlan> plans;
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
     const Node& node = graph.nodes[id];

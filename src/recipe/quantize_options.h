@@ -3,12 +3,18 @@
 // before any work starts.
 #pragma once
 
+#include "quant/ocs_split.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
 #include <vector>
 
 namespace ocs {
+
+// What `ocs quantize` writes: a QDQ model (weights and activations on their grids) or the
+// OCS-split float model (the splits only, for studying them).
+enum class OutputFormat { Qdq, SplitFloat };
 
 struct QuantizeOptions {
   // Data.
@@ -35,7 +41,7 @@ struct QuantizeOptions {
   // branches (Silero VAD's LSTMs) are quantized too.
   std::vector<std::string> fix_input;
   std::vector<std::string> fix_shape;
-  // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_lstm.h), so
+  // Unroll LSTM/GRU nodes into MatMul/Sigmoid/Tanh/... per time step first (passes/unroll_recurrent.h), so
   // that their input and recurrent weights and the hidden state are quantized (docs/RECURRENT.md).
   bool unroll_recurrent = true;
   // Output.
@@ -45,6 +51,9 @@ struct QuantizeOptions {
   int threads = 0;
 
   void validate() const;
+  // The spellings above as the recipe reads them (validate() has accepted them).
+  OcsSplitMode split_mode() const;     // from `split`
+  OutputFormat output_format() const;  // from `format`
   nlohmann::json to_json() const;
   // Fills the fields present in `config`; unknown keys are a UserError naming them.
   void merge_json(const nlohmann::json& config, const std::string& origin);

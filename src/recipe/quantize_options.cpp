@@ -1,8 +1,8 @@
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 
 #include "calib/clip_method.h"
 #include "core/error.h"
-#include "passes/specialize_inputs.h"
+#include "data/fixed_inputs.h"
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +42,14 @@ void QuantizeOptions::validate() const {
   parse_fixed_values(fix_input, "--fix-input");
   parse_fixed_shapes(fix_shape, "--fix-shape");
   if (threads < 0) user_error("--threads {} must be 0 (all cores) or more", threads);
+}
+
+OcsSplitMode QuantizeOptions::split_mode() const {
+  return split == "naive" ? OcsSplitMode::Naive : OcsSplitMode::QuantAware;
+}
+
+OutputFormat QuantizeOptions::output_format() const {
+  return format == "split-float" ? OutputFormat::SplitFloat : OutputFormat::Qdq;
 }
 
 nlohmann::json QuantizeOptions::to_json() const {

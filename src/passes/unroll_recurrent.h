@@ -1,4 +1,4 @@
-// unroll_lstm: replaces ONNX LSTM (and GRU) nodes by the same computation in ordinary ops, one group of
+// unroll_recurrent: replaces ONNX LSTM (and GRU) nodes by the same computation in ordinary ops, one group of
 // nodes per time step, so that the quantizer's machinery (weight OCS, QDQ on weights and on the
 // layer inputs) reaches the recurrent weights and the hidden state (docs/RECURRENT.md).
 //
@@ -25,7 +25,7 @@
 // Quantize/Dequantize pair (a per-tensor grid is element-wise, so this equals quantizing each X_t
 // with that grid).
 //
-// GRU (gate order z, r, h) follows the same pattern (unroll_lstm.cpp, gru_steps): the input
+// GRU (gate order z, r, h) follows the same pattern (unroll_recurrent.cpp, gru_steps): the input
 // projection once, per step one MatMul with R^T [H, 3H] (linear_before_reset 1) or two, with
 // R_zr^T [H, 2H] on h and R_h^T [H, H] on r * h (linear_before_reset 0), each a shared constant.
 //
@@ -45,6 +45,6 @@ namespace ocs {
 
 // Returns the number of LSTM and GRU nodes unrolled. Each LSTM left alone adds "LSTM 'name': reason" to
 // `skipped` when given (LSTMs inside subgraphs too, which are never unrolled). graph.verify() holds afterwards.
-int64_t unroll_lstm(Graph& graph, std::vector<std::string>* skipped = nullptr);
+int64_t unroll_recurrent(Graph& graph, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace ocs

@@ -1,0 +1,20 @@
+// Step "calibrate" of the recipe: one streaming pass of the calibration data through a graph,
+// gathering the statistics of each chosen layer's data input (calib/calibrator.h).
+#pragma once
+
+#include "calib/tensor_stats.h"
+#include "data/sample_source.h"
+#include "ir/graph.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ocs {
+
+// Statistics per layer name, on the layer's input channel axis (passes/weighted_layer.h). A layer
+// whose input is a constant has none. `label` names the progress line.
+std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const std::vector<std::string>& layers,
+                                                    SampleSource& source, int threads, const std::string& label);
+
+}  // namespace ocs

@@ -1,0 +1,411 @@
+#include "recipe/quantizer.h"
+
+#include "calib/clip_method.h"
+#include "core/axis_split.h"
+#include "core/error.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/insert_qdq.h"
+#include "passes/ocs_split_activations.h"
+#include "passes/ocs_split_weights.h"
+#include "passes/specialize_inputs.h"
+#include "passes/unroll_recurrent.h"
+#include "passes/weighted_layer.h"
+#include "quant/fake_quant.h"
+#include "recipe/calibrate_layers.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+
+namespace ocs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The recipe's state between its steps: the graph being rewritten and the plan being filled.
+struct Recipe {
+  Recipe(const Graph& float_graph, const QuantizeOptions& o, SampleSource* source, CalibrationCache* c)
+      : options(o), calib(source), cache(c), graph(float_graph),
+        quantize_activations(o.activation_bits > 0 && o.output_format() == OutputFormat::Qdq),
+        act_ocs(o.act_ocs_ratio > 0),
+        act_bits(o.activation_bits > 0 ? o.activation_bits : 8) {}
+
+  const QuantizeOptions& options;
+  SampleSource* calib;
+  CalibrationCache* cache;
+  Graph graph;
+  QuantizePlan plan;
+  const bool quantize_activations;
+  const bool act_ocs;
+  const int act_bits;  // the activation grid's bits (8 when activations stay float but are split)
+  std::unique_ptr<ClipMethod> weight_clip, activation_clip;
+  std::map<std::string, TensorStats> act_stats;  // step 3, per quantized layer
+  int64_t layer_weights_before = 0;              // weights of the quantized layers before OCS
+  Clock::time_point start = Clock::now();        // of the step being timed
+
+  void record(const std::string& step, nlohmann::json extra = nlohmann::json::object()) {
+    plan.steps.push_back({step, std::chrono::duration<double>(Clock::now() - start).count(), std::move(extra)});
+    start = Clock::now();
+  }
+  std::vector<std::string> quantized_names() const {
+    std::vector<std::string> names;
+    for (const LayerPlan& l : plan.layers)
+      if (l.quantized()) names.push_back(l.node);
+    return names;
+  }
+  const Node& node(const std::string& name) const {
+    for (const Node& n : graph.nodes)
+      if (n.name == name) return n;
+    OCS_CHECK(false, "the plan's layer '{}' is not in the graph", name);
+    return graph.nodes.front();
+  }
+  const Value& weight(const std::string& name) const { return graph.values[node(name).inputs[1]]; }
+};
+
+bool is_weighted_layer(const Graph& graph, NodeId id) { return match_weighted_layer(graph, id).has_value(); }
+
+// True when another layer reads this layer's weight constant (the unrolled LSTM's R^T).
+bool shared_weight(const Graph& graph, const Node& node) {
+  int64_t readers = 0;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
+    if (graph.nodes[id].inputs.size() > 1 && graph.nodes[id].inputs[1] == node.inputs[1] && is_weighted_layer(graph, id)) ++readers;
+  return readers > 1;
+}
+
+bool non_negative_producer(const Graph& graph, ValueId value) {
+  auto producer = graph.producer(value);
+  if (!producer) return false;
+  const Node& node = graph.nodes[*producer];
+  if (node.op_type == "Relu" || node.op_type == "Sigmoid" || node.op_type == "Softmax") return true;
+  if (node.op_type == "Clip" && node.inputs.size() > 1 && node.inputs[1] != kNoValue) {
+    const auto& min = graph.values[node.inputs[1]].constant;
+    return min && min->numel() == 1 && min->to_double_vector()[0] >= 0.0;
+  }
+  return false;
+}
+
+int64_t weight_count(const Graph& graph) {
+  int64_t total = 0;
+  for (const Value& v : graph.values)
+    if (v.constant) total += v.constant->numel();
+  return total;
+}
+
+// Weights of the quantized layers; a weight shared by several layers counts once.
+int64_t layer_weight_count(const Recipe& r) {
+  int64_t total = 0;
+  std::set<ValueId> counted;
+  for (const auto& name : r.quantized_names()) {
+    const ValueId w = r.node(name).inputs[1];
+    if (counted.insert(w).second) total += r.graph.values[w].constant->numel();
+  }
+  return total;
+}
+
+// The values of each slice w[..., c, ...] along `axis`, as 1-D tensors.
+std::vector<Tensor> channel_slices(const Tensor& w, int64_t axis) {
+  const AxisSplit s = split_at_axis(w.shape(), axis);
+  std::vector<Tensor> slices;
+  const float* p = w.data<float>();
+  for (int64_t c = 0; c < s.channels; ++c) {
+    Tensor slice(DType::Float32, {s.outer * s.inner});
+    float* out = slice.data<float>();
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t i = 0; i < s.inner; ++i) out[o * s.inner + i] = p[s.index(o, c, i)];
+    slices.push_back(std::move(slice));
+  }
+  return slices;
+}
+
+double clip_threshold(const ClipMethod& method, const Tensor& w, int bits) {
+  return method.threshold(stats_of_tensor(w, kNoChannelAxis), bits);
+}
+
+// ---- the steps, in order -------------------------------------------------------------------
+
+// Step 0: --fix-input / --fix-shape.
+void specialize(Recipe& r) {
+  if (r.options.fix_input.empty() && r.options.fix_shape.empty()) return;
+  const SpecializeOptions fixed{parse_fixed_values(r.options.fix_input, "--fix-input"),
+                                parse_fixed_shapes(r.options.fix_shape, "--fix-shape")};
+  const SpecializeStats s = specialize_inputs(r.graph, fixed);
+  r.record("specialize_inputs", {{"inputs_fixed", s.inputs_fixed}, {"shapes_fixed", s.shapes_fixed},
+                                 {"shapes_folded", s.shapes_folded}, {"nodes_folded", s.nodes_folded},
+                                 {"ifs_inlined", s.ifs_inlined}, {"rounds", s.rounds}});
+}
+
+// Steps 1 and 1b.
+void fold_and_unroll(Recipe& r) {
+  // Counted after specialization: the branches not taken are gone from the model written.
+  r.plan.weights_before = weight_count(r.graph);
+  r.plan.batchnorms_folded = r.options.fold_batchnorm ? fold_batchnorm(r.graph) : 0;
+  r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}});
+  if (!r.options.unroll_recurrent) return;
+  std::vector<std::string> kept;  // recurrent nodes left whole (float), with the reason
+  const int64_t unrolled = unroll_recurrent(r.graph, &kept);
+  // The report keeps the step's first name, "unroll_lstm" (docs/RECURRENT.md).
+  if (unrolled > 0 || !kept.empty()) r.record("unroll_lstm", {{"unrolled", unrolled}, {"left_in_place", kept}});
+}
+
+// Step 2: every weighted layer gets a plan; those left float say why.
+void choose_layers(Recipe& r) {
+  const Graph& graph = r.graph;
+  const std::set<std::string> exclude(r.options.exclude.begin(), r.options.exclude.end());
+  for (const auto& name : exclude)
+    if (std::none_of(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.name == name; }))
+      user_error("--exclude '{}': the model has no node of that name", name);
+  std::vector<NodeId> layers;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
+    if (is_weighted_layer(graph, id)) layers.push_back(id);
+  NodeId first_conv = -1, last_fc = -1;
+  for (NodeId id : layers) {
+    const Node& node = graph.nodes[id];
+    if (first_conv < 0 && node.op_type == "Conv") first_conv = id;
+    // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
+    // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
+    // weight) is no final FC either.
+    if (node.op_type == "Conv") last_fc = -1;
+    else last_fc = shared_weight(graph, node) ? -1 : id;
+  }
+  const bool policy = r.options.keep_first_last_float;
+  for (NodeId id : layers) {
+    LayerPlan layer;
+    layer.node = graph.nodes[id].name;
+    layer.op_type = graph.nodes[id].op_type;
+    if (exclude.count(layer.node)) layer.left_float = "--exclude";
+    else if (policy && id == first_conv) layer.left_float = "first conv (reference policy)";
+    else if (policy && id == last_fc) layer.left_float = "last fully connected (reference policy)";
+    r.plan.layers.push_back(std::move(layer));
+  }
+  if (r.plan.layers_quantized() == 0)
+    user_error("no layer is left to quantize (check --exclude and --quantize-first-last)");
+}
+
+// The weights as the model has them (no OCS): threshold and SQNR of the per-tensor grid.
+void weight_baseline(Recipe& r) {
+  r.layer_weights_before = layer_weight_count(r);
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    const Value& w = r.weight(l.node);
+    const Tensor& t = *w.constant;
+    l.weight = w.name;
+    l.weight_shape = t.shape();
+    l.weight_threshold_no_ocs = clip_threshold(*r.weight_clip, t, r.options.weight_bits);
+    l.weight_sqnr_db_no_ocs = sqnr_db(t, fake_quantize(t, {l.weight_threshold_no_ocs}, -1, r.options.weight_bits));
+  }
+}
+
+// Step 3: statistics of the float model's activations (reused from the cache when it has them).
+void calibrate_float(Recipe& r) {
+  if (!r.act_ocs && !r.quantize_activations) return;
+  const std::vector<std::string> names = r.quantized_names();
+  const std::string key = fmt::format("{}", fmt::join(names, "\n"));
+  if (r.cache && r.cache->float_stats.count(key)) {
+    r.act_stats = r.cache->float_stats.at(key);
+    ++r.cache->hits;
+    r.record("calibrate (reused)", {{"samples", r.calib->size()}});
+    return;
+  }
+  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate");
+  if (r.cache) {
+    r.cache->float_stats[key] = r.act_stats;
+    ++r.cache->misses;
+  }
+  r.record("calibrate", {{"samples", r.calib->size()}});
+}
+
+// Which activations get the unsigned grid (decided on the float graph, before any split).
+void choose_activation_grids(Recipe& r) {
+  if (!r.quantize_activations && !r.act_ocs) return;
+  for (LayerPlan& l : r.plan.layers)
+    if (l.quantized())
+      l.act_unsigned = r.options.unsigned_activations && non_negative_producer(r.graph, r.node(l.node).inputs[0]);
+}
+
+std::vector<ActivationSplitRequest> activation_split_requests(Recipe& r) {
+  std::vector<ActivationSplitRequest> requests;
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    const Node& node = r.node(l.node);
+    if (node.op_type == "Conv" && conv_group(node) != 1) {
+      l.act_ocs_skipped = "grouped convolution";
+      continue;
+    }
+    if (shared_weight(r.graph, node)) {  // each reader would need its own widened copy
+      l.act_ocs_skipped = "weight shared with other layers (unrolled recurrent weight)";
+      continue;
+    }
+    ActivationSplitRequest request;
+    request.node = l.node;
+    const auto& channel_max = r.act_stats.at(l.node).channel_max_abs();
+    request.channel_max.assign(channel_max.begin(), channel_max.end());
+    request.expand_ratio = r.options.act_ocs_ratio;
+    request.bits = r.act_bits;
+    request.is_unsigned = l.act_unsigned;
+    request.mode = OcsSplitMode::Naive;
+    requests.push_back(request);
+  }
+  return requests;
+}
+
+// Step 4: activation OCS, its thresholds from the split values.
+void split_activations(Recipe& r) {
+  if (!r.act_ocs) return;
+  std::vector<ActivationSplitRequest> requests = activation_split_requests(r);
+  // Calibrate the split values on a scratch copy split naively: the clip method must see the
+  // distribution the quantizer will get.
+  Graph scratch = r.graph;
+  ocs_split_activations(scratch, requests);
+  r.start = Clock::now();
+  auto split_stats = calibrate_layers(scratch, r.quantized_names(), *r.calib, r.options.threads,
+                                      "calibrate split activations");
+  r.record("calibrate_split_activations", {{"samples", r.calib->size()}});
+  for (auto& request : requests) {
+    request.mode = r.options.split_mode();
+    request.threshold = static_cast<float>(r.activation_clip->threshold(
+        split_stats.at(request.node), threshold_bits(r.act_bits, request.is_unsigned)));
+    r.plan.find(request.node)->act_threshold = *request.threshold;
+  }
+  for (const auto& result : ocs_split_activations(r.graph, requests)) {
+    LayerPlan& l = *r.plan.find(result.node);
+    l.act_channels_split = result.split_channels;
+    l.act_max_before = result.threshold_before;
+    l.act_max_after = result.threshold_after;
+  }
+  r.record("ocs_split_activations");
+}
+
+// Step 5: weight OCS, the weight clip method deciding the threshold of each split tensor.
+void split_weights(Recipe& r) {
+  if (r.options.ocs_ratio > 0) {
+    OcsSplitWeightsOptions split;
+    split.ratio = r.options.ocs_ratio;
+    split.mode = r.options.split_mode();
+    split.bits = r.options.weight_bits;
+    const ClipMethod* method = r.weight_clip.get();
+    const int bits = r.options.weight_bits;
+    split.threshold = [method, bits](const Tensor& w) { return clip_threshold(*method, w, bits); };
+    for (const LayerPlan& l : r.plan.layers)
+      if (!l.quantized()) split.exclude.insert(l.node);
+    const OcsSplitWeightsReport report = ocs_split_weights(r.graph, split);
+    for (const auto& layer : report.layers) {
+      LayerPlan* l = r.plan.find(layer.node);
+      if (!l || !l->quantized()) continue;
+      if (!layer.skipped.empty()) {
+        l->ocs_skipped = layer.skipped;
+        continue;
+      }
+      l->channels_split = layer.channels_split;
+      l->weights_added_percent = layer.weights_added_percent;
+      l->weight_threshold = layer.threshold_after;
+      l->weight_sqnr_db_ocs = layer.sqnr_after_db;
+    }
+    r.record("ocs_split_weights", {{"weights_added", report.weights_added}});
+  }
+  r.plan.weights_after_ocs = r.plan.weights_before + layer_weight_count(r) - r.layer_weights_before;
+}
+
+// Step 6: thresholds of the activations activation OCS did not split, from step 3's statistics.
+void activation_thresholds(Recipe& r) {
+  if (!r.quantize_activations) return;
+  for (LayerPlan& l : r.plan.layers) {
+    auto stats = r.act_stats.find(l.node);
+    if (!l.quantized() || l.act_threshold || stats == r.act_stats.end()) continue;
+    l.act_threshold = r.activation_clip->threshold(stats->second, threshold_bits(r.act_bits, l.act_unsigned));
+  }
+}
+
+// The weight grid of one layer for insert_qdq (and the plan's per-channel figures).
+QdqWeight weight_grid(Recipe& r, LayerPlan& l) {
+  const int bits = r.options.weight_bits;
+  QdqWeight weight;
+  weight.bits = bits;
+  weight.per_channel = r.options.per_channel;
+  const Node& node = r.node(l.node);
+  const Tensor& w = *r.graph.values[node.inputs[1]].constant;
+  if (!r.options.per_channel) {
+    // Per tensor: the split's threshold after weight OCS, else the clip method's on w.
+    if (!l.weight_threshold) l.weight_threshold = clip_threshold(*r.weight_clip, w, bits);
+    weight.thresholds = {static_cast<float>(*l.weight_threshold)};
+    return weight;
+  }
+  // One threshold per output channel, by the weight clip method on that channel's values.
+  const int64_t out_axis = weight_output_channel_axis(node, w.rank());
+  for (const Tensor& part : channel_slices(w, out_axis))
+    weight.thresholds.push_back(static_cast<float>(clip_threshold(*r.weight_clip, part, bits)));
+  // The SQNR of the grid actually used, when the weight is the model's own (a split weight's
+  // per-tensor figures stay: its halves' errors add up in the layer's output).
+  if (l.channels_split.empty()) {
+    const std::vector<double> thresholds(weight.thresholds.begin(), weight.thresholds.end());
+    l.weight_sqnr_db_per_channel = sqnr_db(w, fake_quantize(w, thresholds, out_axis, bits));
+  }
+  return weight;
+}
+
+// Step 7: the QDQ nodes.
+void quantize_grids(Recipe& r) {
+  if (r.options.output_format() != OutputFormat::Qdq) return;
+  QdqPlan qdq;
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized()) continue;
+    QdqLayer layer;
+    layer.node = l.node;
+    layer.weight = weight_grid(r, l);
+    if (r.quantize_activations) {
+      QdqActivation act;
+      act.bits = r.options.activation_bits;
+      act.threshold = static_cast<float>(l.act_threshold.value());
+      act.is_unsigned = l.act_unsigned;
+      layer.activation = act;
+      l.act_quantized = true;
+    }
+    qdq.layers.push_back(layer);
+  }
+  const QdqReport report = insert_qdq(r.graph, qdq);
+  r.record("insert_qdq", {{"weights_quantized", report.weights_quantized},
+                          {"activation_chains", report.activation_chains}});
+}
+
+// The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).
+void order_as_graph(Recipe& r) {
+  std::vector<LayerPlan> ordered;
+  for (const Node& node : r.graph.nodes)
+    if (LayerPlan* l = r.plan.find(node.name)) ordered.push_back(*l);
+  r.plan.layers = std::move(ordered);
+}
+
+}  // namespace
+
+QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options, SampleSource* calib,
+                              CalibrationCache* cache) {
+  options.validate();
+  Recipe r(float_graph, options, calib, cache);
+  if ((r.quantize_activations || r.act_ocs) && !calib)
+    user_error("quantizing activations (--abits {}) or activation OCS needs calibration data: pass "
+               "--calib", options.activation_bits);
+  specialize(r);
+  fold_and_unroll(r);
+  choose_layers(r);
+  r.weight_clip = make_clip_method(options.weight_clip);
+  r.activation_clip = make_clip_method(options.activation_clip);
+  r.plan.weight_clip = r.weight_clip->name();
+  r.plan.activation_clip = r.activation_clip->name();
+  weight_baseline(r);
+  calibrate_float(r);
+  choose_activation_grids(r);
+  split_activations(r);
+  split_weights(r);
+  activation_thresholds(r);
+  quantize_grids(r);
+  r.graph.verify();
+  order_as_graph(r);
+  QuantizeResult result{std::move(r.graph), std::move(r.plan), {}};
+  result.report = quantize_report_json(result.plan, options);
+  return result;
+}
+
+}  // namespace ocs
