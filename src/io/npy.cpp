@@ -12,6 +12,7 @@
 #include "io/npy.h"
 
 #include "io/atomic_file.h"
+#include "io/name_hash.h"
 
 #include <algorithm>
 #include <cstring>
@@ -440,6 +441,19 @@ std::string escape_file_name(const std::string& name) {
     else out += fmt::format("%{:02X}", c);
   }
   return out;
+}
+
+std::string npy_file_name(const std::string& tensor_name) {
+  std::string stem = escape_file_name(tensor_name);
+  if (stem.size() > kMaxEscapedStem) {
+    size_t cut = kShortenedPrefix;
+    // Do not split an escape: a '%' in the last two kept bytes starts one that would be cut
+    // (hex digits are never '%', so a '%' always starts an escape).
+    if (stem[cut - 1] == '%') cut -= 1;
+    else if (stem[cut - 2] == '%') cut -= 2;
+    stem = fmt::format("{}~{:016x}", stem.substr(0, cut), fnv1a_64(tensor_name));
+  }
+  return stem + ".npy";
 }
 
 }  // namespace ocs
