@@ -1,5 +1,6 @@
 #include "quant/quantizer.h"
 
+#include "analysis/subgraph_layers.h"
 #include "calib/calibrator.h"
 #include "calib/clip_method.h"
 #include "calib/tensor_stats.h"
@@ -219,7 +220,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   }
 
   const LayerChoice choice = choose_layers(graph, options);
-  if (choice.quantized.empty()) user_error("no layer is left to quantize (check --exclude and --keep-first-last)");
+  if (choice.quantized.empty()) user_error("no layer is left to quantize (check --exclude and --quantize-first-last; layers inside If branches need --fix-input)");
   // Weights of the quantized layers before and after the OCS passes: the size overhead.
   auto layer_weights = [&](const Graph& g) {
     int64_t total = 0;
@@ -424,6 +425,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
       {"batchnorms_folded", folded}};
   QuantizeResult result{std::move(graph), {}};
   result.report = {{"options", options.to_json()}, {"model", model}, {"layers", layers}, {"steps", steps}};
+  report_subgraph_layers_left_float(result.graph, result.report);
   return result;
 }
 
