@@ -15,6 +15,7 @@
 #include "io/name_hash.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -367,10 +368,10 @@ Tensor parse_npy(const std::string& bytes, const std::string& origin) {
 
 Tensor read_npy(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) user_error("{}: cannot open the .npy file for reading", path.string());
+  if (!in) user_error("{}: cannot open the .npy file for reading: {}", path.string(), std::strerror(errno));
   std::ostringstream content;
   content << in.rdbuf();
-  if (in.bad()) user_error("{}: read error", path.string());
+  if (in.bad()) user_error("{}: read error: {}", path.string(), std::strerror(errno));
   return parse_npy(content.str(), path.string());
 }
 
