@@ -154,6 +154,13 @@ TEST(Robustness, FileWriteErrorsCarryTheSystemsReason) {
     EXPECT_NE(said.find(path.string()), std::string::npos) << said;
     EXPECT_EQ(said.find("writable?"), std::string::npos) << said;
   }
+  const Graph graph = import_onnx_bytes(serialize(add_mul_model()), ".", "add mul");
+  try {
+    export_onnx_file(graph, "/proc/ocs_robustness_test.onnx", false);
+    ADD_FAILURE() << "exporting into /proc succeeded";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+  }
 }
 
 // y = Identity(x) under a long JSON-like name, z = Neg(x) under a short one.

@@ -5,6 +5,7 @@
 #include "eval/metric.h"
 #include "eval/sample_source.h"
 #include "eval/wav_source.h"
+#include "io/atomic_file.h"
 #include "onnx/onnx_io.h"
 
 #include <fmt/ranges.h>
@@ -106,9 +107,7 @@ Action add_eval_command(CLI::App& app) {
       std::cout << layer_fidelity->table();
     }
     if (!opt->json.empty()) {
-      std::ofstream out(opt->json);
-      if (!out) user_error("cannot write '{}'", opt->json);
-      out << result.dump(2) << "\n";
+      write_file_atomically(opt->json, [&](std::ofstream& out) { out << result.dump(2) << "\n"; });
     }
     return 0;
   };
