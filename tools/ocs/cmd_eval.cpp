@@ -46,7 +46,7 @@ Action add_eval_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model (float or quantized)")->required();
-  cmd->add_option("--data", opt->data, "fashion-mnist:test|train, FILE.npz, NAME=FILE.npy, images:DIR[,resize=S,crop=C,mean=a/b/c,std=a/b/c,bgr,gray,classes=FILE], text-lines:DIR[,width=W], kjv:train|valid|test[,vocab=FILE] or wav:FILE[,chunk=512,state=IN:OUT,fix=NAME:VALUE]")->required();
+  cmd->add_option("--data", opt->data, "fashion-mnist:test|train, FILE.npz[,axis=NAME:K|none], NAME=FILE.npy[,axis=K|none] (samples on axis 0 by default), images:DIR[,resize=S,crop=C,mean=a/b/c,std=a/b/c,bgr,gray,classes=FILE], text-lines:DIR[,width=W], kjv:train|valid|test[,vocab=FILE] or wav:FILE[,chunk=512,state=IN:OUT,fix=NAME:VALUE]")->required();
   cmd->add_option("--metric", opt->metrics,
                   fmt::format("what to measure (repeatable): {} (default: what the data's labels allow, "
                               "and fidelity with --reference)", fmt::join(metric_names(), ", ")));
