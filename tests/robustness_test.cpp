@@ -331,6 +331,17 @@ TEST(Robustness, ArraysFeedRankZeroInputsAndStatesBatchedOnAxisOne) {
     EXPECT_NE(std::string(e.what()).find("rank-0 array"), std::string::npos) << e.what();
   }
   EXPECT_THROW(make_sample_source({(dir.path() / "data.npz").string() + ",axis=nothing:1"}, graph, 100), UserError);
+  // A model specialized with --fix-input s=2 has no input s: the rank-0 array is skipped, but
+  // an array with samples that feeds no input is still an error.
+  Graph specialized = graph;
+  specialized.inputs.erase(specialized.inputs.begin() + 1);
+  specialized.values[specialized.find_value("s")].constant = Tensor::scalar<float>(2.0f);
+  auto skipped = make_sample_source({(dir.path() / "data.npz").string() + ",axis=state:1"}, specialized, 100);
+  EXPECT_EQ(skipped->next()->count("s"), 0u);
+  Graph no_state = graph;
+  no_state.inputs.erase(no_state.inputs.begin() + 2);
+  no_state.values[no_state.find_value("state")].constant = Tensor(DType::Float32, {2, 1, 4});
+  EXPECT_THROW(make_sample_source({(dir.path() / "data.npz").string() + ",axis=state:1"}, no_state, 100), UserError);
 }
 
 // ---- 6: models that are already quantized ---------------------------------------------------

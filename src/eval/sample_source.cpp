@@ -167,10 +167,18 @@ ArraySampleSource::ArraySampleSource(const Graph& graph, std::map<std::string, T
     samples = n;
     counted = input.name;
   }
-  for (const auto& [name, t] : arrays_)
-    if (graph.find_value(name) == kNoValue ||
-        std::find(graph.inputs.begin(), graph.inputs.end(), graph.find_value(name)) == graph.inputs.end())
-      user_error("the data holds an array '{}', which is not an input of the model", name);
+  for (auto it = arrays_.begin(); it != arrays_.end();) {
+    const ValueId id = graph.find_value(it->first);
+    if (id != kNoValue && std::find(graph.inputs.begin(), graph.inputs.end(), id) != graph.inputs.end()) {
+      ++it;
+    } else if (it->second.rank() == 0) {
+      // A setting (sr = 16000) of the model this data was made for, which a --fix-input turned
+      // into a constant of this one: not fed.
+      it = arrays_.erase(it);
+    } else {
+      user_error("the data holds an array '{}', which is not an input of the model", it->first);
+    }
+  }
   if (samples < 0) {  // every array is one value: the data is one sample
     samples = 1;
     batch_ = 1;

@@ -43,7 +43,7 @@ inline constexpr int64_t kNoSampleAxis = -1;
 // Samples held in arrays keyed by input name (as .npz / .npy files give them). An array's
 // samples lie along its sample axis: axis 0 unless `sample_axes` names another (Silero's state
 // [2, N, 128] has them on axis 1) or kNoSampleAxis. A rank-0 array has no sample axis: it is
-// fed with every batch. Except along its sample axis, an array has the shape the input declares.
+// fed with every batch (and skipped when it names no input: a --fix-input made it a constant). Except along its sample axis, an array has the shape the input declares.
 // Batches have the model's batch size when the input declares that dimension, otherwise `batch`
 // samples. At most `limit` samples are yielded; when no array has a sample axis, the data is
 // one sample.
