@@ -1,5 +1,6 @@
 #include "analysis/weight_stats.h"
 
+#include "analysis/subgraph_layers.h"
 #include "core/axis_split.h"
 #include "passes/weighted_layer.h"
 
@@ -12,16 +13,21 @@ namespace ocs {
 
 namespace {
 
-void collect(const Graph& graph, int top_k, std::vector<WeightStats>& out) {
+// `scope`: the graphs enclosing `graph` (a branch's weight is often an outer-scope value, the
+// enclosing graph's initializer); `where`: "" at the top level, else e.g. "If 'x' then_branch".
+void collect(const Graph& graph, GraphScope& scope, const std::string& where, int top_k,
+             std::vector<WeightStats>& out) {
   for (const Node& node : graph.nodes) {
     for (int idx = 1; idx <= 2; ++idx) {
       if (static_cast<size_t>(idx) >= node.inputs.size() || node.inputs[idx] == kNoValue) continue;
-      const Value& w = graph.values[node.inputs[idx]];
       int64_t axis = weight_input_channel_axis(node, graph, idx);
-      if (axis < 0 || !w.constant || w.constant->dtype() != DType::Float32) continue;
+      const Value* weight = axis < 0 ? nullptr : resolve_constant(graph, node.inputs[idx], scope);
+      if (!weight || weight->constant->dtype() != DType::Float32) continue;
+      const Value& w = *weight;
       const Tensor& t = *w.constant;
       if (axis >= t.rank()) continue;
       WeightStats s;
+      s.subgraph = where;
       s.node = node.name;
       s.op_type = node.op_type;
       s.weight = w.name;
@@ -62,8 +68,12 @@ void collect(const Graph& graph, int top_k, std::vector<WeightStats>& out) {
       for (int64_t i = 0; i < k; ++i) s.top_channels.push_back({order[i], peak[order[i]]});
       out.push_back(std::move(s));
     }
-    for (const auto& [key, attr] : node.attributes)
-      if (attr.g) collect(*attr.g, top_k, out);
+    for (const auto& [key, attr] : node.attributes) {
+      if (!attr.g) continue;
+      scope.push_back(&graph);
+      collect(*attr.g, scope, fmt::format("{} '{}' {}", node.op_type, node.name, key), top_k, out);
+      scope.pop_back();
+    }
   }
 }
 
@@ -71,7 +81,8 @@ void collect(const Graph& graph, int top_k, std::vector<WeightStats>& out) {
 
 std::vector<WeightStats> collect_weight_stats(const Graph& graph, int top_k) {
   std::vector<WeightStats> out;
-  collect(graph, top_k, out);
+  GraphScope scope;
+  collect(graph, scope, "", top_k, out);
   return out;
 }
 
@@ -84,6 +95,7 @@ nlohmann::json weight_stats_json(const std::vector<WeightStats>& stats) {
                       {"shape", s.shape}, {"params", s.params}, {"in_channel_axis", s.in_channel_axis},
                       {"max_abs", s.max_abs}, {"mean", s.mean}, {"std", s.std},
                       {"kurtosis", s.kurtosis}, {"top_in_channels", top}});
+    if (!s.subgraph.empty()) layers.back()["subgraph"] = s.subgraph;
   }
   return {{"layers", layers}};
 }
@@ -96,12 +108,17 @@ std::string weight_stats_table(const std::vector<WeightStats>& stats) {
   for (const auto& s : stats) {
     std::string top;
     for (const auto& c : s.top_channels) top += fmt::format("{}{}({:.3g})", top.empty() ? "" : " ", c.channel, c.max_abs);
-    std::string name = s.node.size() > 32 ? "..." + s.node.substr(s.node.size() - 29) : s.node;
+    std::string name = (s.subgraph.empty() ? "" : "*") + s.node;
+    if (name.size() > 32) name = "..." + name.substr(name.size() - 29);
     out += fmt::format("{:<32} {:<9} {:<20} {:>9} {:>9.4g} {:>9.4g} {:>10.4g}  {}\n", name, s.op_type,
                        shape_str(s.shape), s.params, s.max_abs, s.std, s.kurtosis, top);
     total += s.params;
   }
+  const auto in_subgraphs = std::count_if(stats.begin(), stats.end(), [](const WeightStats& s) { return !s.subgraph.empty(); });
   out += fmt::format("{} layers with weights, {} weight parameters\n", stats.size(), total);
+  if (in_subgraphs > 0)
+    out += fmt::format("{} of these layers are inside If/Loop bodies (marked *); `quantize` leaves them float unless "
+                       "--fix-input inlines their If\n", in_subgraphs);
   return out;
 }
 

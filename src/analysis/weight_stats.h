@@ -17,6 +17,7 @@ struct ChannelPeak {
 };
 
 struct WeightStats {
+  std::string subgraph;  // "" at the top level, else where the layer is: "If 'x' then_branch"
   std::string node;      // node name
   std::string op_type;
   std::string weight;    // weight value name
@@ -31,7 +32,7 @@ struct WeightStats {
 };
 
 // Layers whose weight input is a constant: Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN,
-// including those inside subgraphs. `top_k` input channels are reported per layer.
+// including those inside subgraphs (also when the weight is the enclosing graph's initializer). `top_k` input channels are reported per layer.
 std::vector<WeightStats> collect_weight_stats(const Graph& graph, int top_k = 5);
 
 nlohmann::json weight_stats_json(const std::vector<WeightStats>& stats);

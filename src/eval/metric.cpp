@@ -41,12 +41,18 @@ class FidelityMetric : public Metric {
     fidelity_.add(in.reference.at(0), in.outputs.at(0));
   }
   nlohmann::json result() const override {
-    return {{"sqnr_db", fidelity_.sqnr_db()}, {"cosine", fidelity_.cosine()},
-            {"top1_agreement", fidelity_.top1_agreement()}};
+    nlohmann::json out = {{"sqnr_db", fidelity_.sqnr_db()}, {"cosine", fidelity_.cosine()},
+                          {"max_abs_diff", fidelity_.max_abs_diff()}};
+    // Absent for outputs of one value per row (no argmax to agree on): the values are numbers.
+    if (fidelity_.top1_defined()) out["top1_agreement"] = fidelity_.top1_agreement();
+    return out;
   }
   std::string summary() const override {
-    return fmt::format("fidelity: SQNR {:.2f} dB  cosine {:.6f}  top-1 agreement {:.2f}%",
-                       fidelity_.sqnr_db(), fidelity_.cosine(), 100 * fidelity_.top1_agreement());
+    const std::string top1 = fidelity_.top1_defined()
+                                 ? fmt::format("top-1 agreement {:.2f}%", 100 * fidelity_.top1_agreement())
+                                 : "top-1 agreement n/a (one value per row)";
+    return fmt::format("fidelity: SQNR {:.2f} dB  cosine {:.6f}  max |diff| {:.4g}  {}", fidelity_.sqnr_db(),
+                       fidelity_.cosine(), fidelity_.max_abs_diff(), top1);
   }
   double headline() const override { return fidelity_.sqnr_db(); }
 

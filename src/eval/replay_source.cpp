@@ -11,7 +11,8 @@ ReplaySource::ReplaySource(SampleSource& source) {
     // Tensors share storage on copy; the source may reuse its target buffer, so take our own.
     if (const auto* targets = source.batch_targets()) batch.targets = targets->clone();
     for (const auto& [name, t] : *feed) bytes_ += static_cast<int64_t>(t.nbytes());
-    size_ += feed->begin()->second.dim(0);
+    batch.samples = source.samples_in(*feed);
+    size_ += batch.samples;
     batch.feed = std::move(*feed);
     batches_.push_back(std::move(batch));
   }

@@ -17,6 +17,7 @@ class ReplaySource : public SampleSource {
   const std::vector<int64_t>* batch_labels() const override;
   const std::vector<std::string>* batch_texts() const override;
   const Tensor* batch_targets() const override;
+  int64_t samples_in(const Feed&) const override { return current() ? current()->samples : 0; }
   // Bytes held by the input tensors.
   int64_t bytes() const { return bytes_; }
 
@@ -26,6 +27,7 @@ class ReplaySource : public SampleSource {
     std::optional<std::vector<int64_t>> labels;
     std::optional<std::vector<std::string>> texts;
     std::optional<Tensor> targets;
+    int64_t samples = 0;  // as the drained source counted them
   };
   const Batch* current() const { return position_ > 0 ? &batches_[position_ - 1] : nullptr; }
 

@@ -26,7 +26,8 @@ std::unique_ptr<SampleSource> make_sample_source(const std::vector<std::string>&
   if (specs.size() == 1 && specs[0].rfind("wav:", 0) == 0) return make_wav_source(specs[0], graph, limit);
   if (specs.size() == 1 && specs[0].rfind("text-lines:", 0) == 0)
     return make_text_line_source(specs[0], graph, limit);
-  return std::make_unique<ArraySampleSource>(graph, read_sample_arrays(specs), limit);
+  SampleArrays data = read_sample_array_specs(specs);
+  return std::make_unique<ArraySampleSource>(graph, std::move(data.arrays), limit, 32, std::move(data.sample_axes));
 }
 
 }  // namespace ocs

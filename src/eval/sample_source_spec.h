@@ -12,7 +12,9 @@ namespace ocs {
 // A source from a --calib / --data spec:
 //   fashion-mnist:train | fashion-mnist:test   Debian's dataset-fashion-mnist (labelled)
 //   kjv:train|valid|test[,vocab=FILE][,seq=T]   King James Bible token windows (eval/kjv_text.h)
-//   FILE.npz | NAME=FILE.npy ...                arrays keyed by input name, samples on axis 0
+//   FILE.npz[,axis=NAME:K|none ...] | NAME=FILE.npy[,axis=K|none] ...
+//                                               arrays keyed by input name, samples on axis 0
+//                                               (or axis K; none: one value for every batch)
 //   images:DIR[,resize=S][,crop=C][,mean=a/b/c][,std=a/b/c][,bgr][,gray][,classes=FILE]
 //                                               ImageNet-layout folders (eval/image_folder.h)
 //   text-lines:DIR[,width=W]                    text-line images + labels.tsv (eval/text_lines.h)

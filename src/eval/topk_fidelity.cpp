@@ -41,6 +41,9 @@ void Fidelity::add(const Tensor& reference, const Tensor& output) {
     dot_ += r[i] * o[i];
     ref_sq_ += r[i] * r[i];
     out_sq_ += o[i] * o[i];
+    // NaN in either side makes the difference NaN, and NaN must show, not be dropped by max.
+    const double diff = std::fabs(r[i] - o[i]);
+    if (!(diff <= max_abs_diff_)) max_abs_diff_ = diff;
   }
   if (reference.rank() >= 2 && reference.dim(reference.rank() - 1) > 1) {
     const int64_t classes = reference.dim(reference.rank() - 1);

@@ -26,17 +26,22 @@ class TopKAccuracy {
 };
 
 // Fidelity of an output against the float model's output for the same input, for models
-// without labels: SQNR (dB) = 10 log10(sum ref^2 / sum (ref - out)^2), cosine similarity, and,
-// top-1 agreement of the argmax over the last axis (each row of [N, C], each step of [N, T, C]).
+// without labels: SQNR (dB) = 10 log10(sum ref^2 / sum (ref - out)^2), cosine similarity, the
+// largest |ref - out|, and top-1 agreement of the argmax over the last axis (each row of [N, C],
+// each step of [N, T, C]). An output with one value per row (a score, a probability: last axis
+// of 1, or rank < 2) has no argmax to agree on: top-1 agreement is then not defined
+// (top1_defined() is false) and SQNR and the largest difference are what measure fidelity.
 class Fidelity {
  public:
   void add(const Tensor& reference, const Tensor& output);
   double sqnr_db() const;
   double cosine() const;
+  double max_abs_diff() const { return max_abs_diff_; }
+  bool top1_defined() const { return rows_ > 0; }
   double top1_agreement() const { return rows_ ? static_cast<double>(agree_) / rows_ : 0.0; }
 
  private:
-  double signal_ = 0, noise_ = 0, dot_ = 0, ref_sq_ = 0, out_sq_ = 0;
+  double signal_ = 0, noise_ = 0, dot_ = 0, ref_sq_ = 0, out_sq_ = 0, max_abs_diff_ = 0;
   int64_t rows_ = 0, agree_ = 0;
 };
 

@@ -41,6 +41,7 @@ class WavChunkSource : public SampleSource {
     return feed;
   }
   int64_t size() const override { return count_; }
+  int64_t samples_in(const Feed&) const override { return 1; }  // one chunk; a state [2, 1, 64] sorts first
   void rewind() override {
     position_ = 0;
     runner_->reset();
@@ -54,6 +55,20 @@ class WavChunkSource : public SampleSource {
 };
 
 }  // namespace
+
+std::map<std::string, std::string> wav_fixed_inputs(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> fixed;
+  for (const auto& spec : specs) {
+    if (spec.rfind("wav:", 0) != 0) continue;
+    for (size_t start = spec.find(','); start != std::string::npos;) {
+      const size_t comma = spec.find(',', start + 1);
+      const std::string part = spec.substr(start + 1, comma == std::string::npos ? std::string::npos : comma - start - 1);
+      start = comma;
+      if (part.rfind("fix=", 0) == 0) fixed.insert(parse_pair(spec, "fix", part.substr(4)));
+    }
+  }
+  return fixed;
+}
 
 std::unique_ptr<SampleSource> make_wav_source(const std::string& spec, const Graph& graph, int64_t limit) {
   std::vector<std::string> parts;

@@ -17,11 +17,17 @@
 
 #include "data/sample_source.h"
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ocs {
 
 std::unique_ptr<SampleSource> make_wav_source(const std::string& spec, const Graph& graph, int64_t limit);
+
+// The fix=NAME:VALUE items of the wav: specs among `specs` (input -> number): `ocs eval` feeds
+// them to a --reference model that still has the input when the evaluated model does not.
+std::map<std::string, std::string> wav_fixed_inputs(const std::vector<std::string>& specs);
 
 }  // namespace ocs

@@ -12,8 +12,10 @@
 #include "io/npy.h"
 
 #include "io/atomic_file.h"
+#include "io/name_hash.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -366,10 +368,10 @@ Tensor parse_npy(const std::string& bytes, const std::string& origin) {
 
 Tensor read_npy(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) user_error("{}: cannot open the .npy file for reading", path.string());
+  if (!in) user_error("{}: cannot open the .npy file for reading: {}", path.string(), std::strerror(errno));
   std::ostringstream content;
   content << in.rdbuf();
-  if (in.bad()) user_error("{}: read error", path.string());
+  if (in.bad()) user_error("{}: read error: {}", path.string(), std::strerror(errno));
   return parse_npy(content.str(), path.string());
 }
 
@@ -440,6 +442,19 @@ std::string escape_file_name(const std::string& name) {
     else out += fmt::format("%{:02X}", c);
   }
   return out;
+}
+
+std::string npy_file_name(const std::string& tensor_name) {
+  std::string stem = escape_file_name(tensor_name);
+  if (stem.size() > kMaxEscapedStem) {
+    size_t cut = kShortenedPrefix;
+    // Do not split an escape: a '%' in the last two kept bytes starts one that would be cut
+    // (hex digits are never '%', so a '%' always starts an escape).
+    if (stem[cut - 1] == '%') cut -= 1;
+    else if (stem[cut - 2] == '%') cut -= 2;
+    stem = fmt::format("{}~{:016x}", stem.substr(0, cut), fnv1a_64(tensor_name));
+  }
+  return stem + ".npy";
 }
 
 }  // namespace ocs

@@ -33,4 +33,13 @@ Tensor npy_input_as(const Tensor& tensor, DType declared);
 // too, so that the result is never "", "." or ".." and never hidden.
 std::string escape_file_name(const std::string& name);
 
+// The file `ocs run` writes a tensor to: escape_file_name(name) + ".npy", except that an escaped
+// name longer than kMaxEscapedStem bytes is cut to its first kShortenedPrefix bytes (never inside
+// a %XX) + '~' + the 16 hex digits of the FNV-1a 64-bit hash of the original name (io/name_hash.h). Escaping
+// never leaves a '~', so a shortened name cannot collide with an escaped one; the result stays
+// far below the 255-byte file-name limit of common file systems even with a temporary suffix.
+inline constexpr size_t kMaxEscapedStem = 200;
+inline constexpr size_t kShortenedPrefix = 180;
+std::string npy_file_name(const std::string& tensor_name);
+
 }  // namespace ocs

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -310,10 +311,10 @@ uint16_t name_flags(const std::string& name) {
 std::map<std::string, Tensor> read_npz(const std::filesystem::path& path) {
   const std::string origin = path.string();
   std::ifstream in(path, std::ios::binary);
-  if (!in) user_error("{}: cannot open the .npz file for reading", origin);
+  if (!in) user_error("{}: cannot open the .npz file for reading: {}", origin, std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) user_error("{}: read error", origin);
+  if (in.bad()) user_error("{}: read error: {}", origin, std::strerror(errno));
   const std::string bytes = buffer.str();
   const ZipBytes zip(bytes, origin);
 

@@ -1,6 +1,7 @@
 // Graph -> ONNX. Constants of the main graph become initializers; constants hoisted inside
 // subgraphs are written back as Constant nodes at the top of their body (ONNX Runtime and the
 // checker accept both; Constant nodes keep subgraph bodies self-describing).
+#include "io/atomic_file.h"
 #include "onnx/onnx_io.h"
 
 #include "ir/node_names.h"
@@ -9,7 +10,6 @@
 #include <onnx/checker.h>
 
 #include <fstream>
-#include <unistd.h>
 
 namespace ocs {
 namespace fs = std::filesystem;
@@ -139,23 +139,7 @@ void export_onnx_file(const Graph& graph, const fs::path& path, bool overwrite) 
   if (fs::exists(path, ec) && !overwrite)
     user_error("'{}' already exists; pass --force to overwrite it", path.string());
   const std::string bytes = export_onnx_bytes(graph);
-  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  fs::path tmp = dir / fmt::format(".{}.tmp.{}", path.filename().string(), getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) user_error("cannot write into folder '{}'", dir.string());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      user_error("writing '{}' failed (disk full?)", tmp.string());
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    user_error("cannot move the written model into place at '{}'", path.string());
-  }
+  write_file_atomically(path, [&](std::ofstream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 }  // namespace ocs

@@ -1,5 +1,6 @@
 #include "recipe/quantizer.h"
 
+#include "analysis/subgraph_layers.h"
 #include "calib/clip_method.h"
 #include "core/axis_split.h"
 #include "core/error.h"
@@ -182,7 +183,7 @@ void choose_layers(Recipe& r) {
     r.plan.layers.push_back(std::move(layer));
   }
   if (r.plan.layers_quantized() == 0)
-    user_error("no layer is left to quantize (check --exclude and --quantize-first-last)");
+    user_error("no layer is left to quantize (check --exclude and --quantize-first-last; layers inside If branches need --fix-input)");
 }
 
 // The weights as the model has them (no OCS): threshold and SQNR of the per-tensor grid.
@@ -405,6 +406,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   order_as_graph(r);
   QuantizeResult result{std::move(r.graph), std::move(r.plan), {}};
   result.report = quantize_report_json(result.plan, options);
+  report_subgraph_layers_left_float(result.graph, result.report);
   return result;
 }
 

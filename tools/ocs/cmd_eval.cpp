@@ -4,6 +4,8 @@
 #include "eval/layer_fidelity.h"
 #include "eval/metric.h"
 #include "eval/sample_source_spec.h"
+#include "eval/wav_source.h"
+#include "io/atomic_file.h"
 #include "onnx/onnx_io.h"
 
 #include <fmt/ranges.h>
@@ -44,7 +46,7 @@ Action add_eval_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("model", opt->model, "ONNX model (float or quantized)")->required();
-  cmd->add_option("--data", opt->data, "fashion-mnist:test|train, FILE.npz, NAME=FILE.npy, images:DIR[,resize=S,crop=C,mean=a/b/c,std=a/b/c,bgr,gray,classes=FILE], text-lines:DIR[,width=W] or kjv:train|valid|test[,vocab=FILE]")->required();
+  cmd->add_option("--data", opt->data, "fashion-mnist:test|train, FILE.npz[,axis=NAME:K|none], NAME=FILE.npy[,axis=K|none] (samples on axis 0 by default), images:DIR[,resize=S,crop=C,mean=a/b/c,std=a/b/c,bgr,gray,classes=FILE], text-lines:DIR[,width=W], kjv:train|valid|test[,vocab=FILE] or wav:FILE[,chunk=512,state=IN:OUT,fix=NAME:VALUE]")->required();
   cmd->add_option("--metric", opt->metrics,
                   fmt::format("what to measure (repeatable): {} (default: what the data's labels allow, "
                               "and fidelity with --reference)", fmt::join(metric_names(), ", ")));
@@ -74,6 +76,9 @@ Action add_eval_command(CLI::App& app) {
     MetricOptions metric_options{opt->keys};
     std::vector<std::unique_ptr<Metric>> metrics;
     for (const auto& name : opt->metrics) metrics.push_back(make_metric(name, metric_options));
+    // The data is made for the evaluated model; the reference may still take inputs that a
+    // --fix-input turned into constants there (wav: fix=sr:16000), or no longer take them.
+    const auto fixed = wav_fixed_inputs(opt->data);
     auto start = std::chrono::steady_clock::now();
     int64_t done = 0;
     Progress progress("eval", source->size());
@@ -82,10 +87,12 @@ Action add_eval_command(CLI::App& app) {
         for (const auto& name : default_metrics(*source, reference != nullptr))
           metrics.push_back(make_metric(name, metric_options));
       std::vector<Tensor> ref_out;
-      if (reference) ref_out = reference->run(*feed, layer_fidelity ? layer_fidelity->reference_observer() : Observer());
+      if (reference)
+        ref_out = reference->run(feed_for_model(reference->graph(), *feed, fixed),
+                                 layer_fidelity ? layer_fidelity->reference_observer() : Observer());
       auto out = session.run(*feed, layer_fidelity ? layer_fidelity->quantized_observer() : Observer());
       for (auto& metric : metrics) metric->add({out, ref_out, *source});
-      done += feed->begin()->second.dim(0);
+      done += source->samples_in(*feed);
       progress.update(done);
     }
     progress.finish();
@@ -100,9 +107,7 @@ Action add_eval_command(CLI::App& app) {
       std::cout << layer_fidelity->table();
     }
     if (!opt->json.empty()) {
-      std::ofstream out(opt->json);
-      if (!out) user_error("cannot write '{}'", opt->json);
-      out << result.dump(2) << "\n";
+      write_file_atomically(opt->json, [&](std::ofstream& out) { out << result.dump(2) << "\n"; });
     }
     return 0;
   };

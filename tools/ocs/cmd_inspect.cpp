@@ -1,5 +1,7 @@
+#include "analysis/integer_layers.h"
 #include "analysis/weight_stats.h"
 #include "commands.h"
+#include "io/atomic_file.h"
 #include "kernels/kernel.h"
 #include "onnx/onnx_io.h"
 
@@ -29,11 +31,13 @@ Action add_inspect_command(CLI::App& app) {
       const Value& v = graph.values[id];
       std::cout << " " << v.name << (v.shape ? shape_str(*v.shape) : "[?]");
     }
-    std::cout << "\n" << weight_stats_table(stats);
+    const auto integer_layers = find_integer_layers(graph);
+    std::cout << "\n" << weight_stats_table(stats) << integer_layers_table(integer_layers);
     if (!opt->json.empty()) {
-      std::ofstream out(opt->json);
-      if (!out) user_error("cannot write '{}'", opt->json);
-      out << weight_stats_json(stats).dump(2) << "\n";
+      nlohmann::json json = weight_stats_json(stats);
+      json["integer_layers"] = integer_layers_json(integer_layers);
+      json["already_quantized"] = !integer_layers.empty();
+      write_file_atomically(opt->json, [&](std::ofstream& out) { out << json.dump(2) << "\n"; });
     }
     return 0;
   };

@@ -1,3 +1,4 @@
+#include "analysis/integer_layers.h"
 #include "commands.h"
 #include "eval/sample_source_spec.h"
 #include "onnx/onnx_io.h"
@@ -82,6 +83,7 @@ Action add_quantize_command(CLI::App& app) {
     std::string report_path = options.report.empty() ? fs::path(opt->out).replace_extension(".report.json").string() : options.report;
 
     Graph graph = import_onnx_file(opt->in);
+    refuse_quantized_model(graph, opt->in);
     std::unique_ptr<SampleSource> calib;
     if (!options.calib.empty()) calib = make_sample_source(options.calib, graph, options.calib_samples);
     QuantizeResult result = quantize_model(graph, options, calib.get());

@@ -45,16 +45,19 @@ std::string summary(const Tensor& t) {
 }
 
 // All or nothing: every output is written to a temporary file first; only when all of them are
-// written are they renamed into place, so a failure leaves no mix of old and new files.
-void write_outputs(const Graph& graph, const std::vector<Tensor>& outputs, const fs::path& dir) {
+// written are they renamed into place, so a failure leaves no mix of old and new files. Returns
+// the file of each output (npy_file_name: escaped, shortened with a hash when too long).
+std::vector<fs::path> write_outputs(const Graph& graph, const std::vector<Tensor>& outputs, const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
     user_error("cannot create output folder '{}': {}", dir.string(), ec ? ec.message() : "a file is in the way");
   std::vector<std::pair<fs::path, fs::path>> written;  // temp -> final
+  std::vector<fs::path> files;
   try {
     for (size_t i = 0; i < outputs.size(); ++i) {
-      fs::path final_path = dir / (escape_file_name(graph.values[graph.outputs[i]].name) + ".npy");
+      fs::path final_path = dir / npy_file_name(graph.values[graph.outputs[i]].name);
+      files.push_back(final_path);
       fs::path temp = dir / fmt::format(".{}.tmp.{}", final_path.filename().string(), ::getpid());
       written.emplace_back(temp, final_path);
       write_npy(temp, outputs[i]);
@@ -73,6 +76,7 @@ void write_outputs(const Graph& graph, const std::vector<Tensor>& outputs, const
     fs::rename(temp, final_path, ec);
     if (ec) user_error("cannot move '{}' into place: {}", final_path.string(), ec.message());
   }
+  return files;
 }
 
 }  // namespace
@@ -93,7 +97,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("model", opt->model, "ONNX model file")->required();
   cmd->add_option("--input,-i", opt->inputs, "NAME=FILE.npy for each graph input, or FILE.npz");
   cmd->add_option("--output-dir,-o", opt->output_dir,
-                  "write each output as DIR/<name>.npy (bytes outside [A-Za-z0-9._-] become %XX)");
+                  "write each output as DIR/<name>.npy (bytes outside [A-Za-z0-9._-] become %XX; a name "
+                  "over 200 bytes is cut to 180 + '~' + 16 hex digits of its hash, and the run says so)");
   cmd->add_flag("--reference", opt->reference, "use the plain reference kernels (slow; the oracle)");
   cmd->add_flag("--no-fuse", opt->no_fuse, "fast kernels one node at a time on plain tensors (no fusion, no blocked layouts)");
   cmd->add_option("--threads", opt->threads, "threads (default: all cores)");
@@ -117,7 +122,14 @@ Action add_run_command(CLI::App& app) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     for (size_t i = 0; i < outputs.size(); ++i)
       std::cout << graph->values[graph->outputs[i]].name << ": " << summary(outputs[i]) << "\n";
-    if (!opt->output_dir.empty()) write_outputs(*graph, outputs, opt->output_dir);
+    if (!opt->output_dir.empty()) {
+      const std::vector<fs::path> files = write_outputs(*graph, outputs, opt->output_dir);
+      for (size_t i = 0; i < files.size(); ++i) {
+        const std::string& name = graph->values[graph->outputs[i]].name;
+        if (files[i].stem().string() != escape_file_name(name))
+          std::cout << fmt::format("output '{}' (name too long for a file) is in {}\n", name, files[i].string());
+      }
+    }
     std::cout << fmt::format("ran in {:.2f} ms\n", ms);
     if (opt->repeat > 0) {
       for (int r = 0; r < opt->warmup; ++r) session.run(inputs);
