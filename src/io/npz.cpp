@@ -12,6 +12,7 @@
 // be zero when a data descriptor follows the data). Every offset read from the file is checked
 // against the file size before use.
 #include "io/npy.h"
+#include "core/memory_budget.h"
 #include "io/atomic_file.h"
 
 #include <zlib.h>
@@ -269,6 +270,8 @@ std::string extract_member(const ZipBytes& zip, const Member& member, const std:
                  member.name, member.compressed_size, member.uncompressed_size);
     content.assign(data, member.compressed_size);
   } else if (member.method == 8) {
+    // A deflate stream can expand a thousandfold: check what it declares against the budget.
+    check_allocation(member.uncompressed_size, fmt::format("{}: member '{}'", origin, member.name));
     content = inflate_member(data, member, origin);
   } else {
     user_error("{}: member '{}' uses zip compression method {}; only stored (0) and deflate (8) "

@@ -3,6 +3,7 @@
 // after the first creates no primitive and allocates only from the buffer pool.
 #include "kernels/fast/dnnl_layout.h"
 
+#include "core/memory_budget.h"
 #include "kernels/reference/nn_common.h"
 
 #include <cstdlib>
@@ -535,12 +536,15 @@ class LayoutResize final : public LayoutKernel {
         if (sizes_[a] % in[a] != 0) return false;
         factor = sizes_[a] / in[a];
       } else {
+        if (!(scales_[a] >= 1 && scales_[a] < 0x1p31f)) return false;  // the cast below must be defined
         factor = static_cast<int64_t>(scales_[a]);
         if (static_cast<float>(factor) != scales_[a]) return false;
       }
       if (factor < 1 || (a < 2 && factor != 1)) return false;
-      out[a] = in[a] * factor;
+      if (__builtin_mul_overflow(in[a], factor, &out[a])) return false;
     }
+    // Beyond the memory budget: decline, so that the reference kernel refuses it by name.
+    if (!memory_fits(shape_bytes(out, sizeof(float)).value_or(UINT64_MAX))) return false;
     const dnnl::memory src = memory_of(x);
     std::lock_guard<std::mutex> lock(mutex_);
     const std::string key = desc_key(src.get_desc());
