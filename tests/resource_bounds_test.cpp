@@ -340,6 +340,36 @@ TEST(ResourceBounds, ResizeAfterAConvInBlockedLayoutIsRefusedToo) {
   expect_refused_at_run(m, {{"x", Tensor(DType::Float32, {1, 1, 4, 4})}});
 }
 
+// Fast runs keep Conv+Relu's output in a oneDNN buffer, not a Tensor; the budget counts those
+// buffers too, or a fused run could exceed --max-memory unseen.
+TEST(ResourceBounds, BlockedLayoutBuffersCountAgainstTheBudget) {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {1, 8, 64, 64});
+  *g->add_output() = value_info("out", {1, 8, 1, 1});
+  tensor_to_proto(Tensor(DType::Float32, {8, 8, 3, 3}), "w", g->add_initializer());
+  auto conv = node("Conv", {"x", "w"}, {"c"}, "conv");
+  auto* pads = conv.add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  *g->add_node() = conv;
+  *g->add_node() = node("Relu", {"c"}, {"r"}, "relu");
+  *g->add_node() = node("GlobalAveragePool", {"r"}, {"out"}, "gap");
+  auto graph = std::make_shared<const Graph>(import(m));
+  const Tensor x(DType::Float32, {1, 8, 64, 64});  // 128 KiB, as is every activation
+  for (bool reference : {true, false}) {
+    SCOPED_TRACE(reference ? "reference kernels" : "fast kernels");
+    SessionOptions options;
+    options.reference_kernels_only = reference;
+    Session session(graph, options);
+    ASSERT_EQ(session.run({{"x", x}})[0].numel(), 8);  // runs with the default budget
+    ScopedMemoryLimit limit(memory_in_use() + 64 * 1024);
+    expect_mentions(error_of<MemoryLimitError>([&] { session.run({{"x", x}}); }),
+                    {"node '", "computing '", "--max-memory"});
+  }
+}
+
 TEST(ResourceBounds, PadByHugeAndOverflowingAmounts) {
   const onnx::ModelProto m = one_node_model(
       "Pad", {value_info("x", {2, 2}), value_info("pads", {4}, onnx::TensorProto::INT64)}, {"x", "pads"});

@@ -660,6 +660,9 @@ const Tensor& dnnl_materialize(DnnlValue& value) {
 }
 
 std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
+  // Values in blocked layouts count against the memory budget while they are handed out, like
+  // Tensors (core/memory_budget.h); free buffers kept in the pool for reuse do not.
+  if (!memory_fits(bytes)) memory_refuse(bytes, "a oneDNN buffer (a value in blocked layout)");
   BufferPool& pool = buffer_pool();
   void* buffer = nullptr;
   {
@@ -674,7 +677,9 @@ std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
     buffer = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
     OCS_CHECK(buffer, "out of memory allocating {} bytes", bytes);
   }
+  memory_note_allocated(bytes);
   return std::shared_ptr<void>(buffer, [bytes](void* p) {
+    memory_note_released(bytes);
     BufferPool& pool = buffer_pool();
     std::lock_guard<std::mutex> lock(pool.mutex);
     pool.free.emplace(bytes, p);
