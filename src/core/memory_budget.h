@@ -2,9 +2,10 @@
 // allocation of a size taken from a model or an input goes through.
 //
 // What is counted: every Tensor buffer alive in the process (weights, inputs, activations,
-// calibration data), from its allocation to the release of its last view. What is not: oneDNN's
-// own buffers (blocked layouts, scratch) and small bookkeeping vectors, so the process may use
-// somewhat more than the limit. Places that allocate a large non-Tensor buffer from a size they
+// calibration data), from its allocation to the release of its last view, and the oneDNN buffers
+// that hold values in blocked layouts while they are in use. What is not: oneDNN's scratch space
+// and cached weights, buffers kept free for reuse, and small bookkeeping vectors, so the process
+// may use somewhat more than the limit. Places that allocate a large non-Tensor buffer from a size they
 // did not choose (external data, Resize's float64 intermediate) call check_allocation first.
 //
 // The limit is process-wide: the CLI sets it from --max-memory; by default it is half of the

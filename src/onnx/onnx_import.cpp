@@ -465,13 +465,13 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
     user_error("'{}' is not a valid ONNX model (protobuf parsing failed: the file is truncated, "
                "not ONNX, over 2 GiB, or nests messages more than {} deep, e.g. subgraphs inside "
                "subgraphs)", origin, kMaxMessageDepth);
-  if (!model.has_graph() || model.ir_version() <= 0 || model.opset_import_size() == 0)
-    user_error("'{}' is not an ONNX model (no graph, IR version or opset); is it the right file?",
-               origin);
   if (const int depth = subgraph_depth(model.graph()); depth > kMaxSubgraphDepth)
     user_error("'{}' nests subgraphs {} deep (If or Loop bodies inside one another); ocs accepts "
                "at most {} levels. Real models nest a few: the model is broken; fix it", origin,
                depth, kMaxSubgraphDepth);
+  if (!model.has_graph() || model.ir_version() <= 0 || model.opset_import_size() == 0)
+    user_error("'{}' is not an ONNX model (no graph, IR version or opset); is it the right file?",
+               origin);
   ImportContext ctx;
   ctx.base_dir = base_dir;
   ctx.origin = origin;
