@@ -9,6 +9,7 @@
 #include "onnx/onnx_io.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -250,6 +251,77 @@ TEST(ResourceBounds, NpyDataOverTheLimitIsRefusedByFile) {
   ScopedMemoryLimit limit(memory_in_use() + kMiB);
   expect_mentions(error_of<MemoryLimitError>([&] { parse_npy(bytes, "big.npy"); }),
                   {"big.npy", "[512, 1024]", "--max-memory"});
+}
+
+void put_le(std::string& out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+// A .npz (zip) holding one deflated member "a.npy" with the bytes `npy`, built with zlib.
+std::string deflated_npz(const std::string& npy) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string packed(deflateBound(&z, npy.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(npy.data()));
+  z.avail_in = static_cast<uInt>(npy.size());
+  z.next_out = reinterpret_cast<Bytef*>(packed.data());
+  z.avail_out = static_cast<uInt>(packed.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  packed.resize(z.total_out);
+  deflateEnd(&z);
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(npy.data()), npy.size()));
+  const std::string name = "a.npy";
+  // The fields local and central headers share: method, time and date, CRC, sizes, name length,
+  // extra length (zip APPNOTE 4.3.7 and 4.3.12).
+  auto common_fields = [&](std::string& out) {
+    put_le(out, 8, 2);
+    put_le(out, 0, 4);
+    put_le(out, crc, 4);
+    put_le(out, packed.size(), 4);
+    put_le(out, npy.size(), 4);
+    put_le(out, name.size(), 2);
+    put_le(out, 0, 2);
+  };
+  std::string zip;
+  put_le(zip, 0x04034b50, 4);  // local header: signature, version needed, flags
+  put_le(zip, 20, 2);
+  put_le(zip, 0, 2);
+  common_fields(zip);
+  zip += name + packed;
+  const size_t directory = zip.size();
+  put_le(zip, 0x02014b50, 4);  // central header: signature, version made by, needed, flags
+  put_le(zip, 20, 2);
+  put_le(zip, 20, 2);
+  put_le(zip, 0, 2);
+  common_fields(zip);
+  put_le(zip, 0, 2);  // comment length
+  put_le(zip, 0, 2);  // disk
+  put_le(zip, 0, 2);  // internal attributes
+  put_le(zip, 0, 4);  // external attributes
+  put_le(zip, 0, 4);              // local header offset
+  zip += name;
+  const size_t directory_size = zip.size() - directory;
+  put_le(zip, 0x06054b50, 4);  // end of central directory: disks, entries, size, offset, comment
+  put_le(zip, 0, 4);
+  put_le(zip, 1, 2);
+  put_le(zip, 1, 2);
+  put_le(zip, directory_size, 4);
+  put_le(zip, directory, 4);
+  put_le(zip, 0, 2);
+  return zip;
+}
+
+TEST(ResourceBounds, NpzMemberInflatingBeyondTheLimitIsRefused) {
+  TempDir dir;
+  // 2 MiB of zeros deflate to a few KiB: the size only shows while inflating.
+  const std::string npy = serialize_npy(Tensor(DType::Float32, {512, 1024}));
+  const std::string zip = deflated_npz(npy);
+  ASSERT_LT(zip.size(), npy.size() / 100);
+  write_file(dir.path / "bomb.npz", zip);
+  ASSERT_EQ(read_npz(dir.path / "bomb.npz").at("a").numel(), 512 * 1024);  // readable with room
+  ScopedMemoryLimit limit(memory_in_use() + kMiB);
+  expect_mentions(error_of<MemoryLimitError>([&] { read_npz(dir.path / "bomb.npz"); }),
+                  {"bomb.npz", "member 'a.npy'", "--max-memory"});
 }
 
 // ---- sizes computed at run time --------------------------------------------------------------

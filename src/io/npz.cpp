@@ -219,6 +219,8 @@ std::string inflate_member(const char* data, const Member& member, const std::st
                    member.name, member.uncompressed_size);
       const uint64_t grow =
           std::min({limit - used, std::max<uint64_t>(used, 1u << 16), kChunk});
+      // Deflate expands up to a thousandfold: what really comes out counts against the budget.
+      check_allocation(used + grow, fmt::format("{}: member '{}', inflating,", origin, member.name));
       out.resize(used + grow);
       stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
       stream.avail_out = static_cast<uInt>(grow);
@@ -270,8 +272,6 @@ std::string extract_member(const ZipBytes& zip, const Member& member, const std:
                  member.name, member.compressed_size, member.uncompressed_size);
     content.assign(data, member.compressed_size);
   } else if (member.method == 8) {
-    // A deflate stream can expand a thousandfold: check what it declares against the budget.
-    check_allocation(member.uncompressed_size, fmt::format("{}: member '{}'", origin, member.name));
     content = inflate_member(data, member, origin);
   } else {
     user_error("{}: member '{}' uses zip compression method {}; only stored (0) and deflate (8) "
