@@ -3,8 +3,8 @@
 // after the first creates no primitive and allocates only from the buffer pool.
 #include "kernels/fast/dnnl_layout.h"
 
-#include "core/memory_budget.h"
 #include "kernels/reference/nn_common.h"
+#include "core/memory_budget.h"
 
 #include <cstdlib>
 #include <cstring>
