@@ -460,6 +460,15 @@ TEST(ResourceBounds, RangeWithAHugeOrInfiniteCount) {
                               {"delta", Tensor::scalar<float>(1)}});
 }
 
+// MatMul broadcasts the batch axes of its operands: two 4 MB inputs ask for a 4 TB output, and
+// the reference kernel's batch index maps (8 bytes per batch entry) come before it.
+TEST(ResourceBounds, MatMulBatchBroadcastToATrillion) {
+  const onnx::ModelProto m = one_node_model(
+      "MatMul", {value_info("a", {kMillion, 1, 1, 1}), value_info("b", {1, kMillion, 1, 1})}, {"a", "b"});
+  expect_refused_at_run(m, {{"a", Tensor(DType::Float32, {kMillion, 1, 1, 1})},
+                            {"b", Tensor(DType::Float32, {1, kMillion, 1, 1})}});
+}
+
 TEST(ResourceBounds, ReshapeToAShapeWhoseProductWrapsAroundIsRefused) {
   // [7, 0x6DB6DB6DB6DB6DB7] has "1 element" in wrapping arithmetic: accepting it would make a
   // one-element buffer look like 2^65 elements to every kernel after it.
