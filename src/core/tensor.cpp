@@ -1,16 +1,23 @@
 #include "core/tensor.h"
 
 #include "core/half.h"
+#include "core/memory_budget.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace ocs {
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
+  // Shapes come from models and inputs: a product that overflows must be refused, never wrap
+  // around to a small count that would then be indexed past.
+  const std::optional<uint64_t> n = shape_bytes(shape, 1);
+  if (!n || *n > static_cast<uint64_t>(INT64_MAX)) {
+    for (int64_t d : shape) OCS_CHECK(d >= 0, "negative dimension in {}", shape_str(shape));
+    memory_refuse(std::numeric_limits<uint64_t>::max(), "a tensor of shape " + shape_str(shape));
+  }
+  return static_cast<int64_t>(*n);
 }
 
 std::string shape_str(const Shape& shape) {
@@ -29,14 +36,22 @@ std::vector<int64_t> shape_strides(const Shape& shape) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   OCS_CHECK(dtype_supported(dtype), "cannot allocate a {} tensor", dtype_name(dtype));
   for (int64_t d : shape_) OCS_CHECK(d >= 0, "negative dimension in {}", shape_str(shape_));
-  numel_ = shape_numel(shape_);
-  size_t bytes = nbytes();
+  // Every tensor goes through the memory budget (core/memory_budget.h) before it is allocated.
+  const std::optional<uint64_t> bytes = shape_bytes(shape_, dtype_size(dtype));
   // Round up to the alignment so that aligned_alloc's size rule holds; never allocate 0 bytes.
-  size_t padded = ((bytes + 63) / 64) * 64 + 64;
+  const uint64_t padded = bytes && *bytes < (uint64_t{1} << 62) ? ((*bytes + 63) / 64) * 64 + 64 : 0;
+  if (!padded || !memory_fits(padded))
+    memory_refuse(bytes.value_or(std::numeric_limits<uint64_t>::max()),
+                  fmt::format("a {} tensor of shape {}", dtype_name(dtype), shape_str(shape_)));
+  numel_ = shape_numel(shape_);
   auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, padded);
-  buffer_ = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
+  memory_note_allocated(padded);
+  buffer_ = std::shared_ptr<std::byte[]>(p, [padded](std::byte* q) {
+    memory_note_released(padded);
+    std::free(q);
+  });
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

@@ -1,5 +1,6 @@
 #include "engine/session.h"
 
+#include "core/memory_budget.h"
 #include "passes/constant_folding.h"
 #include "engine/fusion.h"
 #include "kernels/fast/dnnl_layout.h"
@@ -203,6 +204,7 @@ struct Session::Plan {
   }
 
   void run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer);
+  void run_named_step(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer);
   void run_step(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer);
   void run_plain(const Step& step, const GraphPlan& plan, Frame& frame, const Observer& observer);
   void run_if(const Step& step, Frame& frame, const Observer& observer, std::vector<Tensor>& outputs);
@@ -281,6 +283,22 @@ void Session::Plan::run_step(const Step& step, const GraphPlan& plan, Frame& fra
   run_plain(step, plan, frame, observer);
 }
 
+// A tensor that does not fit the memory budget is refused where it is allocated, which does not
+// know the model; the message gets the node and the value it computes here, once.
+void Session::Plan::run_named_step(const Step& step, const GraphPlan& plan, Frame& frame,
+                                   const Observer& observer) {
+  try {
+    run_step(step, plan, frame, observer);
+  } catch (const MemoryLimitError& e) {
+    if (e.names_node()) throw;
+    const Node& node = step.parts.empty() ? *step.node : *step.parts.back().node;
+    std::string values;
+    for (ValueId out : node.outputs)
+      if (out != kNoValue) values += (values.empty() ? "'" : ", '") + plan.graph->values[out].name + "'";
+    throw MemoryLimitError(fmt::format("{} computing {}: {}", node.describe(), values, e.what()), true);
+  }
+}
+
 void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observer& observer) {
   const Graph& graph = *plan.graph;
   frame.values.resize(graph.values.size());
@@ -298,12 +316,12 @@ void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observe
   for (const Step& step : plan.steps) {
     if (profile) {
       const auto start = std::chrono::steady_clock::now();
-      run_step(step, plan, frame, observer);
+      run_named_step(step, plan, frame, observer);
       auto& [ms, count] = profile_totals[step.label];
       ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       ++count;
     } else {
-      run_step(step, plan, frame, observer);
+      run_named_step(step, plan, frame, observer);
     }
     for (ValueId dead : step.release_after) {
       frame.values[dead] = Tensor();

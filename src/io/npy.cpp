@@ -11,6 +11,7 @@
 // corrupt file is a UserError and never a crash or a huge allocation.
 #include "io/npy.h"
 
+#include "core/memory_budget.h"
 #include "io/atomic_file.h"
 #include "io/name_hash.h"
 
@@ -353,6 +354,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& origin) {
                shape_str(shape), dtype_name(descr.dtype), expected_size, data_size);
 
   // Copy in file order; for Fortran order the elements are column-major until reordered.
+  check_allocation(expected_size, fmt::format("{}: .npy array of {} {}", origin,
+                                              dtype_name(descr.dtype), shape_str(shape)));
   Tensor tensor(descr.dtype, shape);
   if (expected_size) std::memcpy(tensor.raw(), bytes.data() + data_start, expected_size);
   auto* data = static_cast<std::byte*>(tensor.raw());

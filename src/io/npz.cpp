@@ -12,6 +12,7 @@
 // be zero when a data descriptor follows the data). Every offset read from the file is checked
 // against the file size before use.
 #include "io/npy.h"
+#include "core/memory_budget.h"
 #include "io/atomic_file.h"
 
 #include <zlib.h>
@@ -219,6 +220,8 @@ std::string inflate_member(const char* data, const Member& member, const std::st
                    member.name, member.uncompressed_size);
       const uint64_t grow =
           std::min({limit - used, std::max<uint64_t>(used, 1u << 16), kChunk});
+      // Deflate expands up to a thousandfold: what really comes out counts against the budget.
+      check_allocation(used + grow, fmt::format("{}: member '{}', inflating,", origin, member.name));
       out.resize(used + grow);
       stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
       stream.avail_out = static_cast<uInt>(grow);

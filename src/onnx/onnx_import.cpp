@@ -1,4 +1,5 @@
 // ONNX -> Graph. All model validation happens here (STYLE.md: validate at the boundary).
+#include "core/memory_budget.h"
 #include "kernels/kernel.h"
 #include "onnx/onnx_io.h"
 
@@ -9,6 +10,8 @@
 
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
+
+#include <google/protobuf/io/coded_stream.h>
 
 #include <cmath>
 #include <fstream>
@@ -61,6 +64,18 @@ void fill_type(Value& value, const onnx::TypeProto& type, const std::string& ori
       shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
     value.shape = shape;
   }
+}
+
+// An input whose declared dimensions alone (unknown ones counted as 1) exceed the memory budget
+// could never be given; data readers size batches from these dimensions, so refuse it here.
+void check_declared_input_size(const Value& value, const std::string& origin) {
+  if (!value.shape || value.dtype == DType::Undefined) return;
+  Shape known;
+  for (int64_t d : *value.shape) known.push_back(d < 0 ? 1 : d);
+  const std::optional<uint64_t> bytes = shape_bytes(known, dtype_size(value.dtype));
+  if (!bytes || !memory_fits(*bytes))
+    memory_refuse(bytes.value_or(UINT64_MAX), fmt::format("input '{}' in {}, declared as {} {},",
+                  value.name, origin, dtype_name(value.dtype), shape_str(*value.shape)));
 }
 
 void check_finite(const Tensor& tensor, const std::string& name, const ImportContext& ctx) {
@@ -192,6 +207,7 @@ void convert_graph(const onnx::GraphProto& proto, Graph& graph, Scope& scope, Im
     Value v;
     v.name = input.name();
     fill_type(v, input.type(), ctx.origin);
+    check_declared_input_size(v, ctx.origin);
     graph.inputs.push_back(define(graph, scope, std::move(v)));
   }
   for (const auto& np : proto.node()) {
@@ -298,6 +314,33 @@ bool has_external_data(const onnx::GraphProto& g) {
   return false;
 }
 
+// Subgraphs (If branches, Loop and Scan bodies) nest; every stage of import, planning and running
+// walks them recursively. Deeper nesting than this is refused before any of it runs, so that a
+// hostile model cannot overflow the stack. Real models nest a few levels.
+constexpr int kMaxSubgraphDepth = 64;
+// Protobuf's own nesting limit while parsing: an If level costs three messages (graph, node,
+// attribute), types nest too. Beyond it parsing fails (the message says why it may have).
+constexpr int kMaxMessageDepth = 1024;
+
+bool parse_model_proto(const std::string& bytes, onnx::ModelProto& model) {
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return false;  // protobuf's 2 GiB limit
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                               static_cast<int>(bytes.size()));
+  input.SetRecursionLimit(kMaxMessageDepth);
+  return model.ParseFromCodedStream(&input) && input.ConsumedEntireMessage();
+}
+
+// 0 for a graph without subgraphs. Recursion is bounded by kMaxMessageDepth.
+int subgraph_depth(const onnx::GraphProto& g) {
+  int deepest = 0;
+  for (const auto& node : g.node())
+    for (const auto& a : node.attribute()) {
+      if (a.has_g()) deepest = std::max(deepest, 1 + subgraph_depth(a.g()));
+      for (const auto& sub : a.graphs()) deepest = std::max(deepest, 1 + subgraph_depth(sub));
+    }
+  return deepest;
+}
+
 bool lacks_shape(const onnx::ValueInfoProto& value) {
   return value.type().has_tensor_type() && !value.type().tensor_type().has_shape();
 }
@@ -323,9 +366,14 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
                    const ImportOptions& options, const fs::path& model_file) {
   if (bytes.empty()) user_error("'{}' is empty; expected an ONNX model", origin);
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
-    user_error("'{}' is not a valid ONNX model (protobuf parsing failed: the file is truncated or "
-               "not ONNX)", origin);
+  if (!parse_model_proto(bytes, model))
+    user_error("'{}' is not a valid ONNX model (protobuf parsing failed: the file is truncated, "
+               "not ONNX, over 2 GiB, or nests messages more than {} deep, e.g. subgraphs inside "
+               "subgraphs)", origin, kMaxMessageDepth);
+  if (const int depth = subgraph_depth(model.graph()); depth > kMaxSubgraphDepth)
+    user_error("'{}' nests subgraphs {} deep (If or Loop bodies inside one another); ocs accepts "
+               "at most {} levels. Real models nest a few: the model is broken; fix it", origin,
+               depth, kMaxSubgraphDepth);
   if (!model.has_graph() || model.ir_version() <= 0 || model.opset_import_size() == 0)
     user_error("'{}' is not an ONNX model (no graph, IR version or opset); is it the right file?",
                origin);

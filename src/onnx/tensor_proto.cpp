@@ -1,6 +1,7 @@
 #include "onnx/tensor_proto.h"
 
 #include "core/half.h"
+#include "core/memory_budget.h"
 
 #include <cstring>
 #include <fstream>
@@ -9,10 +10,6 @@ namespace ocs {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Refuse tensors whose declared size is absurd before allocating anything: 2^36 elements is
-// 256 GiB of float32, far beyond these machines.
-constexpr int64_t kMaxElements = int64_t{1} << 36;
 
 std::string tensor_label(const onnx::TensorProto& proto, const std::string& context) {
   return fmt::format("tensor '{}' in {}", proto.name(), context);
@@ -44,8 +41,15 @@ fs::path resolve_external(const std::string& location, const fs::path& base_dir,
   return full;
 }
 
-std::string read_external(const onnx::TensorProto& proto, const fs::path& base_dir,
-                          const std::string& label, size_t expected_bytes) {
+struct ExternalRange {
+  fs::path path;
+  int64_t offset = 0;
+};
+
+// Where a tensor's external bytes are, checked against the file before anything is allocated:
+// a hostile offset or length is refused here.
+ExternalRange locate_external(const onnx::TensorProto& proto, const fs::path& base_dir,
+                              const std::string& label, uint64_t expected_bytes) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& entry : proto.external_data()) {
@@ -59,21 +63,25 @@ std::string read_external(const onnx::TensorProto& proto, const fs::path& base_d
   }
   fs::path path = resolve_external(location, base_dir, label);
   std::error_code ec;
-  auto file_size = fs::file_size(path, ec);
+  const uint64_t file_size = fs::file_size(path, ec);
   if (ec) user_error("{} keeps its data in '{}', which cannot be read: {}", label, path.string(), ec.message());
-  if (length < 0) length = static_cast<int64_t>(file_size) - offset;
-  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset + length) > file_size)
+  // Compared without adding, so that a hostile offset + length cannot overflow.
+  const bool offset_ok = offset >= 0 && static_cast<uint64_t>(offset) <= file_size;
+  if (offset_ok && length < 0) length = static_cast<int64_t>(file_size - static_cast<uint64_t>(offset));
+  if (!offset_ok || length < 0 || static_cast<uint64_t>(length) > file_size - static_cast<uint64_t>(offset))
     user_error("{}: external data range offset {} length {} exceeds the {} bytes of '{}'", label,
                offset, length, file_size, path.string());
-  if (static_cast<size_t>(length) != expected_bytes)
+  if (static_cast<uint64_t>(length) != expected_bytes)
     user_error("{}: external data holds {} bytes but the tensor's shape needs {}", label, length,
                expected_bytes);
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(offset);
-  std::string bytes(static_cast<size_t>(length), '\0');
-  in.read(bytes.data(), length);
-  if (!in) user_error("{}: reading external data from '{}' failed", label, path.string());
-  return bytes;
+  return {path, offset};
+}
+
+void read_external(const ExternalRange& range, const std::string& label, Tensor& tensor) {
+  std::ifstream in(range.path, std::ios::binary);
+  in.seekg(range.offset);
+  in.read(static_cast<char*>(tensor.raw()), static_cast<std::streamsize>(tensor.nbytes()));
+  if (!in) user_error("{}: reading external data from '{}' failed", label, range.path.string());
 }
 
 template <typename Out, typename Field>
@@ -113,31 +121,43 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const fs::path& base_di
                dtype_name(dtype), proto.data_type());
   if (proto.has_segment()) user_error("{} is segmented, which ocs does not support", label);
   Shape shape;
-  int64_t numel = 1;
   for (int64_t d : proto.dims()) {
     if (d < 0) user_error("{} has a negative dimension {}", label, d);
-    if (d > 0 && numel > kMaxElements / d)
-      user_error("{} declares more than 2^36 elements; the file is corrupt", label);
-    numel *= d;
     shape.push_back(d);
   }
-  const size_t bytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  // The declared size, overflow-checked, is compared with the data the file holds and with the
+  // memory budget (core/memory_budget.h) before anything is allocated.
+  const std::optional<uint64_t> declared = shape_bytes(shape, dtype_size(dtype));
+  if (!declared)
+    user_error("{} declares shape {}, more than 2^64 bytes; the file is corrupt", label, shape_str(shape));
+  const size_t bytes = static_cast<size_t>(*declared);
+  auto allocate = [&] {
+    check_allocation(bytes, fmt::format("{}, declared as {} {},", label, dtype_name(dtype), shape_str(shape)));
+    return Tensor(dtype, shape);
+  };
 
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string raw = read_external(proto, base_dir, label, bytes);
-    Tensor tensor(dtype, shape);
-    std::memcpy(tensor.raw(), raw.data(), bytes);
+    const ExternalRange range = locate_external(proto, base_dir, label, bytes);
+    Tensor tensor = allocate();
+    read_external(range, label, tensor);
     return tensor;
   }
   if (proto.has_raw_data()) {
     if (proto.raw_data().size() != bytes)
       user_error("{} declares shape {} ({} bytes) but holds {} bytes; the file is corrupt or "
                  "incomplete", label, shape_str(shape), bytes, proto.raw_data().size());
-    Tensor tensor(dtype, shape);
+    Tensor tensor = allocate();
     std::memcpy(tensor.raw(), proto.raw_data().data(), bytes);
     return tensor;
   }
-  Tensor tensor(dtype, shape);
+  // The typed field that applies holds at most all of them: fewer values than declared is
+  // corrupt, whatever the type (copy_field checks the exact count).
+  const int64_t held = proto.float_data_size() + proto.double_data_size() + proto.int64_data_size() +
+                       proto.int32_data_size() + proto.uint64_data_size();
+  if (static_cast<uint64_t>(held) < bytes / dtype_size(dtype))
+    user_error("{} declares {} elements but holds {}; the file is corrupt or incomplete", label,
+               bytes / dtype_size(dtype), held);
+  Tensor tensor = allocate();
   switch (dtype) {
     case DType::Float32: copy_field<float>(proto.float_data(), tensor, label); break;
     case DType::Float64: copy_field<double>(proto.double_data(), tensor, label); break;

@@ -2,6 +2,7 @@
 // user errors exit 2 with their message, internal errors exit 3 and ask for a bug report.
 #include "commands.h"
 #include "core/error.h"
+#include "core/memory_budget.h"
 
 #include <cstdlib>
 #include <iostream>
@@ -35,12 +36,19 @@ int main(int argc, char** argv) {
   add(ocs::cli::add_sweep_command);
   add(ocs::cli::add_stream_command);
   add(ocs::cli::add_ops_command);
+  // The commands that run models share one memory budget option (core/memory_budget.h).
+  std::string max_memory;
+  for (const char* name : {"run", "eval", "quantize", "sweep", "stream"})
+    app.get_subcommand(name)->add_option("--max-memory", max_memory, fmt::format(
+        "most tensor memory a run may hold, e.g. 4G or 512M (default: half of the physical memory, "
+        "{} here)", ocs::format_bytes(ocs::default_memory_limit())));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    if (!max_memory.empty()) ocs::set_memory_limit(ocs::parse_memory_size(max_memory, "--max-memory"));
     for (auto& [sub, action] : commands)
       if (sub->parsed()) return action();
   } catch (const ocs::UserError& e) {

@@ -6,6 +6,7 @@
 #include "kernels/fast/dnnl_conv_geometry.h"
 #include "kernels/fast/plan_cache.h"
 #include "kernels/reference/nn_common.h"
+#include "core/memory_budget.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -502,12 +503,15 @@ class LayoutResize final : public LayoutKernel {
         if (sizes_[a] % in[a] != 0) return false;
         factor = sizes_[a] / in[a];
       } else {
+        if (!(scales_[a] >= 1 && scales_[a] < 0x1p31f)) return false;  // the cast below must be defined
         factor = static_cast<int64_t>(scales_[a]);
         if (static_cast<float>(factor) != scales_[a]) return false;
       }
       if (factor < 1 || (a < 2 && factor != 1)) return false;
-      out[a] = in[a] * factor;
+      if (__builtin_mul_overflow(in[a], factor, &out[a])) return false;
     }
+    // Beyond the memory budget: decline, so that the reference kernel refuses it by name.
+    if (!memory_fits(shape_bytes(out, sizeof(float)).value_or(UINT64_MAX))) return false;
     const dnnl::memory src = memory_of(x);
     const auto lock = plans_.lock();
     Plan* plan = plans_.get(desc_key(src.get_desc()), [&] {
@@ -618,6 +622,9 @@ const Tensor& dnnl_materialize(DnnlValue& value) {
 }
 
 std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
+  // Values in blocked layouts count against the memory budget while they are handed out, like
+  // Tensors (core/memory_budget.h); free buffers kept in the pool for reuse do not.
+  if (!memory_fits(bytes)) memory_refuse(bytes, "a oneDNN buffer (a value in blocked layout)");
   BufferPool& pool = buffer_pool();
   void* buffer = nullptr;
   {
@@ -632,7 +639,9 @@ std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
     buffer = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
     OCS_CHECK(buffer, "out of memory allocating {} bytes", bytes);
   }
+  memory_note_allocated(bytes);
   return std::shared_ptr<void>(buffer, [bytes](void* p) {
+    memory_note_released(bytes);
     BufferPool& pool = buffer_pool();
     std::lock_guard<std::mutex> lock(pool.mutex);
     pool.free.emplace(bytes, p);

@@ -1,5 +1,7 @@
 #include "kernels/reference/broadcast.h"
 
+#include "core/memory_budget.h"
+
 #include <algorithm>
 
 namespace ocs {
@@ -17,7 +19,13 @@ std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
 }
 
 std::vector<int64_t> broadcast_index_map(const Shape& in, const Shape& out) {
-  std::vector<int64_t> map(static_cast<size_t>(shape_numel(out)));
+  // Built before the output it serves is allocated (MatMul's batch, Gemm's C): check it first.
+  const int64_t count = shape_numel(out);
+  const uint64_t bytes = static_cast<uint64_t>(count) > UINT64_MAX / sizeof(int64_t)
+                             ? UINT64_MAX : static_cast<uint64_t>(count) * sizeof(int64_t);
+  check_allocation(bytes,
+                   fmt::format("an index map broadcasting {} to {}", shape_str(in), shape_str(out)));
+  std::vector<int64_t> map(static_cast<size_t>(count));
   broadcast_for_each(in, out, [&](int64_t o, int64_t i) { map[o] = i; });
   return map;
 }

@@ -1,4 +1,5 @@
 // Ops that make a new tensor from a description: ConstantOfShape, Range, EyeLike, OneHot.
+#include "core/memory_budget.h"
 #include "kernels/reference/tensor_internal.h"
 
 #include <cmath>
@@ -47,6 +48,13 @@ void range(KernelContext& ctx) {
     else
       steps = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) /
                         static_cast<double>(delta));
+    // An absurd or infinite count is refused before the conversion to int64, which would be
+    // undefined; the tensor's allocation checks the memory budget for the others.
+    if (steps >= 0x1p62) {
+      const double bytes = steps * static_cast<double>(dtype_size(start_t.dtype()));
+      memory_refuse(bytes < 0x1p64 ? static_cast<uint64_t>(bytes) : UINT64_MAX,
+                    fmt::format("a {} tensor of {} elements", dtype_name(start_t.dtype()), steps));
+    }
     const int64_t count = steps > 0 ? static_cast<int64_t>(steps) : 0;
     Tensor output(start_t.dtype(), {count});
     T* out = output.data<T>();

@@ -1,6 +1,7 @@
 // Ops that rearrange elements without computing on them: Transpose, Slice, Expand, Tile,
 // DepthToSpace, SpaceToDepth (all strided views, see copy_strided), Concat, Split, Trilu,
 // ReverseSequence.
+#include "core/memory_budget.h"
 #include "kernels/reference/broadcast.h"
 #include "kernels/reference/tensor_internal.h"
 
@@ -149,7 +150,11 @@ void tile(KernelContext& ctx) {
     if (repeats[a] < 0) user_error("{}: negative repeat {}", ctx.node.describe(), repeats[a]);
     view_shape.insert(view_shape.end(), {repeats[a], data.dim(a)});
     strides.insert(strides.end(), {0, in_strides[a]});
-    out_shape.push_back(repeats[a] * data.dim(a));
+    int64_t length = 0;  // a hostile repeat must not overflow (the allocation checks the budget)
+    if (__builtin_mul_overflow(repeats[a], data.dim(a), &length))
+      memory_refuse(UINT64_MAX, fmt::format("a {} tensor of shape {} tiled {} times", dtype_name(data.dtype()),
+                                            shape_str(data.shape()), shape_str(repeats)));
+    out_shape.push_back(length);
   }
   Tensor output(data.dtype(), view_shape);
   copy_strided(data, 0, strides, output);

@@ -4,6 +4,7 @@
 //  - pads = [x1_begin, x2_begin, ..., x1_end, x2_end, ...]; a negative pad removes elements.
 // Negative pads are applied first (a crop), then the positive ones pad the cropped data, so
 // reflect and edge read only elements that survive the crop.
+#include "core/memory_budget.h"
 #include "kernels/reference/tensor_internal.h"
 
 #include <algorithm>
@@ -70,21 +71,25 @@ void pad(KernelContext& ctx) {
   // Per axis: the crop [crop_begin, crop_begin + kept) of the input and the output coordinate
   // map into it.
   Shape out_shape(static_cast<size_t>(rank));
-  std::vector<std::vector<int64_t>> source(static_cast<size_t>(rank));
-  std::vector<int64_t> crop_begin(static_cast<size_t>(rank));
+  std::vector<int64_t> crop_begin(static_cast<size_t>(rank)), kept(static_cast<size_t>(rank));
   for (int64_t a = 0; a < rank; ++a) {
     const int64_t begin = pads[a], end = pads[a + rank];
+    if (begin < -data.dim(a) || end < -data.dim(a))
+      user_error("{}: pads {} remove more than the input {} holds", ctx.node.describe(),
+                 shape_str(pads), shape_str(data.shape()));
     crop_begin[a] = std::max<int64_t>(0, -begin);
-    const int64_t kept = data.dim(a) - crop_begin[a] - std::max<int64_t>(0, -end);
-    if (kept < 0)
+    kept[a] = data.dim(a) - crop_begin[a] - std::max<int64_t>(0, -end);
+    if (kept[a] < 0)
       user_error("{}: pads {} remove more than the input {} holds", ctx.node.describe(),
                  shape_str(pads), shape_str(data.shape()));
     const int64_t before = std::max<int64_t>(0, begin), after = std::max<int64_t>(0, end);
-    out_shape[a] = kept + before + after;
-    if (kept == 0 && mode != PadMode::Constant && out_shape[a] > 0)
+    // Hostile pads must not overflow; the allocation below checks the memory budget.
+    if (__builtin_add_overflow(kept[a], before, &out_shape[a]) ||
+        __builtin_add_overflow(out_shape[a], after, &out_shape[a]))
+      memory_refuse(UINT64_MAX, fmt::format("a {} tensor padded by {}", dtype_name(data.dtype()),
+                                            shape_str(pads)));
+    if (kept[a] == 0 && mode != PadMode::Constant && out_shape[a] > 0)
       user_error("{}: mode '{}' cannot pad an empty axis {}", ctx.node.describe(), mode_name, a);
-    for (int64_t o = 0; o < out_shape[a]; ++o)
-      source[a].push_back(source_coordinate(o, before, kept, mode));
   }
 
   Tensor output(data.dtype(), out_shape);
@@ -92,6 +97,11 @@ void pad(KernelContext& ctx) {
     ctx.outputs[0] = output;
     return;
   }
+  // Per axis, built once the output is known to fit: each axis is at most the output's size.
+  std::vector<std::vector<int64_t>> source(static_cast<size_t>(rank));
+  for (int64_t a = 0; a < rank; ++a)
+    for (int64_t o = 0; o < out_shape[a]; ++o)
+      source[a].push_back(source_coordinate(o, std::max<int64_t>(0, pads[a]), kept[a], mode));
   // The constant, in the data's type: attribute `value` (float) before opset 11, input 2 after.
   Tensor constant(data.dtype(), {});
   dispatch_dtype(data.dtype(), [&](auto tag) {

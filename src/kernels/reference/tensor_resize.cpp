@@ -17,7 +17,10 @@
 // reference implementation (it differs from the integer length only for fractional scales).
 // Neighbours outside [0, L_in) read the edge element (unless cubic exclude_outside drops them).
 // Upsample and Resize-10 are asymmetric with nearest = floor.
+#include "core/memory_budget.h"
 #include "kernels/reference/tensor_internal.h"
+
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -164,6 +167,21 @@ Tensor resize_tensor(const KernelContext& ctx, const Tensor& input, const Shape&
   for (size_t a = 0; a < rank; ++a)
     if (input.dim(static_cast<int64_t>(a)) == 0 && out_shape[a] > 0)
       user_error("{}: cannot resize an empty axis {}", ctx.node.describe(), a);
+  // The output is checked against the memory budget before the float64 work buffers (two at a
+  // time, each at most max(in, out) on every axis) and the per-axis plans (up to 4 taps per
+  // output coordinate) are sized from it.
+  Tensor output(input.dtype(), out_shape);
+  if (output.numel() == 0) return output;
+  Shape widest(rank);
+  uint64_t plans = 0;
+  for (size_t a = 0; a < rank; ++a) {
+    widest[a] = std::max(out_shape[a], input.dim(static_cast<int64_t>(a)));
+    plans += static_cast<uint64_t>(out_shape[a]) * (sizeof(std::vector<Tap>) + 4 * sizeof(Tap));
+  }
+  const std::optional<uint64_t> buffer = shape_bytes(widest, 2 * sizeof(double));
+  const uint64_t work = buffer && *buffer < UINT64_MAX - plans ? *buffer + plans : UINT64_MAX;
+  check_allocation(work, fmt::format("resizing a {} tensor of shape {} to {} (float64 work buffers)",
+                                     dtype_name(input.dtype()), shape_str(input.shape()), shape_str(out_shape)));
 
   Shape shape = input.shape();
   std::vector<double> values = input.to_double_vector();
@@ -193,7 +211,6 @@ Tensor resize_tensor(const KernelContext& ctx, const Tensor& input, const Shape&
     shape[axis] = out_length;
   }
 
-  Tensor output(input.dtype(), out_shape);
   dispatch_dtype(input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* out = output.data<T>();
@@ -251,7 +268,12 @@ Shape scaled_shape(const KernelContext& ctx, const Shape& in_shape, const std::v
   Shape out(in_shape.size());
   for (size_t a = 0; a < in_shape.size(); ++a) {
     if (!(scales[a] > 0)) user_error("{}: scale {} must be positive", ctx.node.describe(), scales[a]);
-    out[a] = static_cast<int64_t>(std::floor(static_cast<double>(in_shape[a]) * scales[a]));
+    const double length = std::floor(static_cast<double>(in_shape[a]) * scales[a]);
+    // A huge or infinite scale is refused before the conversion to int64, which would be undefined.
+    if (length >= 0x1p62)
+      memory_refuse(UINT64_MAX, fmt::format("resizing shape {} by scales {}", shape_str(in_shape),
+                                            fmt::join(scales, ", ")));
+    out[a] = static_cast<int64_t>(length);
   }
   return out;
 }

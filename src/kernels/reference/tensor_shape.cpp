@@ -1,5 +1,6 @@
 // Ops that change only the shape (the data buffer is shared, never copied) and ops that report
 // shapes: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout (inference), Shape, Size.
+#include "core/memory_budget.h"
 #include "kernels/reference/tensor_internal.h"
 
 #include <algorithm>
@@ -34,7 +35,9 @@ void reshape(KernelContext& ctx) {
     }
     if (dim < 0) user_error("{}: shape {} has a negative dim", ctx.node.describe(), shape_str(requested));
     shape[i] = dim;
-    known_product *= dim;
+    // A product that overflows would wrap around and could "match" the input's count.
+    if (__builtin_mul_overflow(known_product, dim, &known_product))
+      memory_refuse(UINT64_MAX, fmt::format("reshaping {} to {}", shape_str(data.shape()), shape_str(requested)));
   }
   if (inferred_axis >= 0) {
     if (known_product == 0 || data.numel() % known_product != 0)
