@@ -1,6 +1,6 @@
 #include "analysis/subgraph_layers.h"
 
-#include "analysis/weight_stats.h"
+#include "passes/weighted_layer.h"
 
 #include <nlohmann/json.hpp>
 

@@ -164,10 +164,14 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
     r.sqnr_after_db = r.sqnr_before_db;
     std::optional<OcsSplitResult> split;
     if (r.skipped.empty()) {
-      split = ocs_split_weight(weight, c.layer.weight_axis, split_options);
+      OcsSplitOptions layer_options = split_options;
+      const auto explicit_k = options.splits.find(node.name);
+      if (explicit_k != options.splits.end()) layer_options.splits = explicit_k->second;
+      split = ocs_split_weight(weight, c.layer.weight_axis, layer_options);
       r.splits = static_cast<int64_t>(split->duplicated.size());
       if (r.splits == 0) {
-        r.skipped = "expand ratio gives no split";
+        r.skipped = explicit_k != options.splits.end() ? "no split within the model's overhead cap"
+                                                       : "expand ratio gives no split";
         split.reset();
       }
     }

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +40,9 @@ struct OcsSplitWeightsOptions {
   int bits = 8;
   OcsThresholdFn threshold;        // empty: max |w| of the split tensor
   std::set<std::string> exclude;   // node names left alone
+  // Explicit k per node (a --max-overhead allocation, quant/ocs_budget.h); overrides `ratio` for
+  // the layers it names.
+  std::map<std::string, int64_t> splits;
   bool skip_first_last = false;    // the reference's policy: first Conv, last Gemm/MatMul in float
 };
 

@@ -1,6 +1,6 @@
 #include "quant/ocs_budget.h"
 
-#include "core/error.h"
+#include "core/axis_split.h"
 
 #include <cmath>
 #include <queue>
@@ -44,20 +44,17 @@ struct LayerSplits {
 
 LayerSplits layer_splits(const OcsBudgetLayer& layer) {
   const Tensor& w = *layer.weight;
-  OCS_CHECK(w.dtype() == DType::Float32 && layer.axis >= 0 && layer.axis < w.rank(), "OCS budget: bad weight or axis");
-  const int64_t channels = w.dim(layer.axis);
-  int64_t outer = 1, inner = 1;
-  for (int64_t a = 0; a < layer.axis; ++a) outer *= w.dim(a);
-  for (int64_t a = layer.axis + 1; a < w.rank(); ++a) inner *= w.dim(a);
-  std::vector<double> maxima(static_cast<size_t>(channels), 0.0);
+  OCS_CHECK(w.dtype() == DType::Float32, "OCS budget: float32 weights only");
+  const AxisSplit around = split_at_axis(w.shape(), layer.axis);
+  std::vector<double> maxima(static_cast<size_t>(around.channels), 0.0);
   const float* p = w.data<float>();
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t i = 0; i < inner; ++i)
-        maxima[c] = std::max(maxima[c], static_cast<double>(std::fabs(p[(o * channels + c) * inner + i])));
+  for (int64_t o = 0; o < around.outer; ++o)
+    for (int64_t c = 0; c < around.channels; ++c)
+      for (int64_t i = 0; i < around.inner; ++i)
+        maxima[c] = std::max(maxima[c], static_cast<double>(std::fabs(p[around.index(o, c, i)])));
   LayerSplits s;
   for (double m : maxima) s.channel_max.push(m);
-  s.slice = outer * inner;
+  s.slice = around.outer * around.inner;
   s.limit = layer.max_splits;
   return s;
 }

@@ -64,6 +64,9 @@ struct QuantizePlan {
   int64_t weights_before = 0;     // every constant of the model after specialization
   int64_t weights_after_ocs = 0;  // the same count after the OCS passes
   int64_t batchnorms_folded = 0;
+  // --max-overhead: the cap in percent and in weights weight OCS could still add under it.
+  std::optional<double> max_overhead_percent;
+  int64_t overhead_budget = 0;
   int64_t layers_quantized() const;
   int64_t layers_left_float() const;
   double size_overhead_percent() const;

@@ -33,6 +33,10 @@ void QuantizeOptions::validate() const {
     user_error("--ocs-ratio {} is out of range; use 0 (off) to 1 (the paper uses 0.01 to 0.1)", ocs_ratio);
   if (!(act_ocs_ratio >= 0 && std::isfinite(act_ocs_ratio)) || act_ocs_ratio > 1)
     user_error("--act-ocs-ratio {} is out of range; use 0 (off) to 1", act_ocs_ratio);
+  if (std::isnan(max_overhead) || (max_overhead >= 0 && !std::isfinite(max_overhead)))
+    user_error("--max-overhead {} is not a percentage; give e.g. 2 for at most +2% weights", max_overhead);
+  if (max_overhead >= 0 && ocs_ratio == 0)
+    user_error("--max-overhead caps what weight OCS adds, but --ocs-ratio is 0 (no OCS); give a ratio too");
   if (split != "qa" && split != "naive") user_error("--split '{}' is unknown; use qa or naive", split);
   check_clip("--wclip", weight_clip);
   check_clip("--aclip", activation_clip);
@@ -53,13 +57,15 @@ OutputFormat QuantizeOptions::output_format() const {
 }
 
 nlohmann::json QuantizeOptions::to_json() const {
-  return {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
+  nlohmann::json json = {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
           {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
           {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
           {"fold_batchnorm", fold_batchnorm}, {"fix_input", fix_input}, {"fix_shape", fix_shape}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
           {"force", force}, {"threads", threads}};
+  if (max_overhead >= 0) json["max_overhead"] = max_overhead;
+  return json;
 }
 
 void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string& origin) {
@@ -72,6 +78,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "abits") activation_bits = value.get<int>();
       else if (key == "ocs_ratio") ocs_ratio = value.get<double>();
       else if (key == "act_ocs_ratio") act_ocs_ratio = value.get<double>();
+      else if (key == "max_overhead") max_overhead = value.get<double>();
       else if (key == "split") split = value.get<std::string>();
       else if (key == "wclip") weight_clip = value.get<std::string>();
       else if (key == "aclip") activation_clip = value.get<std::string>();

@@ -26,6 +26,10 @@ struct QuantizeOptions {
   // OCS.
   double ocs_ratio = 0.0;      // weight OCS expand ratio r (k = ceil(r * C_in))
   double act_ocs_ratio = 0.0;  // activation OCS expand ratio r_a
+  // A cap on the weights OCS adds to the whole model, in percent of its weights (< 0: none).
+  // Within it, weight OCS spends its splits where they gain the most (quant/ocs_budget.h); the
+  // ratio still bounds every layer.
+  double max_overhead = -1.0;
   std::string split = "qa";    // qa | naive
   // Clipping.
   std::string weight_clip = "max";      // max | mse | aciq | kl | percentile[:P]

@@ -12,12 +12,14 @@
 #include "passes/unroll_recurrent.h"
 #include "passes/weighted_layer.h"
 #include "quant/fake_quant.h"
+#include "quant/ocs_budget.h"
 #include "recipe/calibrate_layers.h"
 
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <set>
 
@@ -152,6 +154,24 @@ void fold_and_unroll(Recipe& r) {
   if (unrolled > 0 || !kept.empty()) r.record("unroll_lstm", {{"unrolled", unrolled}, {"left_in_place", kept}});
 }
 
+// The model's first convolutions: every Conv layer whose input no weighted layer computes (the
+// graph input, or what plain ops make of it). Two parallel convolutions reading the input are
+// both first; the reference's policy keeps them float.
+std::set<NodeId> first_convs(const Graph& graph) {
+  std::vector<bool> after_layer(graph.values.size(), false);
+  std::set<NodeId> first;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    const Node& node = graph.nodes[id];
+    const auto layer = match_weighted_layer(graph, id);
+    if (layer && node.op_type == "Conv" && !after_layer[node.inputs[layer->data_input]]) first.insert(id);
+    bool computed = layer.has_value();
+    for (ValueId in : node.inputs) computed = computed || (in != kNoValue && after_layer[in]);
+    for (ValueId out : node.outputs)
+      if (out != kNoValue) after_layer[out] = computed;
+  }
+  return first;
+}
+
 // Step 2: every weighted layer gets a plan; those left float say why.
 void choose_layers(Recipe& r) {
   const Graph& graph = r.graph;
@@ -162,10 +182,10 @@ void choose_layers(Recipe& r) {
   std::vector<NodeId> layers;
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
     if (is_weighted_layer(graph, id)) layers.push_back(id);
-  NodeId first_conv = -1, last_fc = -1;
+  const std::set<NodeId> first_conv = first_convs(graph);
+  NodeId last_fc = -1;
   for (NodeId id : layers) {
     const Node& node = graph.nodes[id];
-    if (first_conv < 0 && node.op_type == "Conv") first_conv = id;
     // The last FC is the model's last layer: a Conv after it (Silero VAD's 1x1 decoder after its
     // LSTMs) means there is none. A weight read by several layers (an unrolled LSTM's recurrent
     // weight) is no final FC either.
@@ -178,7 +198,7 @@ void choose_layers(Recipe& r) {
     layer.node = graph.nodes[id].name;
     layer.op_type = graph.nodes[id].op_type;
     if (exclude.count(layer.node)) layer.left_float = "--exclude";
-    else if (policy && id == first_conv) layer.left_float = "first conv (reference policy)";
+    else if (policy && first_conv.count(id)) layer.left_float = "first conv (reference policy)";
     else if (policy && id == last_fc) layer.left_float = "last fully connected (reference policy)";
     r.plan.layers.push_back(std::move(layer));
   }
@@ -280,10 +300,38 @@ void split_activations(Recipe& r) {
   r.record("ocs_split_activations");
 }
 
+// --max-overhead: the splits of each quantized layer within the model's cap (quant/ocs_budget.h);
+// a weight read by several layers (an unrolled recurrent weight) is split once, for its first.
+std::map<std::string, int64_t> splits_within_cap(Recipe& r) {
+  const int64_t added_so_far = layer_weight_count(r) - r.layer_weights_before;  // activation OCS
+  const double cap = r.options.max_overhead / 100.0 * static_cast<double>(r.plan.weights_before);
+  r.plan.max_overhead_percent = r.options.max_overhead;
+  r.plan.overhead_budget = std::max<int64_t>(0, static_cast<int64_t>(std::floor(cap)) - added_so_far);
+  std::vector<ValueId> weights;  // one entry per distinct weight
+  std::vector<OcsBudgetLayer> layers;
+  for (const std::string& name : r.quantized_names()) {
+    const Node& node = r.node(name);
+    const auto layer = match_weighted_layer(r.graph, static_cast<NodeId>(&node - r.graph.nodes.data()));
+    const bool splittable = layer && !(node.op_type == "Conv" && conv_group(node) != 1);
+    if (!splittable || std::count(weights.begin(), weights.end(), node.inputs[1])) continue;
+    const Tensor& w = *r.graph.values[node.inputs[1]].constant;
+    weights.push_back(node.inputs[1]);
+    layers.push_back({&w, layer->weight_axis, ocs_split_count(r.options.ocs_ratio, w.dim(layer->weight_axis))});
+  }
+  const std::vector<int64_t> k = ocs_budget_splits(layers, r.plan.overhead_budget);
+  std::map<std::string, int64_t> splits;
+  for (const std::string& name : r.quantized_names()) {
+    const auto it = std::find(weights.begin(), weights.end(), r.node(name).inputs[1]);
+    if (it != weights.end()) splits[name] = k[static_cast<size_t>(it - weights.begin())];
+  }
+  return splits;
+}
+
 // Step 5: weight OCS, the weight clip method deciding the threshold of each split tensor.
 void split_weights(Recipe& r) {
   if (r.options.ocs_ratio > 0) {
     OcsSplitWeightsOptions split;
+    if (r.options.max_overhead >= 0) split.splits = splits_within_cap(r);
     split.ratio = r.options.ocs_ratio;
     split.mode = r.options.split_mode();
     split.bits = r.options.weight_bits;

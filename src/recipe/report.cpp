@@ -64,12 +64,16 @@ nlohmann::json quantize_report_json(const QuantizePlan& plan, const QuantizeOpti
     step["seconds"] = s.seconds;
     steps.push_back(step);
   }
-  const nlohmann::json model = {{"weights_before", plan.weights_before},
+  nlohmann::json model = {{"weights_before", plan.weights_before},
                                 {"weights_after_ocs", plan.weights_after_ocs},
                                 {"size_overhead_percent", plan.size_overhead_percent()},
                                 {"layers_quantized", plan.layers_quantized()},
                                 {"layers_left_float", plan.layers_left_float()},
                                 {"batchnorms_folded", plan.batchnorms_folded}};
+  if (plan.max_overhead_percent) {
+    model["max_overhead_percent"] = *plan.max_overhead_percent;
+    model["overhead_budget_weights"] = plan.overhead_budget;
+  }
   return {{"options", options.to_json()}, {"model", model}, {"layers", layers}, {"steps", steps}};
 }
 
@@ -110,6 +114,9 @@ std::string quantize_report_table(const nlohmann::json& report) {
                      model["layers_quantized"].get<int64_t>(), model["layers_left_float"].get<int64_t>(),
                      model["weights_before"].get<int64_t>(), model["weights_after_ocs"].get<int64_t>(),
                      model["size_overhead_percent"].get<double>(), model["batchnorms_folded"].get<int64_t>());
+  if (model.contains("max_overhead_percent"))
+    out += fmt::format("weight OCS capped at {:g}% of the model's weights ({} weights for its splits)\n",
+                       model["max_overhead_percent"].get<double>(), model["overhead_budget_weights"].get<int64_t>());
   for (const auto& step : report["steps"])
     out += fmt::format("  {:<30} {:8.3f} s\n", step["step"].get<std::string>(), step["seconds"].get<double>());
   return out;

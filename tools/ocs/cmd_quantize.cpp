@@ -33,6 +33,7 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("--abits", q.activation_bits, "activation bits, 2..16 (0 keeps activations in float)");
   cmd->add_option("--ocs-ratio", q.ocs_ratio, "weight OCS expand ratio r: ceil(r * C_in) channels split per layer");
   cmd->add_option("--act-ocs-ratio", q.act_ocs_ratio, "activation OCS expand ratio");
+  cmd->add_option("--max-overhead", q.max_overhead, "PCT: at most PCT% more weights in the whole model from weight OCS; the splits go where they gain the most SQNR per weight added (the ratio still bounds each layer)");
   cmd->add_option("--split", q.split, "qa (quantization-aware, default) or naive");
   cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl, percentile[:P]");
   cmd->add_option("--aclip", q.activation_clip, "activation clip method: max, mse, aciq, kl, percentile[:P]");
