@@ -15,7 +15,7 @@ namespace ocs {
 namespace {
 
 TEST(CalibAciq, TableIsTheRootOfTheStatedEquations) {
-  // docs/OCS.md's constants versus our reading of where they come from (clip_aciq.h); both
+  // docs/METHOD.md's constants versus our reading of where they come from (clip_aciq.h); both
   // equations' roots reproduce all 14 entries to 1e-6 relative.
   for (int bits = 2; bits <= 8; ++bits) {
     EXPECT_NEAR(aciq_solve_gaussian_alpha(bits) / aciq_gaussian_alpha(bits), 1.0, 1e-6) << bits;
@@ -55,7 +55,7 @@ TensorStats stats_of(const std::vector<float>& values) {
                          kNoChannelAxis);
 }
 
-// The true mean squared error on the samples (docs/OCS.md grid, half-to-even rounding).
+// The true mean squared error on the samples (docs/METHOD.md grid, half-to-even rounding).
 double true_quantization_mse(const std::vector<float>& values, double threshold, int bits) {
   const double q_max = std::ldexp(1.0, bits - 1) - 1.0;
   const double q_min = -std::ldexp(1.0, bits - 1);

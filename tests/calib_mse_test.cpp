@@ -1,5 +1,5 @@
 // The MSE clip method against a brute-force search of the TRUE quantization error: quantize the
-// actual samples (the grid of docs/OCS.md, half-to-even rounding from core/round.h) at many
+// actual samples (the grid of docs/METHOD.md, half-to-even rounding from core/round.h) at many
 // thresholds, compute the mean squared error exactly, keep the best. The method only sees the
 // histogram; its threshold must give a true error within 1.05x of the brute-force optimum.
 // Also: the histogram error estimate itself against the true error at a few thresholds.

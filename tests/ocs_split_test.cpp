@@ -1,5 +1,5 @@
 // The quantizer (quant/fake_quant.h) and weight OCS on one tensor (quant/ocs_split.h), against
-// hand-computed values and the algebraic identities of docs/OCS.md.
+// hand-computed values and the algebraic identities of docs/METHOD.md.
 #include "quant/fake_quant.h"
 #include "quant/ocs_split.h"
 #include "test_util.h"
@@ -69,7 +69,7 @@ TEST(FakeQuant, Sqnr) {
   EXPECT_NEAR(gain, 20.0 * std::log10(127.0 / 7.0), 0.5);
 }
 
-// docs/OCS.md: round(y/2 - 1/4) + round(y/2 + 1/4) == round(y) except at exact ties y = j + 1/2.
+// docs/METHOD.md: round(y/2 - 1/4) + round(y/2 + 1/4) == round(y) except at exact ties y = j + 1/2.
 TEST(OcsSplit, QuantAwareIdentityForRandomValuesAndScales) {
   std::mt19937 rng(1234);
   std::normal_distribution<double> weight(0.0, 0.05);

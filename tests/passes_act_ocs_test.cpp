@@ -270,7 +270,7 @@ TEST(PassesActOcs, SmallCnnOutputUnchanged) {
 // the layer sees x_hat with
 //   split channels:   D * round(x / D)                      (no clamp: the halves carry it)
 //   other channels:   D * clamp(round(x / D), -8, 7)
-// D = fl(t' / 7): the quantized halves add up to the quantized unsplit value (docs/OCS.md).
+// D = fl(t' / 7): the quantized halves add up to the quantized unsplit value (docs/METHOD.md).
 // Simulated here by feeding x_hat to the unsplit float Conv. Tolerance 1e-5 relative: float
 // summation order, plus the rounding of x/2 -+ D/4, which can move a value lying within float
 // noise of a rounding boundary by one step (none does with this seed).

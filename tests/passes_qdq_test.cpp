@@ -4,7 +4,7 @@
 // The simulation (below) walks the ORIGINAL float graph with the reference kernels, and before
 // each quantized layer replaces its input and weight by fake-quantized copies computed here
 // with different code (std::nearbyint, clamp after rounding, no Clip/QuantizeLinear nodes). The
-// grid is the one docs/OCS.md defines with the stored float scale fl(t / M) as divisor, which
+// grid is the one docs/METHOD.md defines with the stored float scale fl(t / M) as divisor, which
 // is what QuantizeLinear computes. Reference kernels on both sides make the comparison exact:
 // tolerance 0 (bit-identical). Fast (oneDNN) kernels sum in another order: tolerance stated at
 // each use.
@@ -249,7 +249,7 @@ TEST(PassesQdq, WeightIntegersMatchHandComputedGrid) {
   };
   EXPECT_EQ(quantized_weight({4, false, {}}), (std::vector<int8_t>{7, -3, 2, -7, 0, 4}));
   // Threshold 0.5 clips: scale = fl(0.5/7); 1 -> 14 -> 7; -1 -> -14 -> -8 = -2^(b-1) (the
-  // clamp range is asymmetric, as in docs/OCS.md); 0.3 -> 4.2 -> 4; -0.5 -> -7; 0.6 -> 8.4 -> 7.
+  // clamp range is asymmetric, as in docs/METHOD.md); 0.3 -> 4.2 -> 4; -0.5 -> -7; 0.6 -> 8.4 -> 7.
   EXPECT_EQ(quantized_weight({4, false, {0.5f}}), (std::vector<int8_t>{7, -7, 4, -8, 0, 7}));
   // Per channel (rows): row 0 max 1 -> as above; row 1 threshold 0.6 -> scale fl(0.6/7):
   // -1 -> -11.67 -> -8; 0 -> 0; 0.6 -> 7.
