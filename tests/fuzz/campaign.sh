@@ -3,6 +3,7 @@
 # RUNS executions from a copy of its seed corpus, at the lowest priority. Logs (with libFuzzer's
 # final statistics), the grown corpora and any crash files go to OUT.
 #   usage: nice -n 19 tests/fuzz/campaign.sh BUILD_DIR OUT RUNS TARGET...
+# FUZZ_ARGS adds libFuzzer flags, e.g. "-fork=1 -ignore_crashes=1" to go on past a crash.
 set -uo pipefail
 build=${1:?usage: campaign.sh BUILD_DIR OUT RUNS TARGET...}
 out=${2:?}
@@ -21,6 +22,6 @@ for name in "$@"; do
   extra=() asan=${ASAN_OPTIONS:-}
   [ "$name" = graph ] && extra=(-entropic=0) asan=quarantine_size_mb=16:malloc_context_size=8
   ASAN_OPTIONS=$asan "$build/tests/fuzz/fuzz_$name" -runs="$runs" -seed=1 -timeout=60 -print_final_stats=1 \
-    "${extra[@]}" -artifact_prefix="$out/$name-" "$out/corpus/$name" >"$out/$name.log" 2>&1
+    "${extra[@]}" ${FUZZ_ARGS:-} -artifact_prefix="$out/$name-" "$out/corpus/$name" >"$out/$name.log" 2>&1
   echo "fuzz_$name: exit $? after $(($(date +%s) - start)) s" >>"$out/summary.txt"
 done
