@@ -36,5 +36,5 @@ scripts/build.sh build-asan -DCMAKE_CXX_COMPILER=clang++ -DOCS_FUZZ=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -E conformance)
 
 echo "== fuzz targets, a fixed number of executions each on the seed corpora"
-tests/fuzz/run_fuzz.sh build-asan 2000 300
+tests/fuzz/run_fuzz.sh build-asan 10000 500
 echo "all test stages passed"
