@@ -27,14 +27,26 @@ void expect_user_errors_only(F&& body) {
   }
 }
 
-// A per-process scratch folder (under TMPDIR) for the parsers that read files only.
+// A per-process scratch folder (under TMPDIR) for the parsers that read files only; removed
+// when the fuzzer exits normally (a crash leaves it, with the input that caused it).
+class ScratchDir {
+ public:
+  ScratchDir() : path_(std::filesystem::temp_directory_path() / ("ocs_fuzz_" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("ocs_fuzz_" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  static const ScratchDir dir;
+  return dir.path();
 }
 
 inline std::filesystem::path write_scratch(const std::string& name, const std::string& bytes) {
