@@ -71,5 +71,46 @@ TEST(FuzzRegressions, FastAddOfALowerRankOperandWithTheSameElements) {
   }
 }
 
+// fuzz_onnx_model: ONNX 1.12's shape inference (run by import) read past the end of the input's
+// dims for a Conv without kernel_shape whose weight has more dims than its input: a SIGSEGV
+// inside libonnx. ConvInteger shares the code.
+onnx::ModelProto conv_model(const std::string& op, std::vector<int64_t> x_shape, int32_t type) {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", x_shape, type);
+  *g->add_output() = value_info("y", {}, op == "Conv" ? type : int32_t{onnx::TensorProto::INT32});
+  g->mutable_output(0)->mutable_type()->mutable_tensor_type()->clear_shape();
+  const Tensor w = type == onnx::TensorProto::FLOAT ? Tensor::from_vector<float>({4, 2, 3, 3}, std::vector<float>(72, 0.5f))
+                                                    : Tensor::from_vector<uint8_t>({4, 2, 3, 3}, std::vector<uint8_t>(72, 1));
+  tensor_to_proto(w, "w", g->add_initializer());
+  *g->add_node() = node(op, {"x", "w"}, {"y"}, "conv");
+  return m;
+}
+
+TEST(FuzzRegressions, ConvWeightOfHigherRankThanItsInputIsRefused) {
+  for (const auto& [op, type] : {std::pair{"Conv", int32_t{onnx::TensorProto::FLOAT}},
+                                 std::pair{"ConvInteger", int32_t{onnx::TensorProto::UINT8}}}) {
+    const std::string bytes = serialize(conv_model(op, {1, 2, 5}, type));
+    EXPECT_THROW(
+        {
+          auto graph = std::make_shared<const Graph>(import_onnx_bytes(bytes, ".", "conv.onnx"));
+          Session(graph).run({{"x", Tensor(DType::Float32, {1, 2, 5})}});
+        },
+        UserError) << op;
+  }
+}
+
+// The kernel shape import now writes for shape inference is the weight's: a valid Conv without
+// kernel_shape still gets its output shape inferred and computes the same as with it.
+TEST(FuzzRegressions, ConvWithoutKernelShapeStillGetsItsShapes) {
+  const Graph graph = import_onnx_bytes(serialize(conv_model("Conv", {1, 2, 5, 5}, onnx::TensorProto::FLOAT)), ".", "conv.onnx");
+  ASSERT_TRUE(graph.values[graph.outputs[0]].shape.has_value());
+  EXPECT_EQ(*graph.values[graph.outputs[0]].shape, (Shape{1, 4, 3, 3}));
+  Tensor x = Tensor::from_vector<float>({1, 2, 5, 5}, std::vector<float>(50, 1.0f));
+  Session session(std::make_shared<const Graph>(graph), {.reference_kernels_only = true});
+  // Every output sums 2 x 3 x 3 products 1 x 0.5.
+  EXPECT_EQ(session.run({{"x", x}}).at(0).to_vector<float>(), std::vector<float>(36, 9.0f));
+}
+
 }  // namespace
 }  // namespace ocs
