@@ -2,7 +2,7 @@
 # Installs the Debian packages ocs needs, only those that are missing. Needs root (or sudo).
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libonnx-testdata python3-onnx python3-numpy python3-pil fonts-dejavu-core

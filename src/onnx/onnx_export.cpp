@@ -9,6 +9,7 @@
 
 #include <onnx/checker.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace ocs {
@@ -94,6 +95,26 @@ void write_graph(const Graph& graph, onnx::GraphProto* proto, bool top_level) {
   }
 }
 
+// ONNX 1.12's checker demands a shape on every graph input and output, although the IR makes it
+// optional (absent = rank unknown, which import accepts and keeps). Such a graph is checked as a
+// copy where they have one; the model written keeps the rank unknown (writing an empty shape
+// would claim a scalar).
+void check_exported(const onnx::ModelProto& model) {
+  auto shapeless = [](const onnx::ValueInfoProto& v) { return !v.type().tensor_type().has_shape(); };
+  const auto& g = model.graph();
+  if (std::none_of(g.input().begin(), g.input().end(), shapeless) &&
+      std::none_of(g.output().begin(), g.output().end(), shapeless)) {
+    onnx::checker::check_model(model);
+    return;
+  }
+  onnx::ModelProto copy = model;
+  for (auto& v : *copy.mutable_graph()->mutable_input())
+    if (shapeless(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
+  for (auto& v : *copy.mutable_graph()->mutable_output())
+    if (shapeless(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
+  onnx::checker::check_model(copy);
+}
+
 // A copy whose subgraphs are copies too (a Graph copy shares them), so it can be renamed.
 Graph deep_copy(const Graph& graph) {
   Graph copy = graph;
@@ -117,7 +138,7 @@ onnx::ModelProto to_model(const Graph& input) {
   }
   write_graph(graph, model.mutable_graph(), true);
   try {
-    onnx::checker::check_model(model);
+    check_exported(model);
   } catch (const std::exception& e) {
     internal_error_at(__FILE__, __LINE__, fmt::format("exported model fails the ONNX checker: {}", e.what()));
   }

@@ -1,6 +1,7 @@
 // ONNX -> Graph. All model validation happens here (STYLE.md: validate at the boundary).
 #include "core/memory_budget.h"
 #include "kernels/kernel.h"
+#include "onnx/conv_kernel_shapes.h"
 #include "onnx/onnx_io.h"
 
 #include "ir/node_names.h"
@@ -407,7 +408,7 @@ Graph import_model(const std::string& bytes, const fs::path& base_dir, const std
     user_error("'{}' fails the ONNX checker: {}", origin, e.what());
   }
   try {
-    onnx::shape_inference::InferShapes(model);
+    if (detail::make_conv_kernel_shapes_explicit(*model.mutable_graph())) onnx::shape_inference::InferShapes(model);
   } catch (const std::exception&) {
     // Shapes are a help for passes, not a requirement: the engine computes shapes as it runs.
   }

@@ -401,10 +401,10 @@ class LayoutBinary final : public LayoutKernel {
     const dnnl::memory m0 = memory_of(src0);
     const Shape s1 = full == 0 ? b : a;
     // A full-shape second operand is brought into the first one's layout; a broadcasting one is
-    // small and read plain.
+    // small and read plain, and so is one of lower rank (a reorder cannot change the rank).
     dnnl::memory m1;
     std::shared_ptr<void> m1_owner;
-    if (s1 == dims_of(m0.get_desc())) {
+    if (src1.shape().size() == 4 && s1 == dims_of(m0.get_desc())) {
       m1 = reordered(memory_of(src1), m0.get_desc(), m1_owner);
     } else {
       const Tensor& plain1 = dnnl_materialize(src1);

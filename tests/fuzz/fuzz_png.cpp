@@ -1,0 +1,12 @@
+// PNG bytes -> decode_image as stored, as gray and as RGB. The seed corpus holds only
+// PNG files; decode_image picks the decoder by the first bytes, so the fuzzer can still
+// wander into the other format.
+#include "fuzz_util.h"
+#include "io/image.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string bytes = ocs::fuzz::bytes_of(data, size);
+  for (int channels : {0, 1, 3})
+    ocs::fuzz::expect_user_errors_only([&] { ocs::decode_image(bytes, "fuzz.png", channels); });
+  return 0;
+}
