@@ -23,10 +23,12 @@ fi
 echo "== tests (Release)"
 (cd build && ctest --output-on-failure -j 2)
 
-echo "== acceptance checks from shared/ (if present)"
-if [ -d ../shared/checks ]; then
-  /usr/bin/python3 ../shared/checks/bad_inputs.py build/ocs
-  /usr/bin/python3 ../shared/checks/onnx_node_tests.py build/ocs 0.95
+# Acceptance checks written outside this repository, when a folder of them is given:
+# OCS_EXTRA_CHECKS=DIR runs DIR/bad_inputs.py and DIR/onnx_node_tests.py against build/ocs.
+if [ -n "${OCS_EXTRA_CHECKS:-}" ]; then
+  echo "== acceptance checks from $OCS_EXTRA_CHECKS"
+  /usr/bin/python3 "$OCS_EXTRA_CHECKS/bad_inputs.py" build/ocs
+  /usr/bin/python3 "$OCS_EXTRA_CHECKS/onnx_node_tests.py" build/ocs 0.95
 fi
 
 echo "== unit tests under AddressSanitizer + UBSan (clang, with the fuzz targets)"
