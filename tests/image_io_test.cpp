@@ -3,11 +3,14 @@
 // sample: PIL and ocs both use libjpeg-turbo with its default (islow) IDCT and fancy upsampling,
 // so they agree today, but another libjpeg build may round its IDCT or colour conversion
 // differently.
+#include "core/memory_budget.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
+
+#include <zlib.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -111,6 +114,38 @@ TEST(ImageIo, CorruptAndForeignFilesAreUserErrors) {
   EXPECT_NE(decode_error(jpeg).find("corrupt"), std::string::npos) << decode_error(jpeg);
   EXPECT_THROW(read_image(kDecodeDir / "no_such_file.png", 3), UserError);
   EXPECT_THROW(read_image(kDecodeDir / "rgb.png", 2), UserError);
+}
+
+}  // namespace
+}  // namespace ocs
+
+namespace ocs {
+namespace {
+
+// A PNG whose header declares width x height RGB pixels, cut after the first IDAT chunk's
+// header: the decoder has read every size it needs.
+std::string png_header(uint32_t width, uint32_t height) {
+  auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    const std::string body = type + data;
+    const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+    return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(crc));
+  };
+  const std::string ihdr = be32(width) + be32(height) + std::string{8, 2, 0, 0, 0};
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", "");
+}
+
+TEST(ImageIo, DecodedPixelsCountAgainstTheMemoryBudget) {
+  ScopedMemoryLimit limit(1 << 20);  // 1 MiB: 1000 x 1000 RGB needs 2.86 MiB
+  try {
+    decode_image(png_header(1000, 1000), "big.png", 3);
+    ADD_FAILURE() << "a 1000x1000 image was decoded under a 1 MiB budget";
+  } catch (const UserError& e) {
+    const std::string said = e.what();
+    EXPECT_NE(said.find("big.png"), std::string::npos) << said;
+    EXPECT_NE(said.find("1000x1000"), std::string::npos) << said;
+    EXPECT_NE(said.find("--max-memory"), std::string::npos) << said;
+  }
 }
 
 }  // namespace

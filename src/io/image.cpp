@@ -1,8 +1,10 @@
 #include "io/image.h"
 
 #include "core/error.h"
+#include "core/memory_budget.h"
 #include "io/image_decoders.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -29,6 +31,23 @@ Image rgb_to_gray(const Image& rgb) {
 }
 
 }  // namespace
+
+bool detail::image_size_allowed(uint64_t width, uint64_t height, char* message, size_t size) {
+  constexpr uint64_t kMaxPixels = uint64_t{1} << 28;  // 256 Mpixel: refuse absurd headers
+  const uint64_t pixels = width * height;  // both below 2^32: no overflow
+  if (pixels > kMaxPixels) {
+    std::snprintf(message, size, "%llux%llu pixels is too large", static_cast<unsigned long long>(width),
+                  static_cast<unsigned long long>(height));
+    return false;
+  }
+  if (!memory_fits(pixels * 3)) {
+    std::snprintf(message, size, "%llux%llu pixels need %s, more than the memory ocs may use (%s; --max-memory)",
+                  static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
+                  format_bytes(pixels * 3).c_str(), format_bytes(memory_limit()).c_str());
+    return false;
+  }
+  return true;
+}
 
 Image decode_image(const std::string& bytes, const std::string& origin, int channels) {
   if (channels != 0 && channels != 1 && channels != 3)

@@ -5,7 +5,15 @@
 
 #include "io/image.h"
 
+#include <cstddef>
+#include <cstdint>
+
 namespace ocs::detail {
+
+// Whether a decoder may go on with an image of this size: at most 2^28 pixels (an absurd header
+// is refused), and its decoded pixels (at most 3 bytes each) within the memory ocs may use
+// (core/memory_budget.h). Otherwise writes why into `message` (a decoder's error buffer).
+bool image_size_allowed(uint64_t width, uint64_t height, char* message, size_t size);
 
 bool is_png(const std::string& bytes);
 bool is_jpeg(const std::string& bytes);

@@ -17,7 +17,6 @@ namespace ocs::detail {
 
 namespace {
 
-constexpr uint64_t kMaxPixels = uint64_t{1} << 28;  // 256 Mpixel: refuse absurd headers
 
 struct JpegErrors {
   jpeg_error_mgr manager;  // first member: libjpeg hands us a pointer to it
@@ -58,11 +57,7 @@ bool decode_scanlines(jpeg_decompress_struct& cinfo, JpegErrors& errors, const s
   cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
                           : cmyk                                  ? JCS_CMYK
                                                                   : JCS_RGB;
-  if (static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
-    std::snprintf(errors.message, sizeof errors.message, "%ux%u pixels is too large",
-                  cinfo.image_width, cinfo.image_height);
-    return false;
-  }
+  if (!image_size_allowed(cinfo.image_width, cinfo.image_height, errors.message, sizeof errors.message)) return false;
   jpeg_start_decompress(&cinfo);
   const size_t width = cinfo.output_width;
   const size_t stored_channels = static_cast<size_t>(cinfo.output_components);

@@ -15,7 +15,6 @@ namespace ocs::detail {
 
 namespace {
 
-constexpr uint64_t kMaxPixels = uint64_t{1} << 28;  // 256 Mpixel: refuse absurd headers
 
 struct PngState {
   const std::string* bytes = nullptr;
@@ -54,10 +53,7 @@ bool decode_rows(png_structp png, png_infop info, PngState& state, Image& image,
   const png_uint_32 height = png_get_image_height(png, info);
   const int color_type = png_get_color_type(png, info);
   const int bit_depth = png_get_bit_depth(png, info);
-  if (static_cast<uint64_t>(width) * height > kMaxPixels) {
-    std::snprintf(state.message, sizeof state.message, "%ux%u pixels is too large", width, height);
-    return false;
-  }
+  if (!image_size_allowed(width, height, state.message, sizeof state.message)) return false;
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (bit_depth == 16) png_set_strip_16(png);
