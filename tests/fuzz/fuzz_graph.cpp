@@ -9,7 +9,7 @@
 #include "fuzz_util.h"
 #include "io/npy.h"
 #include "onnx/onnx_io.h"
-#include "quant/quantizer.h"
+#include "recipe/quantizer.h"
 #include "random_graph.h"
 
 #include <cmath>

@@ -1,7 +1,7 @@
 // The JSON of `ocs quantize --config` as tools/ocs/cmd_quantize.cpp reads it: parse (a JSON
 // error becomes a UserError there), merge_json, validate.
 #include "fuzz_util.h"
-#include "quant/quantize_options.h"
+#include "recipe/quantize_options.h"
 
 #include <nlohmann/json.hpp>
 
