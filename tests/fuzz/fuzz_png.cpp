@@ -5,10 +5,10 @@
 #include "core/memory_budget.h"
 #include "io/image.h"
 
-// Images larger than 16 MiB of pixels are refused by the memory budget before decoding: large
+// Images larger than 2 MiB of pixels are refused by the memory budget before decoding: large
 // images take the same code paths as small ones, only seconds longer each in the decoder.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  ocs::set_memory_limit(16 << 20);
+  ocs::set_memory_limit(2 << 20);
   return 0;
 }
 
