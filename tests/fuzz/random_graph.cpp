@@ -26,9 +26,8 @@ int64_t window_out(int64_t in, int64_t pad_sum, int64_t kernel, int64_t stride, 
 }
 
 // Empty and repeated node names (legal in ONNX) are always drawn since import names every node
-// (ir/node_names.h). The switch for what triggers the open finding of docs/FUZZING.md, which
-// the campaign and CI otherwise look past to find new ones: OCS_FUZZ_NAN=1: Sqrt, whose
-// negative inputs give NaN.
+// (ir/node_names.h). OCS_FUZZ_NAN=1 draws Sqrt, whose negative inputs give NaN: off by default,
+// as NaN through the fast kernels has had no campaign yet (docs/FUZZING.md, finding 5).
 bool vary_node_names() { return true; }
 
 bool draw_nan() {

@@ -16,6 +16,12 @@ dnnl::stream& dnnl_cpu_stream() {
 
 static std::atomic<int64_t> fallback_count{0};
 void dnnl_note_fallback() { ++fallback_count; }
+
+bool dnnl_holds_nan(const float* data, int64_t count) {
+  bool found = false;
+  for (int64_t i = 0; i < count; ++i) found |= data[i] != data[i];  // no early exit: vectorizes
+  return found;
+}
 int64_t dnnl_fallback_count() { return fallback_count.load(); }
 
 dnnl::memory::dims dnnl_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }

@@ -62,6 +62,11 @@ dnnl::memory dnnl_reorder_now(const dnnl::memory& user, const dnnl::memory::desc
 
 // Counts runs where a fast kernel handed its node to the reference kernel (shape or type outside
 // the fast path). Tests read it to make sure a configuration really ran on oneDNN.
+// True when any of the `count` floats is NaN. oneDNN's max pooling skips NaN (its maximum starts
+// at the lowest float), where ONNX's MaxPool, as our reference kernel reads it, keeps a NaN met
+// first in a window: pooling falls back to the reference on such data.
+bool dnnl_holds_nan(const float* data, int64_t count);
+
 void dnnl_note_fallback();
 int64_t dnnl_fallback_count();
 

@@ -301,6 +301,9 @@ class LayoutPool final : public LayoutKernel {
     DnnlValue& x = *inputs[0];
     if (!x.defined() || !is_float(x)) return false;
     const dnnl::memory src = memory_of(x);
+    const auto* data = static_cast<const float*>(src.get_data_handle());
+    const auto floats = static_cast<int64_t>(src.get_desc().get_size() / sizeof(float));
+    if (kind_ == PoolKind::Max && dnnl_holds_nan(data, floats)) return false;  // the plain path decides
     const auto lock = plans_.lock();
     Plan* found = plans_.get(desc_key(src.get_desc()), [&] { return build_plan(src.get_desc()); });
     if (!found) return false;

@@ -31,6 +31,7 @@ class DnnlPoolKernel final : public FastKernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::Float32) return dnnl_note_fallback(), reference(ctx);
+    if (kind_ == PoolKind::Max && dnnl_holds_nan(x.data<float>(), x.numel())) return dnnl_note_fallback(), reference(ctx);
     const auto lock = plans_.lock();
     PoolPlan* found = plans_.get(x.shape(), [&] { return build_plan(ctx); });
     if (!found) return dnnl_note_fallback(), reference(ctx);
