@@ -1,9 +1,11 @@
 #include "quant/ocs_budget.h"
 
 #include "core/axis_split.h"
+#include "quant/fake_quant.h"
 
 #include <cmath>
 #include <queue>
+#include <tuple>
 
 namespace ocs {
 
@@ -46,14 +48,8 @@ LayerSplits layer_splits(const OcsBudgetLayer& layer) {
   const Tensor& w = *layer.weight;
   OCS_CHECK(w.dtype() == DType::Float32, "OCS budget: float32 weights only");
   const AxisSplit around = split_at_axis(w.shape(), layer.axis);
-  std::vector<double> maxima(static_cast<size_t>(around.channels), 0.0);
-  const float* p = w.data<float>();
-  for (int64_t o = 0; o < around.outer; ++o)
-    for (int64_t c = 0; c < around.channels; ++c)
-      for (int64_t i = 0; i < around.inner; ++i)
-        maxima[c] = std::max(maxima[c], static_cast<double>(std::fabs(p[around.index(o, c, i)])));
   LayerSplits s;
-  for (double m : maxima) s.channel_max.push(m);
+  for (double m : max_abs_per_channel(w, layer.axis)) s.channel_max.push(m);
   s.slice = around.outer * around.inner;
   s.limit = layer.max_splits;
   return s;
@@ -64,21 +60,21 @@ LayerSplits layer_splits(const OcsBudgetLayer& layer) {
 std::vector<int64_t> ocs_budget_splits(const std::vector<OcsBudgetLayer>& layers, int64_t budget) {
   std::vector<LayerSplits> state;
   for (const auto& layer : layers) state.push_back(layer_splits(layer));
-  // (gain per weight added, layer): the best next group of each layer still in the running.
-  using Candidate = std::pair<double, size_t>;
+  // (gain per weight added, layer, splits in the group): the best next group of each layer
+  // still in the running.
+  using Candidate = std::tuple<double, size_t, int64_t>;
   std::priority_queue<Candidate> best;
   auto offer = [&](size_t k) {
     const auto [count, after] = state[k].next_group();
     const double r = state[k].range();
     if (count == 0 || after <= 0 || state[k].taken + count > state[k].limit) return;
-    best.push({20.0 * std::log10(r / after) / static_cast<double>(count * state[k].slice), k});
+    best.push({20.0 * std::log10(r / after) / static_cast<double>(count * state[k].slice), k, count});
   };
   for (size_t k = 0; k < state.size(); ++k) offer(k);
   int64_t left = budget;
   while (!best.empty()) {
-    const size_t k = best.top().second;
+    const auto [gain, k, count] = best.top();
     best.pop();
-    const int64_t count = state[k].next_group().first;
     if (count * state[k].slice > left) continue;  // too dear for what is left; cheaper ones may fit
     state[k].take(count);
     left -= count * state[k].slice;
