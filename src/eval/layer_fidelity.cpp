@@ -1,8 +1,36 @@
 #include "eval/layer_fidelity.h"
 
+#include "core/axis_split.h"
+
 #include <fmt/format.h>
 
 namespace ocs {
+
+namespace {
+
+// A layer whose output channels weight OCS widened (passes/absorb_channel_gathers.h) computes the
+// original channels first and copies after them: compare those first ones. Other shapes pass
+// through (Fidelity reports a mismatch).
+Tensor original_channels(const Tensor& output, const Shape& reference) {
+  if (output.rank() != static_cast<int64_t>(reference.size()) || output.dtype() != DType::Float32) return output.clone();
+  int64_t axis = -1;
+  for (int64_t a = 0; a < output.rank(); ++a)
+    if (output.dim(a) != reference[a]) {
+      if (axis >= 0 || output.dim(a) < reference[a]) return output.clone();
+      axis = a;
+    }
+  if (axis < 0) return output.clone();
+  const AxisSplit in = split_at_axis(output.shape(), axis), out = split_at_axis(reference, axis);
+  Tensor slice(DType::Float32, reference);
+  const float* src = output.data<float>();
+  float* dst = slice.data<float>();
+  for (int64_t o = 0; o < out.outer; ++o)
+    for (int64_t c = 0; c < out.channels; ++c)
+      for (int64_t r = 0; r < out.inner; ++r) dst[out.index(o, c, r)] = src[in.index(o, c, r)];
+  return slice;
+}
+
+}  // namespace
 
 LayerFidelity::LayerFidelity(const Graph& reference, const Graph& quantized)
     : reference_(&reference), quantized_(&quantized) {
@@ -32,7 +60,7 @@ Observer LayerFidelity::quantized_observer() {
     if (it == by_value_.end()) return;
     auto ref = reference_values_.find(it->first);
     if (ref == reference_values_.end()) return;  // the float run did not produce it this batch
-    layers_[it->second].fidelity.add(ref->second, tensor);
+    layers_[it->second].fidelity.add(ref->second, original_channels(tensor, ref->second.shape()));
   };
 }
 

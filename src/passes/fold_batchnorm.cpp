@@ -15,7 +15,19 @@ struct BatchNormMatch {
   NodeId layer = -1;
   int64_t channels = 0;
   int64_t weight_out_axis = 0;  // of the layer's weight (passes/weighted_layer.h)
+  ValueId params[5] = {kNoValue, kNoValue, kNoValue, kNoValue, kNoValue};  // BN's 1..4, as constants
 };
+
+// The constant behind `id`: itself, or what a chain of Identity nodes passes on (PyTorch exports
+// a parameter shared by two modules as an Identity of the first one's initializer).
+ValueId through_identity(const Graph& graph, ValueId id) {
+  while (id != kNoValue && !graph.values[id].constant) {
+    const auto p = graph.producer(id);
+    if (!p || graph.nodes[*p].op_type != "Identity" || !graph.nodes[*p].domain.empty()) return id;
+    id = graph.nodes[*p].inputs[0];
+  }
+  return id;
+}
 
 bool is_float_constant(const Graph& graph, ValueId id) {
   return id != kNoValue && graph.values[id].constant &&
@@ -73,10 +85,11 @@ std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
   } else {
     return std::nullopt;
   }
-  for (size_t i = 1; i < 5; ++i)
-    if (!is_float_constant(graph, bn.inputs[i]) ||
-        graph.values[bn.inputs[i]].constant->numel() != m.channels)
+  for (size_t i = 1; i < 5; ++i) {
+    m.params[i] = through_identity(graph, bn.inputs[i]);
+    if (!is_float_constant(graph, m.params[i]) || graph.values[m.params[i]].constant->numel() != m.channels)
       return std::nullopt;
+  }
   return m;
 }
 
@@ -96,7 +109,7 @@ Tensor scale_along(const Tensor& w, int64_t axis, const std::vector<double>& a) 
 
 void rewrite(Graph& graph, const BatchNormMatch& m) {
   const Node bn = graph.nodes[m.bn];
-  auto param = [&](int i) { return graph.values[bn.inputs[i]].constant->to_double_vector(); };
+  auto param = [&](int i) { return graph.values[m.params[i]].constant->to_double_vector(); };
   const std::vector<double> gamma = param(1), beta = param(2), mean = param(3), var = param(4);
   const double epsilon = bn.attr_float("epsilon", 1e-5f);
   // a = gamma / sqrt(var + eps), in double as the reference kernel computes it.

@@ -9,7 +9,7 @@
 //
 // Matched when exact (pure condition, no rewriting): a default-domain BatchNormalization whose
 // input X is produced by a Conv or Gemm, X has that BN as its only consumer and is not a graph
-// output, scale/B/mean/var are float32 constants with one entry per output channel, the layer's
+// output, scale/B/mean/var are float32 constants (or Identity nodes of such: a parameter PyTorch shares) with one entry per output channel, the layer's
 // weight (and bias) are float32 constants, and the BN runs in inference mode (training_mode = 0
 // from opset 14; its optional statistic outputs unused).
 #pragma once

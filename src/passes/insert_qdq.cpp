@@ -39,6 +39,14 @@
 //
 // t == 0 (an all-zero weight channel, a dead activation): scale = 1 and q = 0 everywhere
 // (activation: Clip(x, 0, 0)), the limit of the grid as t -> 0.
+//
+// Deploy layout: the same Clip and grid, codes in uint8. A signed grid takes the zero point
+// z = 2^(b-1): QuantizeLinear computes sat_u8(round(x / scale) + z) = q_s8 + z (the clipped
+// round(x / scale) lies in [-z, z - 1], so no saturation is reached), and DequantizeLinear gives
+// (q_s8 + z - z) * scale = q_s8 * scale: the values of the signed grid, exactly. A Gather
+// commutes with a per-tensor QuantizeLinear (both act element by element on what they move), so
+// Gather(Q(x)) = Q(Gather(x)). The int32 bias: b_hat = round(b / s_b) * s_b with s_b = fl(s_x * s_w)
+// (the product runtimes assume for QLinearConv), an error of at most s_b / 2 per output.
 #include "passes/insert_qdq.h"
 #include "passes/graph_edit.h"
 #include "passes/raise_opset.h"
@@ -173,6 +181,7 @@ std::vector<LayerInputs> validate_plan(const Graph& graph, const QdqPlan& plan, 
     }
     if (layer.activation) {
       check_bits(node, "activation", layer.activation->bits);
+      if (plan.layout == QdqLayout::Deploy && layer.activation->bits > 8) needs.round = true;
       check_threshold(node, "activation", layer.activation->threshold);
       const Value& x = graph.values[node.inputs[0]];
       if (x.dtype != DType::Float32 && x.dtype != DType::Undefined)
@@ -181,6 +190,20 @@ std::vector<LayerInputs> validate_plan(const Graph& graph, const QdqPlan& plan, 
       if (layer.activation->bits > 8) needs.round = true;
       else needs.qdq = true;
     }
+  }
+  for (const QdqTensor& t : plan.tensors) {
+    OCS_CHECK(plan.layout == QdqLayout::Deploy, "quantized tensors are a Deploy layout plan");
+    const ValueId v = graph.find_value(t.value);
+    if (v == kNoValue) user_error("quantization plan: the model has no tensor named '{}'", t.value);
+    const Value& value = graph.values[v];
+    if (value.constant || (value.dtype != DType::Float32 && value.dtype != DType::Undefined))
+      user_error("quantization plan: tensor '{}' is not a float activation", t.value);
+    if (t.grid.bits < 2 || t.grid.bits > 16)
+      user_error("quantization plan: tensor '{}': bits {} is outside 2..16", t.value, t.grid.bits);
+    if (!std::isfinite(t.grid.threshold) || t.grid.threshold < 0.0f)
+      user_error("quantization plan: tensor '{}': threshold {} must be finite and >= 0", t.value, t.grid.threshold);
+    if (t.grid.bits > 8) needs.round = true;
+    else needs.qdq = true;
   }
   return matched;
 }
@@ -211,17 +234,36 @@ void raise_opset_for(Graph& graph, const OpsetNeeds& needs) {
 
 // The rewrite: new nodes queued per layer, then spliced in before it.
 struct QdqRewrite {
+  QdqRewrite(Graph& g, QdqReport& r) : graph(g), names(g), report(r) {}
   Graph& graph;
   NameTable names;
   QdqReport& report;
   std::map<NodeId, std::vector<Node>> insert_before;
+  std::map<NodeId, std::vector<Node>> insert_after;  // Deploy: after a tensor's producer
+  std::vector<Node> at_start;                        // Deploy: for graph inputs
   std::map<ChainKey, ValueId> chains;
   std::map<WeightKey, std::pair<ValueId, std::vector<float>>> weight_feeds;  // -> feed, scales
   std::set<ValueId> old_weights;
+  // Deploy: the quantized tensors and their grids, the Gathers moved onto codes, and per layer
+  // the tensor its input is quantized as.
+  std::map<ValueId, QdqActivation> points;
+  std::set<NodeId> gathers_on_codes;
+  std::map<NodeId, ValueId> layer_point;
 
   void quantize_weight_input(NodeId node_id, const QdqWeight& plan, int64_t axis, QdqReport::Layer& entry);
   void quantize_activation_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry);
+  // Deploy.
+  void add_point(ValueId v, const QdqActivation& a, const std::string& what);
+  void deploy_layer_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry);
+  void quantize_points();
+  void quantize_bias(NodeId node_id, const QdqWeight& w, const QdqReport::Layer& entry);
   void splice();
+
+  // Clip (for b < 8 or t == 0) then QuantizeLinear/DequantizeLinear (or Div/Round/Mul above 8
+  // bits) of `x` into `pending`; returns the dequantized value, and the codes in `codes` (kNoValue
+  // above 8 bits). `uint8_codes`: the Deploy encoding of signed grids.
+  ValueId quantize_chain(ValueId x, const QdqActivation& a, bool uint8_codes, std::vector<Node>& pending,
+                         ValueId* codes = nullptr, ValueId* scale_value = nullptr, ValueId* zero_value = nullptr);
 };
 
 void QdqRewrite::quantize_weight_input(NodeId node_id, const QdqWeight& plan, int64_t axis, QdqReport::Layer& entry) {
@@ -266,20 +308,28 @@ void QdqRewrite::quantize_weight_input(NodeId node_id, const QdqWeight& plan, in
 }
 
 void QdqRewrite::quantize_activation_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry) {
-  std::vector<Node>& pending = insert_before[node_id];
   const ValueId x = graph.nodes[node_id].inputs[0];
-  // Grid: signed [-2^(b-1), M] with M = 2^(b-1) - 1 steps over t; unsigned [0, 2^b - 1].
-  const float scale = grid_step(a.threshold, grid_max_code(a.bits, a.is_unsigned));
-  entry.activation_scale = scale;
+  entry.activation_scale = grid_step(a.threshold, grid_max_code(a.bits, a.is_unsigned));
   const ChainKey key{x, a.bits, a.threshold, a.is_unsigned};
   if (auto found = chains.find(key); found != chains.end()) {  // same parameters, same chain
     graph.nodes[node_id].inputs[0] = found->second;
     return;
   }
-  const Value x_value = graph.values[x];
+  const ValueId dequantized = quantize_chain(x, a, false, insert_before[node_id]);
+  chains.emplace(key, dequantized);
+  ++report.activation_chains;
+  graph.nodes[node_id].inputs[0] = dequantized;
+}
+
+ValueId QdqRewrite::quantize_chain(ValueId x, const QdqActivation& a, bool uint8_codes, std::vector<Node>& pending,
+                                   ValueId* codes, ValueId* scale_value, ValueId* zero_value) {
+  // Grid: signed [-2^(b-1), M] with M = 2^(b-1) - 1 steps over t; unsigned [0, 2^b - 1].
+  const float scale = grid_step(a.threshold, grid_max_code(a.bits, a.is_unsigned));
+  const Value x_value = graph.values[x];  // copy: add_value below may reallocate
   const std::string base = x_value.name;
   // lo = -2^(b-1) * scale exactly (power-of-two multiple), hi = t; see the proof above.
-  float lo = a.is_unsigned ? 0.0f : -static_cast<float>(int64_t{1} << (a.bits - 1)) * scale;
+  const int64_t half = int64_t{1} << (a.bits - 1);
+  float lo = a.is_unsigned ? 0.0f : -static_cast<float>(half) * scale;
   float hi = a.threshold;
   if (a.threshold == 0.0f) lo = hi = 0.0f;
 
@@ -299,13 +349,19 @@ void QdqRewrite::quantize_activation_input(NodeId node_id, const QdqActivation& 
   }
   const ValueId s = add_constant(graph, names, base + "_scale", Tensor::scalar<float>(scale));
   const ValueId dequantized = add_activation(graph, names, base + "_dequantized", DType::Float32, x_value.shape);
+  if (codes) *codes = kNoValue;
   if (a.bits <= 8) {
-    const DType q_type = a.is_unsigned ? DType::UInt8 : DType::Int8;
-    const ValueId z = add_constant(graph, names, base + "_zero_point",
-                                   a.is_unsigned ? Tensor::scalar<uint8_t>(0) : Tensor::scalar<int8_t>(0));
+    const bool u8 = a.is_unsigned || uint8_codes;
+    const DType q_type = u8 ? DType::UInt8 : DType::Int8;
+    Tensor zero = u8 ? Tensor::scalar<uint8_t>(a.is_unsigned ? 0 : static_cast<uint8_t>(half))
+                     : Tensor::scalar<int8_t>(0);
+    const ValueId z = add_constant(graph, names, base + "_zero_point", std::move(zero));
     const ValueId q = add_activation(graph, names, base + "_quantized", q_type, x_value.shape);
     pending.push_back(make_node(names, "QuantizeLinear", base + "_QuantizeLinear", {current, s, z}, {q}));
     pending.push_back(make_node(names, "DequantizeLinear", base + "_DequantizeLinear", {q, s, z}, {dequantized}));
+    if (codes) *codes = q;
+    if (scale_value) *scale_value = s;
+    if (zero_value) *zero_value = z;
   } else {
     // Above 8 bits: q = Round(x / scale) as a float, x_hat = q * scale.
     const ValueId divided = add_activation(graph, names, base + "_divided", DType::Float32, x_value.shape);
@@ -314,20 +370,119 @@ void QdqRewrite::quantize_activation_input(NodeId node_id, const QdqActivation& 
     pending.push_back(make_node(names, "Round", base + "_Round", {divided}, {rounded}));
     pending.push_back(make_node(names, "Mul", base + "_Mul", {rounded, s}, {dequantized}));
   }
-  chains.emplace(key, dequantized);
-  ++report.activation_chains;
-  graph.nodes[node_id].inputs[0] = dequantized;
+  return dequantized;
+}
+
+// ---- the Deploy layout -----------------------------------------------------------------------
+
+void QdqRewrite::add_point(ValueId v, const QdqActivation& a, const std::string& what) {
+  const auto [it, added] = points.emplace(v, a);
+  const QdqActivation& b = it->second;
+  OCS_CHECK(added || (a.bits == b.bits && a.threshold == b.threshold && a.is_unsigned == b.is_unsigned),
+            "tensor '{}' ({}) is given two different grids", graph.values[v].name, what);
+}
+
+// A Gather with constant indices reading a float tensor that only it reads the output of.
+std::optional<NodeId> gather_in_front(const Graph& graph, ValueId x) {
+  const auto p = graph.producer(x);
+  if (!p) return std::nullopt;
+  const Node& g = graph.nodes[*p];
+  if (g.op_type != "Gather" || !is_default_domain(g.domain) || g.inputs.size() != 2) return std::nullopt;
+  if (!graph.values[g.inputs[1]].constant || graph.values[g.inputs[0]].constant) return std::nullopt;
+  if (!has_single_consumer(graph, x)) return std::nullopt;
+  return *p;
+}
+
+void QdqRewrite::deploy_layer_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry) {
+  entry.activation_scale = grid_step(a.threshold, grid_max_code(a.bits, a.is_unsigned));
+  ValueId x = graph.nodes[node_id].inputs[0];
+  if (const auto gather = gather_in_front(graph, x); gather && a.bits <= 8) {
+    gathers_on_codes.insert(*gather);
+    x = graph.nodes[*gather].inputs[0];
+  }
+  add_point(x, a, graph.nodes[node_id].describe() + "'s input");
+  layer_point[node_id] = x;
+}
+
+// Every point: [Clip ->] QuantizeLinear -> DequantizeLinear right after its producer; its readers
+// read the dequantized value, a moved Gather reads the codes and gets its own DequantizeLinear.
+void QdqRewrite::quantize_points() {
+  std::map<ValueId, ValueId> dequantized_of, codes_of;
+  for (const auto& [v, a] : points) {
+    const auto producer = graph.producer(v);
+    std::vector<Node>& pending = producer ? insert_after[*producer] : at_start;
+    ValueId codes = kNoValue, s = kNoValue, z = kNoValue;
+    dequantized_of[v] = quantize_chain(v, a, true, pending, &codes, &s, &z);
+    codes_of[v] = codes;
+    ++report.activation_chains;
+    for (NodeId g : gathers_on_codes) {
+      if (graph.nodes[g].inputs[0] != v) continue;
+      // Gather on the codes, then its own DequantizeLinear in front of the layer.
+      const ValueId gathered = graph.nodes[g].outputs[0];
+      const Value out = graph.values[gathered];
+      graph.values[gathered].dtype = graph.values[codes].dtype;
+      const ValueId deq = add_activation(graph, names, out.name + "_dequantized", DType::Float32, out.shape);
+      insert_after[g].push_back(make_node(names, "DequantizeLinear", out.name + "_DequantizeLinear", {gathered, s, z}, {deq}));
+      for (NodeId reader : graph.consumers(gathered))
+        for (ValueId& in : graph.nodes[reader].inputs)
+          if (in == gathered) in = deq;
+      graph.nodes[g].inputs[0] = codes;
+      ++report.gathers_on_codes;
+    }
+  }
+  // The readers of each point (nodes of the graph; the new nodes read the original on purpose).
+  for (NodeId n = 0; n < static_cast<NodeId>(graph.nodes.size()); ++n)
+    for (ValueId& in : graph.nodes[n].inputs)
+      if (auto d = dequantized_of.find(in); d != dequantized_of.end() && !gathers_on_codes.count(n)) in = d->second;
+}
+
+// The bias as int32 codes on s_x * s_w (QLinearConv's and QGemm's form), when it is a constant
+// with one value per output channel and every code fits.
+void QdqRewrite::quantize_bias(NodeId node_id, const QdqWeight& w, const QdqReport::Layer& entry) {
+  const Node& node = graph.nodes[node_id];
+  if (w.bits > 8 || entry.activation_scale == 0.0f || node.inputs.size() < 3 || node.inputs[2] == kNoValue) return;
+  if (node.op_type == "MatMul") return;
+  const Value bias = graph.values[node.inputs[2]];
+  if (!bias.constant || bias.constant->dtype() != DType::Float32 || bias.constant->rank() != 1) return;
+  const int64_t channels = bias.constant->numel();
+  if (entry.weight_scales.size() != 1 && static_cast<int64_t>(entry.weight_scales.size()) != channels) return;
+  std::vector<float> scales(static_cast<size_t>(channels));
+  std::vector<int32_t> codes(static_cast<size_t>(channels));
+  const float* b = bias.constant->data<float>();
+  for (int64_t c = 0; c < channels; ++c) {
+    const float s = entry.activation_scale * entry.weight_scales[entry.weight_scales.size() == 1 ? 0 : c];
+    const double q = std::nearbyint(static_cast<double>(b[c]) / static_cast<double>(s));
+    if (!(s > 0.0f) || !std::isfinite(q) || std::fabs(q) > 2147483647.0) return;  // stays float
+    scales[c] = s;
+    codes[c] = static_cast<int32_t>(q);
+  }
+  const bool per_channel = entry.weight_scales.size() != 1;
+  const ValueId q = add_constant(graph, names, bias.name + "_quantized", Tensor::from_vector<int32_t>({channels}, codes));
+  const ValueId s = add_constant(graph, names, bias.name + "_scale",
+                                 per_channel ? Tensor::from_vector<float>({channels}, scales) : Tensor::scalar<float>(scales[0]));
+  const ValueId z = add_constant(graph, names, bias.name + "_zero_point",
+                                 per_channel ? Tensor(DType::Int32, {channels}) : Tensor::scalar<int32_t>(0));
+  const ValueId feed = add_activation(graph, names, bias.name + "_dequantized", DType::Float32, bias.shape);
+  Node dq = make_node(names, "DequantizeLinear", bias.name + "_DequantizeLinear", {q, s, z}, {feed});
+  if (per_channel) dq.attributes["axis"] = int_attribute(0);
+  insert_before[node_id].push_back(std::move(dq));
+  old_weights.insert(graph.nodes[node_id].inputs[2]);
+  graph.nodes[node_id].inputs[2] = feed;
+  ++report.biases_int32;
 }
 
 // Splices the new nodes in, keeping topological order: each group goes right before the layer
 // that reads it, and it reads only values defined before that layer.
 void QdqRewrite::splice() {
-  std::vector<Node> nodes;
+  std::vector<Node> nodes = std::move(at_start);
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     auto it = insert_before.find(static_cast<NodeId>(n));
     if (it != insert_before.end())
       for (Node& extra : it->second) nodes.push_back(std::move(extra));
     nodes.push_back(std::move(graph.nodes[n]));
+    auto after = insert_after.find(static_cast<NodeId>(n));
+    if (after != insert_after.end())
+      for (Node& extra : after->second) nodes.push_back(std::move(extra));
   }
   graph.nodes = std::move(nodes);
   if (!old_weights.empty()) drop_unused_constants(graph, old_weights);
@@ -351,14 +506,22 @@ QdqReport insert_qdq(Graph& graph, const QdqPlan& plan) {
   std::vector<size_t> order(plan.layers.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return matched[a].node < matched[b].node; });
-  QdqRewrite rewrite{graph, NameTable(graph), report, {}, {}, {}, {}};  // names after raise_opset's
+  QdqRewrite rewrite(graph, report);  // names after raise_opset's
+  const bool deploy = plan.layout == QdqLayout::Deploy;
   for (size_t k : order) {
     const QdqLayer& layer = plan.layers[k];
     QdqReport::Layer entry;
     entry.node = layer.node;
     if (layer.weight) rewrite.quantize_weight_input(matched[k].node, *layer.weight, matched[k].channel_axis, entry);
-    if (layer.activation) rewrite.quantize_activation_input(matched[k].node, *layer.activation, entry);
+    if (layer.activation && deploy) rewrite.deploy_layer_input(matched[k].node, *layer.activation, entry);
+    else if (layer.activation) rewrite.quantize_activation_input(matched[k].node, *layer.activation, entry);
+    if (deploy && layer.weight && layer.activation && layer.activation->bits <= 8)
+      rewrite.quantize_bias(matched[k].node, *layer.weight, entry);
     report.layers.push_back(std::move(entry));
+  }
+  if (deploy) {
+    for (const QdqTensor& t : plan.tensors) rewrite.add_point(graph.find_value(t.value), t.grid, "tensor");
+    rewrite.quantize_points();
   }
   rewrite.splice();
   graph.verify();

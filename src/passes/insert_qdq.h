@@ -14,6 +14,19 @@
 // Bit widths 2..16; above 8 bits ONNX 1.12 has no integer type for QuantizeLinear, so the grid is
 // emulated in float (see insert_qdq.cpp). The algebra, and the proof that Clip makes b < 8 exact,
 // is in insert_qdq.cpp.
+//
+// Two layouts (docs/QUANTIZE.md, "Two layouts"):
+//   Inputs  the paper's simulation: the chain above on each layer's input only, int8 codes
+//           (uint8 for an unsigned grid), the layer's own input (an OCS Gather stays float).
+//   Deploy  what runtimes fuse into 8-bit kernels: the quantized tensors are the layers' inputs
+//           plus `tensors` (layer outputs, tensors between layers: analysis/int8_tensors.h), each
+//           quantized once right after its producer and read by all its readers through one
+//           DequantizeLinear; codes always uint8 (a signed b-bit grid with zero point 2^(b-1),
+//           q_u8 = q_s8 + 2^(b-1), the same values); a Gather with constant indices in front of
+//           a layer (weight OCS's channel duplication) moves between QuantizeLinear and
+//           DequantizeLinear, onto the codes; and a layer with both grids at <= 8 bits gets its
+//           bias as int32 codes on the scale s_x * s_w behind a DequantizeLinear (the form
+//           QLinearConv and QGemm take; b_q = round(b / (s_x s_w)), float when it overflows).
 #pragma once
 
 #include "ir/graph.h"
@@ -46,15 +59,28 @@ struct QdqLayer {
   std::optional<QdqActivation> activation;  // absent: the input activation stays float
 };
 
+// A tensor quantized on its own (Deploy layout): a value name and its grid.
+struct QdqTensor {
+  std::string value;
+  QdqActivation grid;
+};
+
+enum class QdqLayout { Inputs, Deploy };
+
 struct QdqPlan {
   std::vector<QdqLayer> layers;
+  std::vector<QdqTensor> tensors = {};  // Deploy only
+  QdqLayout layout = QdqLayout::Inputs;
 };
 
 // What the pass did (for reports and tests).
 struct QdqReport {
   int weights_quantized = 0;       // DequantizeLinear nodes (or float grids for bits > 8); a
                                    // weight read by several layers (same grid) counts once
-  int activation_chains = 0;       // distinct chains inserted (shared by layers reading one x)
+  int activation_chains = 0;       // distinct chains inserted (shared by layers reading one x;
+                                   // Deploy: every quantized tensor)
+  int gathers_on_codes = 0;        // Deploy: Gathers moved onto the uint8 codes
+  int biases_int32 = 0;            // Deploy: biases written as int32 codes
   int64_t opset_before = 0;
   int64_t opset_after = 0;
   struct Layer {

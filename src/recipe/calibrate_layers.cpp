@@ -21,7 +21,9 @@ const Node* find_node(const Graph& graph, const std::string& name) {
 }  // namespace
 
 std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const std::vector<std::string>& layers,
-                                                    SampleSource& source, int threads, const std::string& label) {
+                                                    SampleSource& source, int threads, const std::string& label,
+                                                    const std::vector<std::string>& tensors,
+                                                    std::map<std::string, TensorStats>* tensor_stats) {
   auto shared = std::make_shared<const Graph>(graph);
   Session session(shared, {false, threads});
   std::vector<WatchedValue> watched;
@@ -33,6 +35,11 @@ std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const st
     input_of[name] = x;
     if (shared->values[x].constant || !seen.insert(x).second) continue;
     watched.push_back({x, data_channel_axis(*node, *shared)});
+  }
+  for (const auto& name : tensors) {
+    const ValueId x = shared->find_value(name);
+    OCS_CHECK(x != kNoValue && !shared->values[x].constant, "calibration: no activation named '{}'", name);
+    if (seen.insert(x).second) watched.push_back({x, kNoChannelAxis});
   }
   Calibrator calibrator(*shared, watched);
   source.rewind();
@@ -55,6 +62,8 @@ std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const st
   std::map<std::string, TensorStats> stats;
   for (const auto& [name, x] : input_of)
     if (!shared->values[x].constant) stats.emplace(name, calibrator.stats(x));
+  if (tensor_stats)
+    for (const auto& name : tensors) tensor_stats->emplace(name, calibrator.stats(shared->find_value(name)));
   return stats;
 }
 

@@ -37,6 +37,9 @@ struct LayerPlan {
   std::vector<int64_t> channels_split;  // original channel of each appended channel
   double weights_added_percent = 0.0;
   std::optional<double> weight_sqnr_db_ocs;
+  // How the input channels the split needs are made: a Gather in front of the layer, the
+  // producer layer's output channels duplicated, or a Gather on the 8-bit codes (and why).
+  std::string channel_duplication;
 
   // The weight grid: per tensor, its threshold (OCS's, else the clip method's); per channel,
   // one threshold per output channel.
@@ -48,6 +51,17 @@ struct LayerPlan {
   bool act_unsigned = false;             // uint grid: the input is non-negative and asked for
   std::optional<double> act_threshold;   // chosen by the activation clip method
   bool act_quantized = false;            // QuantizeLinear/DequantizeLinear inserted
+};
+
+// A tensor the deployable layout quantizes besides the layers' inputs, or a layer input whose
+// grid it shares (analysis/int8_tensors.h).
+struct TensorPlan {
+  std::string value;         // the tensor's name in the float model
+  std::string role;          // "layer input", "layer output", "between layers"
+  bool layer_input = false;
+  std::string same_grid_as;  // the input of the value-moving op computing it, when it copies its grid
+  bool is_unsigned = false;
+  double threshold = 0.0;
 };
 
 // A step of the recipe as the report lists it.
@@ -64,6 +78,7 @@ struct QuantizePlan {
   int64_t weights_before = 0;     // every constant of the model after specialization
   int64_t weights_after_ocs = 0;  // the same count after the OCS passes
   int64_t batchnorms_folded = 0;
+  std::vector<TensorPlan> int8_tensors;  // deployable layout, in graph order
   // --max-overhead: the cap in percent and in weights weight OCS could still add under it.
   std::optional<double> max_overhead_percent;
   int64_t overhead_budget = 0;

@@ -40,8 +40,10 @@ void QuantizeOptions::validate() const {
   if (split != "qa" && split != "naive") user_error("--split '{}' is unknown; use qa or naive", split);
   check_clip("--wclip", weight_clip);
   check_clip("--aclip", activation_clip);
-  if (format != "qdq" && format != "split-float")
-    user_error("--format '{}' is unknown; use qdq or split-float", format);
+  if (format != "qdq" && format != "qdq-inputs" && format != "split-float")
+    user_error("--format '{}' is unknown; use qdq (deployable), qdq-inputs (the paper's layout) or split-float", format);
+  if (signed_activations && unsigned_activations)
+    user_error("--signed-activations and --unsigned-activations contradict each other; give one");
   if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
   parse_fixed_values(fix_input, "--fix-input");
   parse_fixed_shapes(fix_shape, "--fix-shape");
@@ -53,7 +55,14 @@ OcsSplitMode QuantizeOptions::split_mode() const {
 }
 
 OutputFormat QuantizeOptions::output_format() const {
-  return format == "split-float" ? OutputFormat::SplitFloat : OutputFormat::Qdq;
+  if (format == "split-float") return OutputFormat::SplitFloat;
+  return format == "qdq-inputs" ? OutputFormat::QdqInputs : OutputFormat::Qdq;
+}
+
+bool QuantizeOptions::writes_qdq() const { return output_format() != OutputFormat::SplitFloat; }
+
+bool QuantizeOptions::unsigned_grid() const {
+  return output_format() == OutputFormat::Qdq ? !signed_activations : unsigned_activations;
 }
 
 nlohmann::json QuantizeOptions::to_json() const {
@@ -61,6 +70,7 @@ nlohmann::json QuantizeOptions::to_json() const {
           {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
           {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
+          {"signed_activations", signed_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
           {"fold_batchnorm", fold_batchnorm}, {"fix_input", fix_input}, {"fix_shape", fix_shape}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
           {"force", force}, {"threads", threads}};
@@ -84,6 +94,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "aclip") activation_clip = value.get<std::string>();
       else if (key == "per_channel") per_channel = value.get<bool>();
       else if (key == "unsigned_activations") unsigned_activations = value.get<bool>();
+      else if (key == "signed_activations") signed_activations = value.get<bool>();
       else if (key == "keep_first_last_float") keep_first_last_float = value.get<bool>();
       else if (key == "exclude") exclude = value.get<std::vector<std::string>>();
       else if (key == "fold_batchnorm") fold_batchnorm = value.get<bool>();

@@ -12,9 +12,10 @@
 
 namespace ocs {
 
-// What `ocs quantize` writes: a QDQ model (weights and activations on their grids) or the
-// OCS-split float model (the splits only, for studying them).
-enum class OutputFormat { Qdq, SplitFloat };
+// What `ocs quantize` writes (docs/QUANTIZE.md, "Two layouts"): the deployable QDQ model
+// (runtimes fuse it into 8-bit kernels), the paper's simulation layout (quantizers on the layers'
+// inputs only), or the OCS-split float model (the splits only, for studying them).
+enum class OutputFormat { Qdq, QdqInputs, SplitFloat };
 
 struct QuantizeOptions {
   // Data.
@@ -35,7 +36,9 @@ struct QuantizeOptions {
   std::string weight_clip = "max";      // max | mse | aciq | kl | percentile[:P]
   std::string activation_clip = "max";  // same
   bool per_channel = false;             // per-output-channel weight scales (not the paper's)
-  bool unsigned_activations = false;    // uint grid for non-negative activations (after ReLU)
+  bool unsigned_activations = false;    // qdq-inputs: uint grid for non-negative activations
+  bool signed_activations = false;      // qdq: keep the signed grid on non-negative activations
+                                        // (by default they take the unsigned one there)
   // Which layers.
   bool keep_first_last_float = true;  // the reference's policy: first conv and last FC stay float
   std::vector<std::string> exclude;   // node names left in float
@@ -49,7 +52,7 @@ struct QuantizeOptions {
   // that their input and recurrent weights and the hidden state are quantized (docs/RECURRENT.md).
   bool unroll_recurrent = true;
   // Output.
-  std::string format = "qdq";  // qdq | split-float
+  std::string format = "qdq";  // qdq | qdq-inputs | split-float
   std::string report;          // JSON report path ("" = OUT.report.json)
   bool force = false;          // overwrite an existing output
   int threads = 0;
@@ -58,6 +61,11 @@ struct QuantizeOptions {
   // The spellings above as the recipe reads them (validate() has accepted them).
   OcsSplitMode split_mode() const;     // from `split`
   OutputFormat output_format() const;  // from `format`
+  bool writes_qdq() const;             // qdq or qdq-inputs
+  // Whether non-negative activations take the unsigned grid: the default of the deployable
+  // layout (a runtime folds a Relu into a quantizer whose grid starts at 0), asked for in the
+  // paper's layout with `unsigned_activations`.
+  bool unsigned_grid() const;
   nlohmann::json to_json() const;
   // Fills the fields present in `config`; unknown keys are a UserError naming them.
   void merge_json(const nlohmann::json& config, const std::string& origin);

@@ -1,9 +1,11 @@
 #include "recipe/quantizer.h"
 
+#include "analysis/int8_tensors.h"
 #include "analysis/subgraph_layers.h"
 #include "calib/clip_method.h"
 #include "core/axis_split.h"
 #include "core/error.h"
+#include "passes/absorb_channel_gathers.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
@@ -33,7 +35,8 @@ using Clock = std::chrono::steady_clock;
 struct Recipe {
   Recipe(const Graph& float_graph, const QuantizeOptions& o, SampleSource* source, CalibrationCache* c)
       : options(o), calib(source), cache(c), graph(float_graph),
-        quantize_activations(o.activation_bits > 0 && o.output_format() == OutputFormat::Qdq),
+        quantize_activations(o.activation_bits > 0 && o.writes_qdq()),
+        deploy(o.output_format() == OutputFormat::Qdq),
         act_ocs(o.act_ocs_ratio > 0),
         act_bits(o.activation_bits > 0 ? o.activation_bits : 8) {}
 
@@ -43,10 +46,17 @@ struct Recipe {
   Graph graph;
   QuantizePlan plan;
   const bool quantize_activations;
+  const bool deploy;  // the deployable layout (insert_qdq.h, QdqLayout::Deploy)
   const bool act_ocs;
   const int act_bits;  // the activation grid's bits (8 when activations stay float but are split)
   std::unique_ptr<ClipMethod> weight_clip, activation_clip;
   std::map<std::string, TensorStats> act_stats;  // step 3, per quantized layer
+  // Deployable layout: the tensors it quantizes, chosen on the float graph (values by name), the
+  // input each layer had there, and the statistics of the tensors that take their own grid.
+  std::vector<TensorPlan> int8;
+  std::vector<std::string> int8_names;
+  std::map<std::string, std::string> float_input_of;
+  std::map<std::string, TensorStats> tensor_stats;
   int64_t layer_weights_before = 0;              // weights of the quantized layers before OCS
   Clock::time_point start = Clock::now();        // of the step being timed
 
@@ -77,18 +87,6 @@ bool shared_weight(const Graph& graph, const Node& node) {
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
     if (graph.nodes[id].inputs.size() > 1 && graph.nodes[id].inputs[1] == node.inputs[1] && is_weighted_layer(graph, id)) ++readers;
   return readers > 1;
-}
-
-bool non_negative_producer(const Graph& graph, ValueId value) {
-  auto producer = graph.producer(value);
-  if (!producer) return false;
-  const Node& node = graph.nodes[*producer];
-  if (node.op_type == "Relu" || node.op_type == "Sigmoid" || node.op_type == "Softmax") return true;
-  if (node.op_type == "Clip" && node.inputs.size() > 1 && node.inputs[1] != kNoValue) {
-    const auto& min = graph.values[node.inputs[1]].constant;
-    return min && min->numel() == 1 && min->to_double_vector()[0] >= 0.0;
-  }
-  return false;
 }
 
 int64_t weight_count(const Graph& graph) {
@@ -220,20 +218,47 @@ void weight_baseline(Recipe& r) {
   }
 }
 
+// Step 2b (deployable layout): the tensors quantized besides the layers' inputs
+// (analysis/int8_tensors.h), chosen on the float graph. An activation-split layer's input is
+// split before it is quantized, so it is no such tensor.
+void choose_int8_tensors(Recipe& r) {
+  if (!r.deploy || !r.quantize_activations) return;
+  std::set<NodeId> layers;
+  std::set<ValueId> skip;
+  for (const std::string& name : r.quantized_names()) {
+    const Node& node = r.node(name);
+    layers.insert(static_cast<NodeId>(&node - r.graph.nodes.data()));
+    r.float_input_of[name] = r.graph.values[node.inputs[0]].name;
+    if (r.act_ocs) skip.insert(node.inputs[0]);
+  }
+  for (const Int8Tensor& t : int8_tensors(r.graph, layers, skip)) {
+    TensorPlan plan;
+    plan.value = r.graph.values[t.value].name;
+    plan.role = int8_role_name(t.role);
+    plan.layer_input = t.role == Int8Role::LayerInput;
+    if (t.same_grid_as != kNoValue) plan.same_grid_as = r.graph.values[t.same_grid_as].name;
+    plan.is_unsigned = r.options.unsigned_grid() && t.non_negative;
+    if (!plan.layer_input && plan.same_grid_as.empty()) r.int8_names.push_back(plan.value);
+    r.int8.push_back(std::move(plan));
+  }
+}
+
 // Step 3: statistics of the float model's activations (reused from the cache when it has them).
 void calibrate_float(Recipe& r) {
   if (!r.act_ocs && !r.quantize_activations) return;
   const std::vector<std::string> names = r.quantized_names();
-  const std::string key = fmt::format("{}", fmt::join(names, "\n"));
+  const std::string key = fmt::format("{}\n--\n{}", fmt::join(names, "\n"), fmt::join(r.int8_names, "\n"));
   if (r.cache && r.cache->float_stats.count(key)) {
     r.act_stats = r.cache->float_stats.at(key);
+    r.tensor_stats = r.cache->tensor_stats.at(key);
     ++r.cache->hits;
     r.record("calibrate (reused)", {{"samples", r.calib->size()}});
     return;
   }
-  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate");
+  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate", r.int8_names, &r.tensor_stats);
   if (r.cache) {
     r.cache->float_stats[key] = r.act_stats;
+    r.cache->tensor_stats[key] = r.tensor_stats;
     ++r.cache->misses;
   }
   r.record("calibrate", {{"samples", r.calib->size()}});
@@ -244,7 +269,7 @@ void choose_activation_grids(Recipe& r) {
   if (!r.quantize_activations && !r.act_ocs) return;
   for (LayerPlan& l : r.plan.layers)
     if (l.quantized())
-      l.act_unsigned = r.options.unsigned_activations && non_negative_producer(r.graph, r.node(l.node).inputs[0]);
+      l.act_unsigned = r.options.unsigned_grid() && non_negative_value(r.graph, r.node(l.node).inputs[0]);
 }
 
 std::vector<ActivationSplitRequest> activation_split_requests(Recipe& r) {
@@ -358,6 +383,35 @@ void split_weights(Recipe& r) {
   r.plan.weights_after_ocs = r.plan.weights_before + layer_weight_count(r) - r.layer_weights_before;
 }
 
+// Step 5b (deployable layout): weight OCS's channel duplication moved into the producer layer
+// where it can be (passes/absorb_channel_gathers.h); the Gathers left move onto the uint8 codes
+// in step 7. Each split layer says how its channels were duplicated.
+void absorb_gathers(Recipe& r) {
+  std::vector<std::string> gathers;
+  std::map<std::string, LayerPlan*> layer_of;
+  for (LayerPlan& l : r.plan.layers) {
+    if (!l.quantized() || l.channels_split.empty()) continue;
+    const auto p = r.graph.producer(r.node(l.node).inputs[0]);
+    if (!p || r.graph.nodes[*p].op_type != "Gather") continue;
+    l.channel_duplication = "Gather in front of the layer";
+    if (!r.deploy) continue;
+    gathers.push_back(r.graph.nodes[*p].name);
+    layer_of[gathers.back()] = &l;
+  }
+  if (gathers.empty()) return;
+  int absorbed = 0;
+  for (const ChannelGatherReport& g : absorb_channel_gathers(r.graph, gathers)) {
+    LayerPlan& l = *layer_of.at(g.gather);
+    if (!g.producer.empty()) {
+      l.channel_duplication = fmt::format("output channels of '{}' duplicated", g.producer);
+      ++absorbed;
+    } else {
+      l.channel_duplication = fmt::format("Gather on the 8-bit codes ({})", g.kept_because);
+    }
+  }
+  r.record("absorb_channel_gathers", {{"absorbed", absorbed}, {"kept", static_cast<int>(gathers.size()) - absorbed}});
+}
+
 // Step 6: thresholds of the activations activation OCS did not split, from step 3's statistics.
 void activation_thresholds(Recipe& r) {
   if (!r.quantize_activations) return;
@@ -396,9 +450,49 @@ QdqWeight weight_grid(Recipe& r, LayerPlan& l) {
 }
 
 // Step 7: the QDQ nodes.
+// The deployable layout's grids, in graph order: a value-moving op's output copies its input's
+// grid, a layer's input has the layer's (step 6; the moved copy wins, and the layer's plan says
+// so), every other tensor its own threshold by the activation clip method.
+std::vector<QdqTensor> deploy_grids(Recipe& r) {
+  std::map<std::string, QdqActivation> grid;
+  std::map<std::string, LayerPlan*> reader;  // a layer reading the tensor as its (unsplit) input
+  for (LayerPlan& l : r.plan.layers)
+    if (r.float_input_of.count(l.node) && l.act_threshold) reader.emplace(r.float_input_of.at(l.node), &l);
+  std::vector<QdqTensor> tensors;
+  for (TensorPlan& t : r.int8) {
+    QdqActivation a;
+    a.bits = r.act_bits;
+    if (!t.same_grid_as.empty() && grid.count(t.same_grid_as)) {
+      a = grid.at(t.same_grid_as);
+    } else if (t.layer_input && reader.count(t.value)) {
+      a.threshold = static_cast<float>(*reader.at(t.value)->act_threshold);
+      a.is_unsigned = reader.at(t.value)->act_unsigned;
+    } else {
+      t.same_grid_as.clear();
+      a.is_unsigned = t.is_unsigned;
+      a.threshold = static_cast<float>(r.activation_clip->threshold(r.tensor_stats.at(t.value),
+                                                                    threshold_bits(r.act_bits, a.is_unsigned)));
+    }
+    grid[t.value] = a;
+    t.threshold = a.threshold;
+    t.is_unsigned = a.is_unsigned;
+    if (!t.layer_input) tensors.push_back({t.value, a});
+  }
+  for (LayerPlan& l : r.plan.layers) {  // the layers whose input copies another tensor's grid
+    const auto in = r.float_input_of.find(l.node);
+    if (in == r.float_input_of.end() || !grid.count(in->second)) continue;
+    l.act_threshold = grid.at(in->second).threshold;
+    l.act_unsigned = grid.at(in->second).is_unsigned;
+  }
+  r.plan.int8_tensors = r.int8;
+  return tensors;
+}
+
 void quantize_grids(Recipe& r) {
-  if (r.options.output_format() != OutputFormat::Qdq) return;
+  if (!r.options.writes_qdq()) return;
   QdqPlan qdq;
+  qdq.layout = r.deploy ? QdqLayout::Deploy : QdqLayout::Inputs;
+  if (r.deploy && r.quantize_activations) qdq.tensors = deploy_grids(r);
   for (LayerPlan& l : r.plan.layers) {
     if (!l.quantized()) continue;
     QdqLayer layer;
@@ -415,8 +509,14 @@ void quantize_grids(Recipe& r) {
     qdq.layers.push_back(layer);
   }
   const QdqReport report = insert_qdq(r.graph, qdq);
-  r.record("insert_qdq", {{"weights_quantized", report.weights_quantized},
-                          {"activation_chains", report.activation_chains}});
+  nlohmann::json counts = {{"weights_quantized", report.weights_quantized},
+                           {"activation_chains", report.activation_chains}};
+  if (r.deploy) {
+    counts["layout"] = "deployable";
+    counts["gathers_on_codes"] = report.gathers_on_codes;
+    counts["biases_int32"] = report.biases_int32;
+  }
+  r.record("insert_qdq", std::move(counts));
 }
 
 // The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).
@@ -439,6 +539,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   specialize(r);
   fold_and_unroll(r);
   choose_layers(r);
+  choose_int8_tensors(r);
   r.weight_clip = make_clip_method(options.weight_clip);
   r.activation_clip = make_clip_method(options.activation_clip);
   r.plan.weight_clip = r.weight_clip->name();
@@ -448,6 +549,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   choose_activation_grids(r);
   split_activations(r);
   split_weights(r);
+  absorb_gathers(r);
   activation_thresholds(r);
   quantize_grids(r);
   r.graph.verify();

@@ -53,6 +53,7 @@ struct QuantizeResult {
 // Step 3 is the only pass over the calibration data unless activation OCS is on.
 struct CalibrationCache {
   std::map<std::string, std::map<std::string, TensorStats>> float_stats;
+  std::map<std::string, std::map<std::string, TensorStats>> tensor_stats;  // deployable layout's
   int64_t hits = 0, misses = 0;
 };
 

@@ -41,6 +41,7 @@ nlohmann::json layer_row(const LayerPlan& l, const std::string& weight_clip, con
     row["act_max_after"] = l.act_max_after;
   }
   if (!l.ocs_skipped.empty()) row["ocs_skipped"] = l.ocs_skipped;
+  if (!l.channel_duplication.empty()) row["channel_duplication"] = l.channel_duplication;
   if (l.weight_sqnr_db_ocs) row["weight_sqnr_db_ocs"] = *l.weight_sqnr_db_ocs;
   if (l.weight_threshold) row["weight_threshold"] = *l.weight_threshold;
   if (l.weight_sqnr_db_per_channel) row["weight_sqnr_db_per_channel"] = *l.weight_sqnr_db_per_channel;
@@ -74,7 +75,18 @@ nlohmann::json quantize_report_json(const QuantizePlan& plan, const QuantizeOpti
     model["max_overhead_percent"] = *plan.max_overhead_percent;
     model["overhead_budget_weights"] = plan.overhead_budget;
   }
-  return {{"options", options.to_json()}, {"model", model}, {"layers", layers}, {"steps", steps}};
+  nlohmann::json report = {{"options", options.to_json()}, {"model", model}, {"layers", layers}, {"steps", steps}};
+  if (!plan.int8_tensors.empty()) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const TensorPlan& t : plan.int8_tensors) {
+      nlohmann::json row = {{"tensor", t.value}, {"role", t.role}, {"threshold", static_cast<float>(t.threshold)},
+                            {"unsigned", t.is_unsigned}};
+      if (!t.same_grid_as.empty()) row["same_grid_as"] = t.same_grid_as;
+      tensors.push_back(row);
+    }
+    report["quantized_tensors"] = tensors;
+  }
+  return report;
 }
 
 std::string quantize_report_table(const nlohmann::json& report) {
@@ -102,6 +114,8 @@ std::string quantize_report_table(const nlohmann::json& report) {
     std::string notes;
     if (row.contains("ocs_skipped")) notes += "OCS skipped: " + row["ocs_skipped"].get<std::string>();
     if (row.contains("act_channels_split")) notes += fmt::format("act split {}", row["act_channels_split"].size());
+    if (row.contains("channel_duplication") && !row["channels_split"].empty())
+      notes += (notes.empty() ? "" : "; ") + row["channel_duplication"].get<std::string>();
     if (!shared.empty()) notes += (notes.empty() ? "" : "; ") + shared;
     out += fmt::format("{:<28} {:<6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10}  {}\n", name,
                        row["op_type"].get<std::string>(), row["channels_split"].size(),
@@ -117,6 +131,12 @@ std::string quantize_report_table(const nlohmann::json& report) {
   if (model.contains("max_overhead_percent"))
     out += fmt::format("weight OCS capped at {:g}% of the model's weights ({} weights for its splits)\n",
                        model["max_overhead_percent"].get<double>(), model["overhead_budget_weights"].get<int64_t>());
+  if (report.contains("quantized_tensors")) {
+    int64_t own = 0;
+    for (const auto& t : report["quantized_tensors"]) own += !t.contains("same_grid_as") && t["role"] != "layer input";
+    out += fmt::format("deployable layout: {} tensors on 8-bit grids ({} with their own threshold besides the layers' inputs)\n",
+                       report["quantized_tensors"].size(), own);
+  }
   for (const auto& step : report["steps"])
     out += fmt::format("  {:<30} {:8.3f} s\n", step["step"].get<std::string>(), step["seconds"].get<double>());
   return out;

@@ -20,6 +20,9 @@
 namespace ocs {
 
 struct SweepSetup {
+  // The paper's protocol by default: quantizers on the layers' inputs only (docs/QUANTIZE.md,
+  // "Two layouts").
+  SweepSetup() { base.format = "qdq-inputs"; }
   std::string model_path;
   QuantizeOptions base;             // calibration data, clip of activations, layer policy, threads
   std::vector<std::string> data;    // evaluation data spec

@@ -38,13 +38,14 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl, percentile[:P]");
   cmd->add_option("--aclip", q.activation_clip, "activation clip method: max, mse, aciq, kl, percentile[:P]");
   cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
-  cmd->add_flag("--unsigned-activations", q.unsigned_activations, "unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0)");
+  cmd->add_flag("--unsigned-activations", q.unsigned_activations, "qdq-inputs: unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0) (qdq does this by default)");
+  cmd->add_flag("--signed-activations", q.signed_activations, "qdq: keep the signed grid after ReLU-like ops too");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and the last FC layer (the reference keeps them float)");
   cmd->add_option("--fix-input", q.fix_input, "NAME=VALUE: turn a one-number input into a constant first and inline the Ifs it decides (Silero VAD: sr=16000), so their branches are quantized too");
   cmd->add_option("--fix-shape", q.fix_shape, "NAME=D0xD1x...: give an input a static shape first (Silero VAD: input=1x512); the output model only takes that shape");
   cmd->add_flag("--no-unroll{false}", q.unroll_recurrent, "leave LSTM/GRU nodes whole (float) instead of unrolling them per time step");
   cmd->add_option("--exclude", q.exclude, "node names to leave in float");
-  cmd->add_option("--format", q.format, "qdq (default) or split-float");
+  cmd->add_option("--format", q.format, "qdq (default: deployable, runtimes fuse it into int8 kernels), qdq-inputs (the paper's layout: quantizers on layer inputs only) or split-float");
   cmd->add_option("--report", q.report, "JSON report path (default: OUTPUT with .report.json)");
   cmd->add_flag("--force", q.force, "overwrite OUTPUT if it exists");
   cmd->add_option("--threads", q.threads, "threads (default: all cores)");

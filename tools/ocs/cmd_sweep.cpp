@@ -54,6 +54,7 @@ Action add_sweep_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   auto& s = opt->setup;
   cmd->add_option("model", opt->model, "float ONNX model");
+  cmd->add_option("--format", s.base.format, "qdq-inputs (default: the paper's layout) or qdq (the deployable one)");
   cmd->add_option("--calib", s.base.calib, "calibration data (as for ocs quantize)");
   cmd->add_option("--calib-samples", s.base.calib_samples, "calibration samples (default 512)");
   cmd->add_option("--data", s.data, "evaluation data (as for ocs eval)");
