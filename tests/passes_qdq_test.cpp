@@ -14,6 +14,7 @@
 #include "kernels/kernel.h"
 #include "model_builder.h"
 #include "onnx/onnx_io.h"
+#include "passes/fold_batchnorm.h"
 #include "passes/insert_qdq.h"
 
 #include <gtest/gtest.h>
@@ -135,8 +136,29 @@ Tensor sim_activation(const Tensor& x, const QdqActivation& a) {
 
 // Runs the float graph node by node with the reference kernels, fake-quantizing the inputs and
 // weights of the layers in `layers` (by node name).
+// The deployable layout adds `points` (tensors fake-quantized right where they are computed) and
+// int32 biases: b_hat = nearbyint(b / s) * s, s = fl(s_x * s_w).
+Tensor sim_bias(const Tensor& b, const Tensor& w, const SimLayer& layer) {
+  const QdqActivation& a = *layer.activation;
+  const float s_x = sim_scale(a.threshold, a.is_unsigned ? (1 << a.bits) - 1 : (1 << (a.bits - 1)) - 1);
+  const int m = (1 << (layer.weight->bits - 1)) - 1;
+  const std::vector<float> values = w.to_vector<float>();
+  const int64_t channels = w.dim(layer.weight_axis);
+  const int64_t per = w.numel() / channels;  // Conv weights: output channels on axis 0
+  std::vector<float> out = b.to_vector<float>();
+  for (int64_t c = 0; c < channels; ++c) {
+    float t = 0.0f;
+    for (int64_t k = 0; k < w.numel(); ++k)
+      if (!layer.weight->per_channel || k / per == c) t = std::max(t, std::fabs(values[k]));
+    const float s = s_x * sim_scale(t, m);
+    out[c] = static_cast<float>(std::nearbyint(static_cast<double>(out[c]) / s)) * s;
+  }
+  return Tensor::from_vector<float>(b.shape(), out);
+}
+
 std::vector<Tensor> simulate(const Graph& g, const std::map<std::string, Tensor>& inputs,
-                             const std::map<std::string, SimLayer>& layers) {
+                             const std::map<std::string, SimLayer>& layers,
+                             const std::map<std::string, QdqActivation>& points = {}, bool int32_bias = false) {
   std::vector<Tensor> env(g.values.size());
   for (size_t v = 0; v < g.values.size(); ++v)
     if (g.values[v].constant) env[v] = *g.values[v].constant;
@@ -147,6 +169,8 @@ std::vector<Tensor> simulate(const Graph& g, const std::map<std::string, Tensor>
     auto layer = layers.find(node.name);
     if (layer != layers.end()) {
       if (layer->second.activation) in[0] = sim_activation(in[0], *layer->second.activation);
+      if (int32_bias && in.size() > 2 && layer->second.activation && layer->second.weight)
+        in[2] = sim_bias(in[2], in[1], layer->second);
       if (layer->second.weight) in[1] = sim_weight(in[1], *layer->second.weight, layer->second.weight_axis);
     }
     std::vector<Tensor> out(node.outputs.size());
@@ -155,7 +179,10 @@ std::vector<Tensor> simulate(const Graph& g, const std::map<std::string, Tensor>
     EXPECT_TRUE(entry && entry->reference) << node.op_type;
     entry->reference(ctx);
     for (size_t k = 0; k < out.size(); ++k)
-      if (node.outputs[k] != kNoValue) env[node.outputs[k]] = out[k];
+      if (node.outputs[k] != kNoValue) {
+        const auto point = points.find(g.values[node.outputs[k]].name);
+        env[node.outputs[k]] = point == points.end() ? out[k] : sim_activation(out[k], point->second);
+      }
   }
   std::vector<Tensor> result;
   for (ValueId id : g.outputs) result.push_back(env[id]);
@@ -633,6 +660,112 @@ TEST(PassesQdq, OnnxRuntimeAgreesOnExportedConvAndGemm) {
     }
   }
   fs::remove_all(dir);
+}
+
+// ---- the deployable layout ------------------------------------------------------------------
+
+// The small CNN (BatchNorm folded as the recipe does) in the Deploy layout: every Conv's input
+// and its ReLU'd output quantized, biases as int32 codes; the reference kernels give exactly the
+// simulation, codes are uint8 everywhere, and every Conv reads DequantizeLinear on all inputs.
+Graph folded_small_cnn() {
+  Graph g = import_onnx_file(small_cnn_path());
+  fold_batchnorm(g);
+  return g;
+}
+
+TEST(PassesQdq, DeployLayoutMatchesSimulation) {
+  const Graph g = folded_small_cnn();
+  const std::map<std::string, Tensor> inputs{{"input", outlier_tensor({1, 1, 28, 28}, 41)}};
+  const auto max_of = calibrate(g, inputs);
+  for (const GridCase& c : grid_cases()) {
+    SCOPED_TRACE(case_name(c));
+    auto [plan, sim] = make_plan(g, max_of, {c.wbits, c.abits, c.per_channel, c.use_unsigned, 0.7f},
+                                 small_cnn_nonnegative_inputs(g));
+    plan.layout = QdqLayout::Deploy;
+    std::map<std::string, QdqActivation> points;
+    for (const Node& node : g.nodes)
+      if (node.op_type == "Relu") {
+        const std::string& v = g.values[node.outputs[0]].name;
+        points[v] = QdqActivation{c.abits, 0.6f * max_of.at(v), c.use_unsigned};
+      }
+    // A layer's input is quantized for all its readers (the residual Add reads the pooled input
+    // of conv1 too), on the layer's grid: one grid per tensor. (The simulation quantizes it again
+    // at the layer, which changes nothing: the grid's values are fixed points of the quantizer.)
+    std::map<std::string, QdqActivation> inputs_of_layers;
+    for (const QdqLayer& l : plan.layers)
+      for (const Node& n : g.nodes)
+        if (n.name == l.node) inputs_of_layers[g.values[n.inputs[0]].name] = *l.activation;
+    for (const auto& [v, a] : points)
+      if (!inputs_of_layers.count(v)) plan.tensors.push_back({v, a});
+    for (const auto& [v, a] : inputs_of_layers) points[v] = a;
+    Graph q = g;
+    const QdqReport report = insert_qdq(q, plan);
+    q.verify();
+    EXPECT_EQ(report.biases_int32, 5);  // every layer has one once BatchNorm is folded
+    for (const Node& node : q.nodes) {
+      if (node.op_type == "QuantizeLinear")
+        EXPECT_EQ(q.values[node.outputs[0]].dtype, c.abits <= 8 ? DType::UInt8 : DType::Float32) << node.name;
+      if (node.op_type != "Conv" && node.op_type != "Gemm") continue;
+      for (ValueId in : node.inputs)
+        EXPECT_EQ(q.nodes[*q.producer(in)].op_type, "DequantizeLinear") << node.name;
+    }
+    const auto want = simulate(g, inputs, sim, points, /*int32_bias=*/true);
+    EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], want[0]), 0.0);
+    EXPECT_LE(max_abs_difference(run_engine(q, inputs, false)[0], want[0]), 1e-3 * max_abs(want[0]));
+  }
+}
+
+// A signed grid in uint8 codes (zero point 2^(b-1)) gives exactly the int8 grid's values.
+TEST(PassesQdq, DeploySignedGridEqualsTheInt8Grid) {
+  const Graph g = load(conv_model(/*relu_first=*/false));
+  const std::map<std::string, Tensor> inputs{{"x", outlier_tensor({2, 4, 7, 7}, 43)}};
+  for (int bits : {8, 6, 3}) {
+    QdqLayer layer{"conv", QdqWeight{8, false, {}}, QdqActivation{bits, 2.5f, false}};
+    Graph inputs_layout = g, deploy = g;
+    insert_qdq(inputs_layout, QdqPlan{{layer}});
+    QdqPlan plan{{layer}};
+    plan.layout = QdqLayout::Deploy;
+    // Without a bias the two layouts differ only in the code type.
+    for (Graph* q : {&inputs_layout, &deploy}) {
+      for (Node& n : q->nodes) if (n.op_type == "Conv") n.inputs.resize(2);
+    }
+    insert_qdq(deploy, plan);
+    int zero_point = -1;
+    for (const Node& n : deploy.nodes)
+      if (n.op_type == "QuantizeLinear") zero_point = static_cast<int>(deploy.values[n.inputs[2]].constant->to_double_vector()[0]);
+    EXPECT_EQ(zero_point, 1 << (bits - 1));
+    EXPECT_EQ(max_abs_difference(run_engine(deploy, inputs, true)[0], run_engine(inputs_layout, inputs, true)[0]), 0.0)
+        << bits << " bits";
+  }
+}
+
+// A constant-index Gather in front of a layer (weight OCS) moves onto the uint8 codes.
+TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
+  onnx::ModelProto m = model(13);
+  auto* gp = m.mutable_graph();
+  *gp->add_input() = value_info("x", {1, 4, 5, 5});
+  *gp->add_output() = value_info("y", {1, 3, 5, 5});
+  tensor_to_proto(outlier_tensor({3, 6, 1, 1}, 44), "W", gp->add_initializer());
+  tensor_to_proto(Tensor::from_vector<int64_t>({6}, {0, 1, 2, 3, 2, 0}), "idx", gp->add_initializer());
+  auto gather = node("Gather", {"x", "idx"}, {"xg"}, "gather");
+  auto* axis = gather.add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(1);
+  *gp->add_node() = gather;
+  *gp->add_node() = node("Conv", {"xg", "W"}, {"y"}, "conv");
+  const Graph g = load(m);
+  const std::map<std::string, Tensor> inputs{{"x", outlier_tensor({1, 4, 5, 5}, 45)}};
+  QdqLayer layer{"conv", QdqWeight{8, false, {}}, QdqActivation{8, 2.0f, false}};
+  QdqPlan plan{{layer}};
+  plan.layout = QdqLayout::Deploy;
+  Graph q = g;
+  const QdqReport report = insert_qdq(q, plan);
+  EXPECT_EQ(report.gathers_on_codes, 1);
+  for (const Node& n : q.nodes)
+    if (n.op_type == "Gather") EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8);
+  std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
+  EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
 }
 
 }  // namespace
