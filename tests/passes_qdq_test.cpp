@@ -703,8 +703,9 @@ TEST(PassesQdq, DeployLayoutMatchesSimulation) {
     q.verify();
     EXPECT_EQ(report.biases_int32, 5);  // every layer has one once BatchNorm is folded
     for (const Node& node : q.nodes) {
-      if (node.op_type == "QuantizeLinear")
+      if (node.op_type == "QuantizeLinear") {
         EXPECT_EQ(q.values[node.outputs[0]].dtype, c.abits <= 8 ? DType::UInt8 : DType::Float32) << node.name;
+      }
       if (node.op_type != "Conv" && node.op_type != "Gemm") continue;
       for (ValueId in : node.inputs)
         EXPECT_EQ(q.nodes[*q.producer(in)].op_type, "DequantizeLinear") << node.name;
@@ -763,7 +764,9 @@ TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
   const QdqReport report = insert_qdq(q, plan);
   EXPECT_EQ(report.gathers_on_codes, 1);
   for (const Node& n : q.nodes)
-    if (n.op_type == "Gather") EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8);
+    if (n.op_type == "Gather") {
+      EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8);
+    }
   std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
   EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
 }

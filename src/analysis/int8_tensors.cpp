@@ -162,7 +162,8 @@ std::vector<Int8Tensor> int8_tensors(const Graph& graph, const std::set<NodeId>&
       // An op's candidate also needs all of its inputs kept.
       const Node& op = graph.nodes[it->second];
       if (!layers.count(it->second)) {
-        for (ValueId in : *int8_op_inputs(graph, op))
+        const auto inputs = int8_op_inputs(graph, op);
+        for (ValueId in : *inputs)
           if (!kept(in)) needed = false;
       }
       if (needed) {
