@@ -96,6 +96,35 @@ const char* int8_role_name(Int8Role role) {
   return "?";
 }
 
+std::vector<FloatOpCount> float_ops_on_8bit_data(const Graph& graph) {
+  auto is = [&](ValueId v, const char* op) {
+    const auto p = v == kNoValue ? std::nullopt : graph.producer(v);
+    return p && graph.nodes[*p].op_type == op;
+  };
+  std::map<std::string, FloatOpCount> counts;
+  for (const Node& node : graph.nodes) {
+    if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear" || node.op_type == "Gather") continue;
+    // Data input 0 from a DequantizeLinear of codes computed at run time (not of a weight).
+    const bool reads_8bit = !node.inputs.empty() && is(node.inputs[0], "DequantizeLinear") &&
+                            !graph.values[graph.nodes[*graph.producer(node.inputs[0])].inputs[0]].constant;
+    if (!reads_8bit || node.outputs.empty()) continue;
+    const bool layer = node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul";
+    bool requantized = false;
+    const ValueId out = output_point(graph, node.outputs[0]);
+    for (NodeId reader : graph.consumers(out)) requantized = requantized || graph.nodes[reader].op_type == "QuantizeLinear";
+    if (requantized || (layer && node.op_type != "Conv")) continue;  // 8-bit, or MatMulIntegerToFloat
+    FloatOpCount& c = counts[node.op_type];
+    c.op_type = node.op_type;
+    ++c.count;
+    c.reason = layer ? "its output goes on in float (a Conv needs a quantized output to run in 8 bits)"
+             : moves_values(node) || kComputing.count(node.op_type) ? "its result goes on in float"
+                                                                     : "no 8-bit form in the QDQ fusions";
+  }
+  std::vector<FloatOpCount> result;
+  for (auto& [op, c] : counts) result.push_back(c);
+  return result;
+}
+
 bool non_negative_value(const Graph& graph, ValueId value) {
   const Value& v = graph.values[value];
   if (v.constant) {

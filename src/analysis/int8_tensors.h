@@ -38,6 +38,16 @@ const char* int8_role_name(Int8Role role);
 std::vector<Int8Tensor> int8_tensors(const Graph& graph, const std::set<NodeId>& layers,
                                      const std::set<ValueId>& skip = {});
 
+// In a graph in the deployable layout: the ops that read 8-bit data (a DequantizeLinear's output)
+// but compute in float, with why, counted per op type (for the report): "no 8-bit form" when the
+// op type is none of the 8-bit-capable ops above, "its result goes on in float" otherwise.
+struct FloatOpCount {
+  std::string op_type;
+  int64_t count = 0;
+  std::string reason;
+};
+std::vector<FloatOpCount> float_ops_on_8bit_data(const Graph& graph);
+
 // True when every value `value` can hold is >= 0 by construction (Relu, Clip(min >= 0),
 // Sigmoid, HardSigmoid, Softmax, and ops that move, pool, add or concatenate such values).
 bool non_negative_value(const Graph& graph, ValueId value);

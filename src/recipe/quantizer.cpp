@@ -557,6 +557,12 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   QuantizeResult result{std::move(r.graph), std::move(r.plan), {}};
   result.report = quantize_report_json(result.plan, options);
   report_subgraph_layers_left_float(result.graph, result.report);
+  if (r.deploy && r.quantize_activations) {
+    nlohmann::json float_ops = nlohmann::json::array();
+    for (const FloatOpCount& c : float_ops_on_8bit_data(result.graph))
+      float_ops.push_back({{"op_type", c.op_type}, {"count", c.count}, {"why", c.reason}});
+    result.report["float_ops_on_8bit_data"] = float_ops;
+  }
   return result;
 }
 

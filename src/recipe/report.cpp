@@ -136,6 +136,10 @@ std::string quantize_report_table(const nlohmann::json& report) {
     for (const auto& t : report["quantized_tensors"]) own += !t.contains("same_grid_as") && t["role"] != "layer input";
     out += fmt::format("deployable layout: {} tensors on 8-bit grids ({} with their own threshold besides the layers' inputs)\n",
                        report["quantized_tensors"].size(), own);
+    if (report.contains("float_ops_on_8bit_data"))
+      for (const auto& op : report["float_ops_on_8bit_data"])
+        out += fmt::format("  float on 8-bit data: {} x {} ({})\n", op["count"].get<int64_t>(),
+                           op["op_type"].get<std::string>(), op["why"].get<std::string>());
   }
   for (const auto& step : report["steps"])
     out += fmt::format("  {:<30} {:8.3f} s\n", step["step"].get<std::string>(), step["seconds"].get<double>());
