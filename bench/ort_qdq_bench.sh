@@ -13,15 +13,16 @@
 #                                calibration fashion-mnist:train (512 images)
 #   ppocr_det   PP-OCRv4 det, x 1x3x640x640 (golden input of scripts/make_golden.sh); calibration:
 #               that text page with 8 different shifts and pixel noise
-#   ppocr_rec   PP-OCRv4 rec, x 1x3x48x320 (golden input); calibration: bench/make_rec_calib.py
-#               lines (--calib-samples, default 128; the paper uses 512, which only costs time)
+#   ppocr_rec   PP-OCRv4 rec, x 1x3x48x320 (golden input); calibration: 128 of 512
+#               bench/make_rec_calib.py lines (the paper uses 512, which only costs time here)
 #   resnet50_arch  scripts/make_resnet50.py (fetch_models.sh makes it), input 1x3x224x224 from
 #               bench/make_input.py (as bench/bench.sh); calibration: 32 synthetic images
 #               (scripts/make_resnet50.py --images)
 #
 # Usage: bench/ort_qdq_bench.sh [--runs N] [--rounds R] [--threads T] [--calib-samples S]
 #                               [--accuracy] [--ocs PATH] [MODEL ...] [-- QUANTIZE_FLAGS ...]
-#   defaults: 20 runs x 3 rounds (best round's median of each), 2 threads, all five models.
+#   defaults: 20 runs x 3 rounds (best round's median of each), 2 threads, all five models;
+#   --calib-samples S overrides the calibration sample counts above for every model.
 #   Flags after -- go to `ocs quantize` after the defaults (e.g. -- --format qdq-inputs).
 set -euo pipefail
 
@@ -35,7 +36,7 @@ PYTHON=/usr/bin/python3
 runs=20
 rounds=3
 threads=2
-calib_samples=128
+calib_samples=""
 accuracy=0
 ocs="$REPO/build/ocs"
 models=()
@@ -62,7 +63,8 @@ fail() { echo "ort_qdq_bench: error: $*" >&2; exit 1; }
 command -v node >/dev/null || fail "node is not on PATH"
 mkdir -p "$WORK"
 
-# prepare MODEL: makes the inputs and calibration data; prints "FLOAT_MODEL INPUT_SPEC CALIB_ARG".
+# prepare MODEL: makes the inputs and calibration data; prints
+# "FLOAT_MODEL INPUT_SPEC CALIB_ARG CALIB_SAMPLES".
 prepare() {
   case "$1" in
     fashion_resnet|fashion_vgg)
@@ -74,7 +76,7 @@ x = np.frombuffer(gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-
 np.save(sys.argv[1], ((x.reshape(1, 1, 28, 28).astype(np.float32) / 255.0 - 0.5) / 0.5))
 PY
       fi
-      echo "$REPO/models/$1.onnx input=$WORK/fashion_input.npy fashion-mnist:train" ;;
+      echo "$REPO/models/$1.onnx input=$WORK/fashion_input.npy fashion-mnist:train 512" ;;
     ppocr_det|ppocr_rec)
       [[ -s "$OCS_CACHE/golden/$1/inputs/x.npy" ]] || bash "$REPO/scripts/make_golden.sh" "$1" >&2
       local input="$OCS_CACHE/golden/$1/inputs/x.npy" calib="$WORK/$1_calib.npz"
@@ -90,12 +92,12 @@ pages = [np.roll(page, (int(rng.integers(-200, 200)), int(rng.integers(-200, 200
 np.savez(sys.argv[2], x=np.clip(np.stack(pages), -1, 1).astype(np.float32))
 PY
       fi
-      echo "$MODELS_DIR/$([[ $1 == ppocr_det ]] && echo ch_PP-OCRv4_det_infer || echo ch_PP-OCRv4_rec_infer).onnx x=$input $calib" ;;
+      echo "$MODELS_DIR/$([[ $1 == ppocr_det ]] && echo ch_PP-OCRv4_det_infer || echo ch_PP-OCRv4_rec_infer).onnx x=$input $calib $([[ $1 == ppocr_det ]] && echo 8 || echo 128)" ;;
     resnet50_arch)
       [[ -s "$MODELS_DIR/resnet50_arch.onnx" ]] || bash "$REPO/scripts/fetch_models.sh" >&2
       [[ -s "$WORK/resnet50_input.npy" ]] || "$PYTHON" "$REPO/bench/make_input.py" "$WORK/resnet50_input.npy" 1 3 224 224
       [[ -s "$WORK/resnet50_calib.npz" ]] || "$PYTHON" "$REPO/scripts/make_resnet50.py" --images "$WORK/resnet50_calib.npz" 32
-      echo "$MODELS_DIR/resnet50_arch.onnx input=$WORK/resnet50_input.npy $WORK/resnet50_calib.npz" ;;
+      echo "$MODELS_DIR/resnet50_arch.onnx input=$WORK/resnet50_input.npy $WORK/resnet50_calib.npz 32" ;;
     *) fail "unknown model '$1' (known: fashion_resnet fashion_vgg ppocr_det ppocr_rec resnet50_arch)" ;;
   esac
 }
@@ -113,15 +115,14 @@ min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; $threads threads, $runs runs x $rounds rounds; quantize: --wbits 8 --abits 8 --ocs-ratio 0.02 ${extra[*]})"
 rows=()
 for name in "${models[@]}"; do
-  read -r float_model input calib <<<"$(prepare "$name")"
+  read -r float_model input calib samples <<<"$(prepare "$name")"
   quant="$WORK/${name}_w8a8_ocs.onnx"
   log "$name: ocs quantize"
-  "$ocs" quantize "$float_model" "$quant" --calib "$calib" --calib-samples "$calib_samples" \
+  "$ocs" quantize "$float_model" "$quant" --calib "$calib" --calib-samples "${calib_samples:-$samples}" \
     --wbits 8 --abits 8 --ocs-ratio 0.02 --threads "$threads" --force "${extra[@]}" >"$WORK/$name.quantize.log" 2>&1 \
     || { cat "$WORK/$name.quantize.log" >&2; fail "ocs quantize $name failed"; }
   layers="$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["layers_quantized"])' "${quant%.onnx}.report.json")"
   node "$REPO/bench/ort_int8.js" count "$quant" >"$WORK/$name.count.json"
-  node "$REPO/bench/ort_int8.js" count "$float_model" >"$WORK/$name.float_count.json"
   int8="$(json_field "$WORK/$name.count.json" int8_layers)"
   float_left="$(json_field "$WORK/$name.count.json" float_layers)"
   log "$name: ORT ops of the quantized file: $("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["ops"])' "$WORK/$name.count.json")"
