@@ -89,7 +89,7 @@ class Builder:
         self.stat_outputs += [mean, var]
         return self.node("Div", [d, std], name + ".out")
 
-    def bottleneck(self, x, name, width, stride, downsample):
+    def bottleneck(self, x, name, stride, downsample):
         y = self.conv_bn(x, name + ".conv1", 1, 0, relu=True)
         y = self.conv_bn(y, name + ".conv2", stride, 1, relu=True)
         y = self.conv_bn(y, name + ".conv3", 1, 0, relu=False)
@@ -99,9 +99,9 @@ class Builder:
     def resnet50(self, x):
         y = self.conv_bn(x, "conv1", 2, 3, relu=True)
         y = self.node("MaxPool", [y], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)
-        for stage, (width, blocks, stride) in enumerate(STAGES, start=1):
+        for stage, (_, blocks, stride) in enumerate(STAGES, start=1):
             for b in range(blocks):
-                y = self.bottleneck(y, f"layer{stage}.{b}", width, stride if b == 0 else 1,
+                y = self.bottleneck(y, f"layer{stage}.{b}", stride if b == 0 else 1,
                                     downsample=b == 0)
         y = self.node("GlobalAveragePool", [y], "avgpool")
         y = self.node("Flatten", [y], "flatten", axis=1)
