@@ -4,9 +4,10 @@
 # then count the int8 nodes in ORT's optimised graph (level 'all', bench/ort_int8.js count) and
 # time the float and the quantized model in ORT (bench/ort_int8.js bench: alternating, same run,
 # 2 threads) and in ocs (`ocs run --repeat`, alternating, same threads). Prints one markdown
-# table. With --accuracy it also runs issue #11's accuracy check on the Fashion models: top-1 of
+# table. With --accuracy it also runs issue #11's accuracy checks: on the Fashion models, top-1 of
 # the quantized file in ONNX Runtime ('all', scripts/fashion_vs_ort.sh) against `ocs eval`, all
-# 10,000 test images.
+# 10,000 test images; on PP-OCRv4 rec, the CER of the quantized file in ONNX Runtime against
+# `ocs eval` on the 600 text lines of tests/data/text_lines (bench/ort_rec_cer.py).
 #
 # Models and calibration data (generated into $OCS_CACHE/bench/ort_qdq, never into the repo):
 #   fashion_resnet, fashion_vgg  models/*.onnx, input 1x1x28x28 (test image 0);
@@ -50,7 +51,7 @@ while [[ $# -gt 0 ]]; do
     --accuracy) accuracy=1; shift ;;
     --ocs) ocs="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "ort_qdq_bench: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -164,4 +165,9 @@ if ((accuracy)); then
     pct() { awk -v a="$1" 'BEGIN { printf "%.2f", 100 * a }'; }
     echo "| $name | $eval_top1% | $(pct "$ort_top1")% | $(pct "$run_top1")% | $differ |"
   done
+  if [[ -s "$WORK/ppocr_rec_w8a8_ocs.onnx" && " ${models[*]} " == *" ppocr_rec "* ]]; then
+    echo
+    echo "ppocr_rec W8A8 OCS r=0.02 on the 600 lines of tests/data/text_lines (bench/ort_rec_cer.py):"
+    "$PYTHON" "$REPO/bench/ort_rec_cer.py" "$WORK/ppocr_rec_w8a8_ocs.onnx" --ocs "$ocs" --threads "$threads"
+  fi
 fi
