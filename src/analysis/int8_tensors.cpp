@@ -112,11 +112,11 @@ std::vector<FloatOpCount> float_ops_on_8bit_data(const Graph& graph) {
     bool requantized = false;
     const ValueId out = output_point(graph, node.outputs[0]);
     for (NodeId reader : graph.consumers(out)) requantized = requantized || graph.nodes[reader].op_type == "QuantizeLinear";
-    if (requantized || (layer && node.op_type != "Conv")) continue;  // 8-bit, or MatMulIntegerToFloat
+    if (requantized || node.op_type == "MatMul") continue;  // 8-bit, or MatMulIntegerToFloat
     FloatOpCount& c = counts[node.op_type];
     c.op_type = node.op_type;
     ++c.count;
-    c.reason = layer ? "its output goes on in float (a Conv needs a quantized output to run in 8 bits)"
+    c.reason = layer ? "its output goes on in float (a Conv or Gemm needs a quantized output to run in 8 bits)"
              : moves_values(node) || kComputing.count(node.op_type) ? "its result goes on in float"
                                                                      : "no 8-bit form in the QDQ fusions";
   }
@@ -161,7 +161,7 @@ std::vector<Int8Tensor> int8_tensors(const Graph& graph, const std::set<NodeId>&
     const Node& node = graph.nodes[id];
     if (layers.count(id)) {
       const ValueId out = output_point(graph, node.outputs[0]);
-      if (node.op_type == "Conv") add(out, Int8Role::LayerOutput, kNoValue);
+      if (node.op_type == "Conv" || node.op_type == "Gemm") add(out, Int8Role::LayerOutput, kNoValue);
       else if (quantizable(graph, out) && !skip.count(out)) candidate_of[out] = id;
       continue;
     }

@@ -2,13 +2,14 @@
 // a runtime that fuses `DequantizeLinear -> op -> QuantizeLinear` (ONNX Runtime's QDQ selectors)
 // runs the quantized layers, and the ops between them, on 8-bit data:
 //   - the data input of every quantized layer;
-//   - the output of every quantized Conv, taken after a Relu or Clip(min >= 0) that is its only
-//     reader (runtimes fold those into the quantizer: a grid starting at 0 clips like Relu);
+//   - the output of every quantized Conv and Gemm, taken after a Relu or Clip(min >= 0) that is
+//     its only reader (runtimes fold those into the quantizer: a grid starting at 0 clips like
+//     Relu); ONNX Runtime runs them in 8 bits only with a quantized output (QLinearConv, QGemm);
 //   - the output of an op that runs in 8 bits when all its tensor inputs are quantized (pooling,
 //     Add, Mul, Concat, Resize, shape ops, Sigmoid/HardSigmoid), likewise after a sole Relu, and
-//     the output of a quantized Gemm/MatMul, when an 8-bit reader needs them: a quantized layer,
-//     or such an op whose own output is kept. A Gemm/MatMul's output with only float readers
-//     stays float: runtimes run the layer in 8 bits with a float output (MatMulIntegerToFloat).
+//     the output of a quantized MatMul, when an 8-bit reader needs them: a quantized layer, or
+//     such an op whose own output is kept. A MatMul's output with only float readers stays
+//     float: runtimes run the layer in 8 bits with a float output (MatMulIntegerToFloat).
 // Ops that only move values (MaxPool, Reshape, Transpose, ...) give their output the grid of
 // their input, so that they are exact on the codes; every other tensor gets its own threshold.
 // Graph outputs, tensors read by If/Loop bodies, and non-float tensors are never quantized.
