@@ -740,7 +740,8 @@ TEST(PassesQdq, DeploySignedGridEqualsTheInt8Grid) {
   }
 }
 
-// A constant-index Gather in front of a layer (weight OCS) moves onto the uint8 codes.
+// A constant-index Gather in front of a layer (weight OCS) moves onto the uint8 codes, as Concat
+// and Slices.
 TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
   onnx::ModelProto m = model(13);
   auto* gp = m.mutable_graph();
@@ -763,10 +764,18 @@ TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
   Graph q = g;
   const QdqReport report = insert_qdq(q, plan);
   EXPECT_EQ(report.gathers_on_codes, 1);
-  for (const Node& n : q.nodes)
-    if (n.op_type == "Gather") {
-      EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8);
+  // [0, 1, 2, 3, 2, 0] on the codes: Concat(x, Slice(x, 2), Slice(x, 0)), all uint8.
+  int concats = 0, slices = 0;
+  for (const Node& n : q.nodes) {
+    EXPECT_NE(n.op_type, "Gather");
+    if (n.op_type == "Concat" || n.op_type == "Slice") {
+      EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8) << n.name;
+      concats += n.op_type == "Concat";
+      slices += n.op_type == "Slice";
     }
+  }
+  EXPECT_EQ(concats, 1);
+  EXPECT_EQ(slices, 2);
   std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
   EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
 }

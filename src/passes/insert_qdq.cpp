@@ -256,6 +256,7 @@ struct QdqRewrite {
   void add_point(ValueId v, const QdqActivation& a, const std::string& what);
   void deploy_layer_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry);
   void quantize_points();
+  void gather_as_concat(NodeId gather);
   void quantize_bias(NodeId node_id, const QdqWeight& w, const QdqReport::Layer& entry);
   void splice();
 
@@ -404,6 +405,40 @@ void QdqRewrite::deploy_layer_input(NodeId node_id, const QdqActivation& a, QdqR
   layer_point[node_id] = x;
 }
 
+// A channel-duplicating Gather (indices [0, ..., C-1, d_1, ..., d_k]) on codes becomes
+// Concat(x, Slice(x, d_1), ..., Slice(x, d_k)) along the same axis: the same tensor, in ops
+// that runtimes' layout optimizers move through (ONNX Runtime keeps the int8 convolutions
+// channels-last around a Concat and Slices, but wraps a Gather in Transposes). Other index lists
+// keep the Gather.
+void QdqRewrite::gather_as_concat(NodeId g) {
+  const Node& gather = graph.nodes[g];
+  const std::vector<double> idx = graph.values[gather.inputs[1]].constant->to_double_vector();
+  size_t channels = 0;
+  while (channels < idx.size() && idx[channels] == static_cast<double>(channels)) ++channels;
+  if (channels == 0 || channels == idx.size()) return;
+  for (size_t j = channels; j < idx.size(); ++j)
+    if (idx[j] < 0 || idx[j] >= static_cast<double>(channels)) return;
+  const int64_t axis = gather.attr_int("axis", 0);
+  const ValueId codes = gather.inputs[0];
+  const Value x = graph.values[codes];
+  const ValueId axes = add_constant(graph, names, x.name + "_dup_axes", Tensor::from_vector<int64_t>({1}, {axis}));
+  std::vector<ValueId> parts = {codes};
+  for (size_t j = channels; j < idx.size(); ++j) {
+    const auto c = static_cast<int64_t>(idx[j]);
+    std::optional<Shape> shape = x.shape;
+    if (shape && axis >= 0 && axis < static_cast<int64_t>(shape->size())) (*shape)[axis] = 1;
+    const ValueId start = add_constant(graph, names, x.name + "_dup_start", Tensor::from_vector<int64_t>({1}, {c}));
+    const ValueId end = add_constant(graph, names, x.name + "_dup_end", Tensor::from_vector<int64_t>({1}, {c + 1}));
+    const ValueId part = add_activation(graph, names, x.name + "_channel", x.dtype, shape);
+    insert_before[g].push_back(make_node(names, "Slice", x.name + "_Slice", {codes, start, end, axes}, {part}));
+    parts.push_back(part);
+  }
+  Node& concat = graph.nodes[g];
+  concat.op_type = "Concat";
+  concat.inputs = parts;
+  concat.attributes["axis"] = int_attribute(axis);
+}
+
 // Every point: [Clip ->] QuantizeLinear -> DequantizeLinear right after its producer; its readers
 // read the dequantized value, a moved Gather reads the codes and gets its own DequantizeLinear.
 void QdqRewrite::quantize_points() {
@@ -427,6 +462,7 @@ void QdqRewrite::quantize_points() {
         for (ValueId& in : graph.nodes[reader].inputs)
           if (in == gathered) in = deq;
       graph.nodes[g].inputs[0] = codes;
+      gather_as_concat(g);
       ++report.gathers_on_codes;
     }
   }

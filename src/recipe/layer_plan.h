@@ -38,7 +38,7 @@ struct LayerPlan {
   double weights_added_percent = 0.0;
   std::optional<double> weight_sqnr_db_ocs;
   // How the input channels the split needs are made: a Gather in front of the layer, the
-  // producer layer's output channels duplicated, or a Gather on the 8-bit codes (and why).
+  // producer layer's output channels duplicated, or copies made on the 8-bit codes (and why).
   std::string channel_duplication;
 
   // The weight grid: per tensor, its threshold (OCS's, else the clip method's); per channel,

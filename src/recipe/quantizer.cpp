@@ -406,7 +406,7 @@ void absorb_gathers(Recipe& r) {
       l.channel_duplication = fmt::format("output channels of '{}' duplicated", g.producer);
       ++absorbed;
     } else {
-      l.channel_duplication = fmt::format("Gather on the 8-bit codes ({})", g.kept_because);
+      l.channel_duplication = fmt::format("copied on the 8-bit codes (Concat of Slices; {})", g.kept_because);
     }
   }
   r.record("absorb_channel_gathers", {{"absorbed", absorbed}, {"kept", static_cast<int>(gathers.size()) - absorbed}});
