@@ -40,6 +40,11 @@ void QuantizeOptions::validate() const {
   if (split != "qa" && split != "naive") user_error("--split '{}' is unknown; use qa or naive", split);
   check_clip("--wclip", weight_clip);
   check_clip("--aclip", activation_clip);
+  if (ocs_clip_on != "split" && ocs_clip_on != "original")
+    user_error("--ocs-clip-on '{}' is unknown; use split (the threshold of the split weight) or original (of the "
+               "unsplit weight, the reference's order)", ocs_clip_on);
+  if (ocs_clip_on == "original" && per_channel)
+    user_error("--ocs-clip-on original is the reference's per-tensor order; it cannot be combined with --per-channel");
   if (format != "qdq" && format != "split-float")
     user_error("--format '{}' is unknown; use qdq or split-float", format);
   if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
@@ -59,7 +64,7 @@ OutputFormat QuantizeOptions::output_format() const {
 nlohmann::json QuantizeOptions::to_json() const {
   nlohmann::json json = {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
           {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
-          {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
+          {"split", split}, {"wclip", weight_clip}, {"ocs_clip_on", ocs_clip_on}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
           {"fold_batchnorm", fold_batchnorm}, {"fix_input", fix_input}, {"fix_shape", fix_shape}, {"unroll_recurrent", unroll_recurrent}, {"format", format}, {"report", report},
@@ -82,6 +87,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "split") split = value.get<std::string>();
       else if (key == "wclip") weight_clip = value.get<std::string>();
       else if (key == "aclip") activation_clip = value.get<std::string>();
+      else if (key == "ocs_clip_on") ocs_clip_on = value.get<std::string>();
       else if (key == "per_channel") per_channel = value.get<bool>();
       else if (key == "unsigned_activations") unsigned_activations = value.get<bool>();
       else if (key == "keep_first_last_float") keep_first_last_float = value.get<bool>();
