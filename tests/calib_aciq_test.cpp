@@ -75,9 +75,9 @@ TEST(CalibAciq, GaussianSampleClipsAtAlphaSigmaWithTheGaussianPrior) {
   const double sigma = 2.0;
   const std::vector<float> values = gaussian_sample(sigma, 1234);
   const TensorStats s = stats_of(values);
-  auto aciq = make_clip_method("aciq");
+  auto aciq = make_clip_method("aciq-std");
   for (int bits = 2; bits <= 8; ++bits) {
-    AciqChoice choice = aciq_choose(s, bits);
+    AciqChoice choice = aciq_std_choose(s, bits);
     EXPECT_FALSE(choice.laplace) << bits << " bits: gaussian mse " << choice.gaussian_mse
                                  << " laplace mse " << choice.laplace_mse;
     EXPECT_NEAR(choice.threshold / (aciq_gaussian_alpha(bits) * sigma), 1.0, 0.02) << bits;
@@ -90,7 +90,7 @@ TEST(CalibAciq, LaplaceSampleClipsAtBetaBWithTheLaplacePrior) {
   const std::vector<float> values = laplace_sample(b, 99);
   const TensorStats s = stats_of(values);
   for (int bits = 3; bits <= 8; ++bits) {
-    AciqChoice choice = aciq_choose(s, bits);
+    AciqChoice choice = aciq_std_choose(s, bits);
     EXPECT_TRUE(choice.laplace) << bits << " bits: gaussian mse " << choice.gaussian_mse
                                 << " laplace mse " << choice.laplace_mse;
     EXPECT_NEAR(choice.threshold / (aciq_laplace_beta(bits) * b), 1.0, 0.02) << bits;
@@ -99,7 +99,7 @@ TEST(CalibAciq, LaplaceSampleClipsAtBetaBWithTheLaplacePrior) {
   // the Gaussian candidate (1.478 * sigma = 1.045) really is better on Laplace data than the
   // Laplace one (2.332 * b = 1.166): the histogram comparison picks it, and the true error
   // on the samples agrees.
-  AciqChoice two_bits = aciq_choose(s, 2);
+  AciqChoice two_bits = aciq_std_choose(s, 2);
   EXPECT_FALSE(two_bits.laplace);
   EXPECT_LT(true_quantization_mse(values, two_bits.gaussian_threshold, 2),
             true_quantization_mse(values, two_bits.laplace_threshold, 2));
@@ -112,7 +112,7 @@ TEST(CalibAciq, ThePriorKeptHasTheLowerTrueError) {
     const std::vector<float> values = laplace_data ? laplace_sample(1.0, 5) : gaussian_sample(1.0, 6);
     const TensorStats s = stats_of(values);
     for (int bits = 2; bits <= 8; ++bits) {
-      AciqChoice choice = aciq_choose(s, bits);
+      AciqChoice choice = aciq_std_choose(s, bits);
       const double chosen = true_quantization_mse(values, choice.threshold, bits);
       const double other = true_quantization_mse(
           values, choice.laplace ? choice.gaussian_threshold : choice.laplace_threshold, bits);
@@ -126,7 +126,7 @@ TEST(CalibAciq, ThresholdNeverExceedsMax) {
   std::vector<float> values;
   for (int k = 0; k < 1000; ++k) values.push_back(-1.0f + 2.0f * k / 999.0f);
   TensorStats s = stats_of_tensor(Tensor::from_vector<float>({1000}, values), kNoChannelAxis);
-  EXPECT_EQ(make_clip_method("aciq")->threshold(s, 8), 1.0);
+  EXPECT_EQ(make_clip_method("aciq-std")->threshold(s, 8), 1.0);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ TensorStats stats_of(const std::vector<float>& values, int64_t bins = kDefaultHi
 }
 
 TEST(CalibClip, FactoryNamesAndErrors) {
-  for (const char* spec : {"max", "mse", "aciq", "kl", "percentile:99.9"})
+  for (const char* spec : {"max", "mse", "aciq", "kl", "mse-fine", "aciq-std", "kl-nonzero", "percentile:99.9"})
     EXPECT_EQ(make_clip_method(spec)->name(), spec);
   EXPECT_EQ(make_clip_method("percentile")->name(), "percentile:99.99");
   try {
@@ -23,7 +23,7 @@ TEST(CalibClip, FactoryNamesAndErrors) {
   } catch (const UserError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("entropy"), std::string::npos);
-    for (const char* valid : {"max", "mse", "aciq", "kl", "percentile"})
+    for (const char* valid : {"max", "mse", "aciq", "kl", "mse-fine", "aciq-std", "kl-nonzero", "percentile"})
       EXPECT_NE(message.find(valid), std::string::npos) << message;
   }
   EXPECT_THROW(make_clip_method("percentile:"), UserError);
@@ -43,8 +43,11 @@ TEST(CalibClip, MaxIsTheLargestMagnitude) {
 
 TEST(CalibClip, AllZeroTensorGivesZeroThresholdEverywhere) {
   TensorStats zeros = stats_of({0.0f, 0.0f, -0.0f});
-  for (const char* spec : {"max", "mse", "aciq", "kl", "percentile:50"})
+  const Tensor zero_tensor = Tensor::from_vector<float>({3}, {0.0f, 0.0f, -0.0f});
+  for (const char* spec : {"max", "mse", "aciq", "kl", "mse-fine", "aciq-std", "kl-nonzero", "percentile:50"}) {
     EXPECT_EQ(make_clip_method(spec)->threshold(zeros, 8), 0.0) << spec;
+    EXPECT_EQ(make_clip_method(spec)->threshold_of_tensor(zero_tensor, 8), 0.0) << spec;
+  }
 }
 
 // 80 values, 10 in each unit interval [j, j + 1) for j = 0..7 at j + (m + 0.5) / 10: with 8 bins

@@ -1,6 +1,7 @@
 // The streaming |x| histogram: bin placement by hand, exact counts and max through range growth,
 // batches vs one shot, merge, and memory that does not grow with the number of batches.
 #include "calib/histogram.h"
+#include "calib/signed_histogram.h"
 
 #include "core/error.h"
 
@@ -148,6 +149,41 @@ TEST(CalibHistogram, BinCountMustBeAPowerOfTwo) {
   EXPECT_THROW(AbsHistogram(1000), UserError);
   EXPECT_THROW(AbsHistogram(1), UserError);
   EXPECT_NO_THROW(AbsHistogram(1024));
+}
+
+}  // namespace
+}  // namespace ocs
+
+namespace ocs {
+namespace {
+
+// The signed histogram: batching does not change its counts (ranges double exactly), and
+// re-binning to a grid whose edges are fine-bin edges returns the exact counts.
+TEST(CalibSignedHistogram, BatchingInvariantAndExactOnAlignedGrids) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(5000);
+  for (float& v : values) v = normal(rng);
+  values[17] = 0.0f;
+  values[18] = 3.75f;
+  for (size_t i = 0; i < 100; ++i) values[i] *= 0.01f;  // a first batch with a tiny range, widened later
+  SignedHistogram whole(64), batched(64);
+  whole.add(values);
+  batched.add(std::span<const float>(values).subspan(0, 100));
+  batched.add(std::span<const float>(values).subspan(100));
+  EXPECT_EQ(whole.positive_counts(), batched.positive_counts());
+  EXPECT_EQ(whole.negative_counts(), batched.negative_counts());
+  EXPECT_EQ(whole.zero_count(), 1u);
+  EXPECT_EQ(whole.count(), 5000u);
+  // Range: the power of two above max|x| (3.75 or a larger sample), 64 bins per sign. A grid of
+  // 2 bins over [-R, R] splits at 0: negatives left, positives and the zero right.
+  const double r = whole.range();
+  const std::vector<double> halves = whole.rebin(2, -r, r);
+  int64_t negatives = 0;
+  for (float v : values) negatives += v < 0.0f;
+  EXPECT_DOUBLE_EQ(halves[0], static_cast<double>(negatives));
+  EXPECT_DOUBLE_EQ(halves[1], static_cast<double>(5000 - negatives));
+  EXPECT_THROW(SignedHistogram(100), UserError);
 }
 
 }  // namespace

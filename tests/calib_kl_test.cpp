@@ -1,5 +1,5 @@
 // KL (entropy) calibration against tiny histograms computed by hand.
-#include "calib/clip_kl.h"
+#include "calib/clip_kl_nonzero.h"
 #include "calib/clip_method.h"
 
 #include <gtest/gtest.h>
@@ -40,7 +40,7 @@ TEST(CalibKl, HandComputedHistogram) {
   EXPECT_NEAR(candidates[2].divergence, 0.6 * std::log(1.5) + 0.2 * std::log(0.5), 1e-12);
   EXPECT_NEAR(candidates[2].divergence, 0.104650, 1e-6);
   EXPECT_EQ(candidates[1].threshold, 3.0);
-  EXPECT_EQ(make_clip_method("kl")->threshold(s, 2), 3.0);
+  EXPECT_EQ(make_clip_method("kl-nonzero")->threshold(s, 2), 3.0);
 }
 
 // Smoothing (eps = 1e-4): h = [3, 0, 1, 1] (max 3.5, range 4), bits = 2.
@@ -69,7 +69,7 @@ TEST(CalibKl, HandComputedSmoothing) {
   for (int k = 0; k < 3; ++k) expected += p[k] * std::log(p[k] / q[k]);
   EXPECT_NEAR(candidates[1].divergence, expected, 1e-12);
   EXPECT_NEAR(candidates[2].divergence, 0.0, 1e-15);
-  EXPECT_EQ(make_clip_method("kl")->threshold(s, 2), 3.5);
+  EXPECT_EQ(make_clip_method("kl-nonzero")->threshold(s, 2), 3.5);
 }
 
 TEST(CalibKl, TooFewBinsForTheLevelsMeansNoClipping) {
@@ -77,7 +77,7 @@ TEST(CalibKl, TooFewBinsForTheLevelsMeansNoClipping) {
   std::vector<float> values = {0.5f, 1.5f, 2.5f, 3.5f};
   TensorStats s = stats_of(values, 4);
   EXPECT_TRUE(kl_candidates(s.histogram(), 4).empty());
-  EXPECT_EQ(make_clip_method("kl")->threshold(s, 4), 3.5);
+  EXPECT_EQ(make_clip_method("kl-nonzero")->threshold(s, 4), 3.5);
 }
 
 // Exact zeros (ReLU outputs: often half of an activation) are on every grid, so adding any
@@ -86,7 +86,7 @@ TEST(CalibKl, TooFewBinsForTheLevelsMeansNoClipping) {
 TEST(CalibKl, ExactZerosDoNotMoveTheThreshold) {
   std::vector<float> values;
   for (int k = 1; k <= 4000; ++k) values.push_back(static_cast<float>(std::exp(-k / 600.0) * 5.0));  // a long tail
-  const auto kl = make_clip_method("kl");
+  const auto kl = make_clip_method("kl-nonzero");
   const double without = kl->threshold(stats_of(values, 2048), 8);
   values.insert(values.end(), 4000, 0.0f);
   const double with_zeros = kl->threshold(stats_of(values, 2048), 8);

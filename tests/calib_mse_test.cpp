@@ -66,7 +66,7 @@ TEST(CalibMse, WithinFivePercentOfTheBruteForceOptimumOnHeavyTails) {
   const TensorStats s =
       stats_of_tensor(Tensor::from_vector<float>({static_cast<int64_t>(values.size())}, values),
                       kNoChannelAxis);
-  auto mse = make_clip_method("mse");
+  auto mse = make_clip_method("mse-fine");
   for (int bits : {3, 4, 6, 8}) {
     const double t = mse->threshold(s, bits);
     const double achieved = true_quantization_mse(values, t, bits);
@@ -107,7 +107,7 @@ TEST(CalibMse, NoClippingForAUniformSampleAtHighPrecision) {
   std::vector<float> values;
   for (int k = 0; k < 20000; ++k) values.push_back(-1.0f + 2.0f * k / 19999.0f);
   const TensorStats s = stats_of_tensor(Tensor::from_vector<float>({20000}, values), kNoChannelAxis);
-  EXPECT_GT(make_clip_method("mse")->threshold(s, 8), 0.99);
+  EXPECT_GT(make_clip_method("mse-fine")->threshold(s, 8), 0.99);
 }
 
 }  // namespace

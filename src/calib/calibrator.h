@@ -14,7 +14,8 @@
 //  - Watched values must be float32 at run time (UserError naming the value otherwise), and
 //    their channel axis must exist and keep its size across batches (UserError naming it).
 //  - Memory bound: per watched value, a fixed set of scalars, num_bins 8-byte histogram counters
-//    (16 KiB at the default 2048) and one double per channel; independent of the number of
+//    (16 KiB at the default 2048), the signed histogram (256 KiB, signed_histogram.h) and one
+//    double per channel; independent of the number of
 //    batches and of the batch size. Nothing keeps a tensor after the observer returns (each
 //    update reads the tensor in three passes, with no copy).
 //  - The observer holds a pointer to this Calibrator: keep it alive (and in place: it is neither

@@ -2,6 +2,7 @@
 
 #include "calib/clip_method.h"
 #include "calib/quant_error.h"
+#include "calib/value_distribution.h"
 #include "core/error.h"
 
 #include <algorithm>
@@ -69,18 +70,28 @@ double aciq_laplace_beta(int bits) {
   return bits <= 8 ? kLaplaceBeta[static_cast<size_t>(bits - 2)] : aciq_solve_laplace_beta(bits);
 }
 
-AciqChoice aciq_choose(const TensorStats& stats, int bits) {
+AciqChoice aciq_choose(const ValueDistribution& values, int bits) {
   check_clip_bits(bits);
-  OCS_CHECK(stats.count() > 0, "clip threshold of a tensor that was never observed");
+  OCS_CHECK(values.count() > 0, "clip threshold of a tensor that was never observed");
   AciqChoice choice;
-  const double max_abs = stats.max_abs();
+  const double max_abs = values.max_abs();
   if (max_abs == 0.0) return choice;  // all zero: t = 0
-  auto usable = [max_abs](double t) { return t > 0.0 ? std::min(t, max_abs) : max_abs; };
-  choice.gaussian_threshold = usable(aciq_gaussian_alpha(bits) * stats.stddev());
-  choice.laplace_threshold = usable(aciq_laplace_beta(bits) * stats.mean_abs_deviation());
-  choice.gaussian_mse = histogram_quantization_mse(stats.histogram(), choice.gaussian_threshold, bits);
-  choice.laplace_mse = histogram_quantization_mse(stats.histogram(), choice.laplace_threshold, bits);
-  choice.laplace = choice.laplace_mse < choice.gaussian_mse;
+  // Gaussian: sigma from the range, as the reference estimates it.
+  const double n = static_cast<double>(values.count());
+  const double sigma = (values.max() - values.min()) * 0.175 * (1.0 + std::sqrt(M_PI * std::log(4.0))) /
+                       std::sqrt(2.0 * std::log(n));
+  choice.gaussian_threshold = aciq_gaussian_alpha(bits) * sigma;
+  choice.laplace_threshold = aciq_laplace_beta(bits) * values.mean_abs_deviation();
+  // A zero candidate (a constant tensor; sigma is also 0 for a single value, ln 1 = 0 making it
+  // infinite) cannot make a grid: such a candidate becomes max|x|.
+  for (double* t : {&choice.gaussian_threshold, &choice.laplace_threshold})
+    if (!(*t > 0.0) || !std::isfinite(*t)) *t = max_abs;
+  constexpr int64_t kBins = 101;
+  const std::vector<double> counts = values.histogram(kBins, -max_abs, max_abs);
+  const std::vector<double> centres = bin_centres(ValueDistribution::edges(kBins, -max_abs, max_abs));
+  choice.gaussian_mse = histogram_clip_cost(centres, counts, choice.gaussian_threshold, bits);
+  choice.laplace_mse = histogram_clip_cost(centres, counts, choice.laplace_threshold, bits);
+  choice.laplace = !(choice.gaussian_mse < choice.laplace_mse);
   choice.threshold = choice.laplace ? choice.laplace_threshold : choice.gaussian_threshold;
   return choice;
 }
@@ -91,7 +102,10 @@ class ClipAciq : public ClipMethod {
  public:
   std::string name() const override { return "aciq"; }
   double threshold(const TensorStats& stats, int bits) const override {
-    return aciq_choose(stats, bits).threshold;
+    return aciq_choose(StreamedValues(stats), bits).threshold;
+  }
+  double threshold_of_tensor(const Tensor& values, int bits) const override {
+    return aciq_choose(TensorValues(values), bits).threshold;
   }
 };
 

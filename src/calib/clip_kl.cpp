@@ -3,95 +3,111 @@
 #include "calib/clip_method.h"
 #include "core/error.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace ocs {
 
+float float32_pairwise_sum(const float* values, size_t n) {
+  struct Pairwise {
+    static float sum(const float* a, size_t n) {
+      if (n < 8) {
+        float total = -0.0f;
+        for (size_t i = 0; i < n; ++i) total += a[i];
+        return total;
+      }
+      if (n <= 128) {
+        float r[8];
+        for (size_t j = 0; j < 8; ++j) r[j] = a[j];
+        size_t i = 8;
+        for (; i < n - n % 8; i += 8)
+          for (size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+        float total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) total += a[i];
+        return total;
+      }
+      size_t half = n / 2;
+      half -= half % 8;
+      return sum(a, half) + sum(a + half, n - half);
+    }
+  };
+  return 0.0f + Pairwise::sum(values, n);
+}
+
 namespace {
 
-constexpr double kSmoothingEps = 1e-4;
+constexpr int64_t kBins = 1001;
+constexpr int64_t kZeroBin = kBins / 2;
 
-// MXNet's _smooth_distribution. False when it cannot make a valid distribution.
-bool smooth(std::vector<double>& distribution) {
+// MXNet's _smooth_distribution in float32. False when it cannot make a distribution.
+bool smooth(const std::vector<double>& counts, std::vector<float>& out) {
   size_t zeros = 0;
-  for (double v : distribution) zeros += v == 0.0 ? 1 : 0;
-  const size_t nonzeros = distribution.size() - zeros;
+  for (double c : counts) zeros += c == 0.0 ? 1 : 0;
+  const size_t nonzeros = counts.size() - zeros;
   if (nonzeros == 0) return false;
-  const double taken = kSmoothingEps * static_cast<double>(zeros) / static_cast<double>(nonzeros);
-  for (double& v : distribution) {
-    v = v == 0.0 ? kSmoothingEps : v - taken;
-    if (v <= 0.0) return false;
+  const double eps = 1e-4;
+  const float taken = static_cast<float>(-(eps * static_cast<double>(zeros) / static_cast<double>(nonzeros)));
+  out.resize(counts.size());
+  for (size_t k = 0; k < counts.size(); ++k) {
+    out[k] = static_cast<float>(counts[k]) + (counts[k] == 0.0 ? static_cast<float>(eps) : taken);
+    if (!(out[k] > 0.0f)) return false;
   }
   return true;
 }
 
-// KL(P || Q) of two positive vectors, each normalised to sum 1.
-double kl_divergence(const std::vector<double>& p, const std::vector<double>& q) {
-  double p_total = 0.0, q_total = 0.0;
-  for (size_t k = 0; k < p.size(); ++k) { p_total += p[k]; q_total += q[k]; }
-  double divergence = 0.0;
+// scipy.stats.entropy(p, q) on float32 vectors.
+float entropy(std::vector<float>& p, std::vector<float>& q) {
+  const float p_total = float32_pairwise_sum(p.data(), p.size());
+  const float q_total = float32_pairwise_sum(q.data(), q.size());
+  std::vector<float> terms(p.size());
   for (size_t k = 0; k < p.size(); ++k) {
-    const double pk = p[k] / p_total;
-    const double qk = q[k] / q_total;
-    divergence += pk * std::log(pk / qk);
+    const double pk = p[k] / p_total, qk = q[k] / q_total;
+    terms[k] = static_cast<float>(pk * std::log(pk / qk));
   }
-  return divergence;
+  return float32_pairwise_sum(terms.data(), terms.size());
 }
 
 }  // namespace
 
-std::vector<KlCandidate> kl_candidates(const AbsHistogram& histogram, int bits) {
+std::vector<KlReferenceCandidate> kl_reference_candidates(const ValueDistribution& values, int bits) {
   check_clip_bits(bits);
-  const int64_t levels = int64_t{1} << (bits - 1);
-  const int64_t used = histogram.used_bins();
-  std::vector<KlCandidate> candidates;
-  if (used < levels) return candidates;
-
-  std::vector<double> counts(static_cast<size_t>(used));
-  for (int64_t k = 0; k < used; ++k) counts[static_cast<size_t>(k)] = static_cast<double>(histogram.bin_count(k));
-  // Exact zeros are left out: every grid represents 0 exactly, so they do not bear on the
-  // threshold. Kept in bin 0 they dominate it for ReLU outputs (often half of the values), and
-  // every candidate with groups of two or more bins then averages that spike with its
-  // neighbour: the divergence picks i = 2L - 1, the last candidate with single-bin groups, a
-  // threshold near 2L/used of max|x| whatever the data (0.5 of 2.9 on our ResNet, 13% top-1).
-  counts[0] -= static_cast<double>(histogram.zero_count());
-  // outliers_from[i] = sum of counts[i ..] (what candidate i clips).
-  std::vector<double> outliers_from(static_cast<size_t>(used + 1), 0.0);
-  for (int64_t k = used - 1; k >= 0; --k)
-    outliers_from[static_cast<size_t>(k)] = outliers_from[static_cast<size_t>(k + 1)] + counts[static_cast<size_t>(k)];
-
+  const double max_abs = values.max_abs();
+  OCS_CHECK(max_abs > 0.0, "kl candidates of an all-zero tensor");
+  const std::vector<double> h = values.histogram(kBins, -max_abs, max_abs);
+  const std::vector<double> edges = ValueDistribution::edges(kBins, -max_abs, max_abs);
+  const int64_t n = (int64_t{1} << bits) - 1;
+  std::vector<KlReferenceCandidate> candidates;
   std::vector<double> p, q;
-  for (int64_t i = levels; i <= used; ++i) {
-    const size_t size = static_cast<size_t>(i);
-    // 1. Reference: the first i bins, outliers folded into the last one.
-    p.assign(counts.begin(), counts.begin() + i);
-    p[size - 1] += outliers_from[size];
-
-    // 2. Candidate: L groups of the unfolded counts, expanded over P's non-zero bins.
-    q.assign(size, 0.0);
-    const int64_t group_size = i / levels;
-    for (int64_t group = 0; group < levels; ++group) {
-      const int64_t start = group * group_size;
-      const int64_t stop = group == levels - 1 ? i : start + group_size;
+  std::vector<float> p_smooth, q_smooth;
+  for (int64_t i = n / 2; i <= kZeroBin; ++i) {
+    const int64_t start = kZeroBin - i, stop = kZeroBin + i + 1, size = 2 * i + 1;
+    const double* slice = h.data() + start;
+    // 1. P: the slice with the outliers folded into its end bins.
+    p.assign(slice, slice + size);
+    for (int64_t k = 0; k < start; ++k) p.front() += h[static_cast<size_t>(k)];
+    for (int64_t k = stop; k < kBins; ++k) p.back() += h[static_cast<size_t>(k)];
+    // 2. Q: n groups of the unmodified slice, spread over its non-zero bins.
+    q.assign(static_cast<size_t>(size), 0.0);
+    const int64_t merged = size / n;
+    for (int64_t group = 0; group < n; ++group) {
+      const int64_t from = group * merged;
+      const bool last = group == n - 1;
+      const int64_t sum_to = last ? size : from + merged;
+      const int64_t fill_to = last ? size - 1 : from + merged;  // the reference's off-by-one
       double total = 0.0;
+      for (int64_t k = from; k < sum_to; ++k) total += slice[k];
       int64_t nonzero = 0;
-      for (int64_t k = start; k < stop; ++k) {
-        total += counts[static_cast<size_t>(k)];
-        nonzero += p[static_cast<size_t>(k)] != 0.0 ? 1 : 0;
-      }
+      for (int64_t k = from; k < fill_to; ++k) nonzero += slice[k] != 0.0 ? 1 : 0;
       if (nonzero == 0) continue;
-      for (int64_t k = start; k < stop; ++k)
-        if (p[static_cast<size_t>(k)] != 0.0) q[static_cast<size_t>(k)] = total / static_cast<double>(nonzero);
+      for (int64_t k = from; k < fill_to; ++k)
+        if (slice[k] != 0.0) q[static_cast<size_t>(k)] = static_cast<float>(total / static_cast<double>(nonzero));
     }
-
-    // 3-4. Smooth both, then KL.
-    KlCandidate candidate;
-    candidate.bins = i;
-    candidate.threshold = histogram.bin_width() * static_cast<double>(i);
-    candidate.divergence = smooth(p) && smooth(q) ? kl_divergence(p, q)
-                                                  : std::numeric_limits<double>::infinity();
+    // 3-4. Smooth, then the divergence.
+    KlReferenceCandidate candidate;
+    candidate.i = i;
+    candidate.threshold = edges[static_cast<size_t>(stop)];
+    candidate.divergence = smooth(p, p_smooth) && smooth(q, q_smooth) ? entropy(p_smooth, q_smooth)
+                                                                      : std::numeric_limits<float>::infinity();
     candidates.push_back(candidate);
   }
   return candidates;
@@ -99,23 +115,26 @@ std::vector<KlCandidate> kl_candidates(const AbsHistogram& histogram, int bits) 
 
 namespace {
 
+double kl_threshold(const ValueDistribution& values, int bits) {
+  check_clip_bits(bits);
+  OCS_CHECK(values.count() > 0, "clip threshold of a tensor that was never observed");
+  if (values.max_abs() == 0.0) return 0.0;
+  const std::vector<KlReferenceCandidate> candidates = kl_reference_candidates(values, bits);
+  if (candidates.empty()) return values.max_abs();  // b >= 10: more levels than the 1001 bins
+  const KlReferenceCandidate* best = &candidates.front();
+  for (const KlReferenceCandidate& c : candidates)
+    if (c.divergence < best->divergence) best = &c;
+  return best->threshold;
+}
+
 class ClipKl : public ClipMethod {
  public:
   std::string name() const override { return "kl"; }
   double threshold(const TensorStats& stats, int bits) const override {
-    check_clip_bits(bits);
-    OCS_CHECK(stats.count() > 0, "clip threshold of a tensor that was never observed");
-    const double max_abs = stats.max_abs();
-    if (max_abs == 0.0) return 0.0;
-    double best_t = max_abs;
-    double best_divergence = std::numeric_limits<double>::infinity();
-    for (const KlCandidate& candidate : kl_candidates(stats.histogram(), bits)) {
-      if (candidate.divergence < best_divergence) {
-        best_divergence = candidate.divergence;
-        best_t = candidate.threshold;
-      }
-    }
-    return std::min(best_t, max_abs);
+    return kl_threshold(StreamedValues(stats), bits);
+  }
+  double threshold_of_tensor(const Tensor& values, int bits) const override {
+    return kl_threshold(TensorValues(values), bits);
   }
 };
 

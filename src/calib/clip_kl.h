@@ -1,40 +1,46 @@
-// kl: entropy calibration as in TensorRT (Migacz, "8-bit Inference with TensorRT", GTC 2017) and
-// MXNet's _get_optimal_threshold, on the |x| histogram.
-//
-// With L = 2^(b-1) quantized levels (0 .. 2^(b-1) - 1 on the positive side of the signed grid)
-// and h the histogram counts, for every candidate i = L .. used_bins (the first i bins):
-//  1. Reference P: h[0 .. i-1], with the outliers sum(h[i ..]) folded into P[i-1].
-//  2. Candidate Q: h[0 .. i-1] WITHOUT the outliers, merged into L groups of m = floor(i / L)
-//     consecutive bins (the last group also takes the i - L*m remainder bins), then expanded
-//     back to i bins: a group's total is shared equally among its bins where P != 0; bins where
-//     P == 0 get 0.
-//  3. Smoothing (MXNet's _smooth_distribution, on counts, eps = 1e-4): in a vector with z zeros
-//     and n non-zeros, zeros become eps and non-zeros lose eps * z / n. If a vector has no
-//     non-zero entry, or smoothing would make an entry <= 0, the candidate's divergence is +inf.
-//  4. divergence = KL(P || Q) = sum_k p_k ln(p_k / q_k) with P and Q normalised to sum 1.
-// The threshold is the upper edge of the best candidate's last bin, i * bin_width (as MXNet
-// takes hist_edges[stop]; TensorRT's slides use the bin middle), clamped to max|x|. The smallest
-// divergence wins; on equal divergences the smaller i. Exact zeros are not counted (like
-// skip_zeros in NVIDIA's pytorch-quantization): 0 is on every grid, and as a point mass in bin 0
-// they would decide the threshold for ReLU outputs. If fewer than L bins are in use (only possible with tiny
-// histograms or b > 11 at 2048 bins), or every candidate is +inf, the threshold is max|x|.
-// Cost: O(used_bins^2) per call, about 2 million log() for 2048 bins.
+// kl: the reference's definition (docs/METHOD.md, "Clip methods"): MXNet's
+// _get_optimal_threshold (as TensorRT's entropy calibrator) on a histogram of the SIGNED values,
+// 1001 bins over [-T, T], T = max|x|, with n = 2^b - 1 quantized bins. For i = n/2 .. 500 (integer
+// division), with the slice s = the 2i + 1 central bins:
+//  1. P = s, all counts left of it added to its first bin and all counts right of it to its last.
+//  2. Q: s (unmodified) merged into n groups of m = (2i + 1) / n bins, the last group also taking
+//     the remainder; each group's total spread evenly over its bins where s != 0 (other bins 0).
+//     The reference's off-by-one, matched: the last group's non-zero count and its fill stop one
+//     bin early, so the slice's last bin gets q = 0 (its count still enters the group's total).
+//  3. Both smoothed as MXNet's _smooth_distribution, in float32 as the reference computes it:
+//     z zero bins become 1e-4, the others lose 1e-4 * z / (2i + 1 - z); a vector that would get
+//     an entry <= 0, or has no non-zero entry, makes the candidate's divergence +inf.
+//  4. divergence = scipy.stats.entropy(P, Q) in float32: both divided by their sums, then the
+//     sum of p ln(p / q), each term computed in double and rounded to float32, and every sum a
+//     float32 pairwise sum as numpy's (float32_pairwise_sum below). Why float32: in the flat
+//     region of the divergence neighbouring candidates differ by less than a float32 ulp, and the
+//     reference's choice among them is decided by its rounding (two of the 35 reference
+//     thresholds move otherwise, by 1% and 38%).
+// t = the upper edge of the slice (numpy's float32 edge 500 + i + 1) of the first smallest
+// divergence. max|x| = 0 gives 0. For b >= 10 (n / 2 > 500) there is no candidate (the reference
+// would fail) and t = max|x|. Cost: about 500 candidates of up to 1001 bins each.
+// Our variant on the |x| histogram without exact zeros is `kl-nonzero` (clip_kl_nonzero.h).
 #pragma once
 
-#include "calib/histogram.h"
+#include "calib/value_distribution.h"
 
 #include <cstdint>
 #include <vector>
 
 namespace ocs {
 
-struct KlCandidate {
-  int64_t bins = 0;         // i
-  double threshold = 0.0;   // i * bin_width (not clamped)
-  double divergence = 0.0;  // KL(P || Q), +inf when undefined
+struct KlReferenceCandidate {
+  int64_t i = 0;            // half-width of the central slice, in bins
+  double threshold = 0.0;   // its upper edge
+  float divergence = 0.0f;  // +inf when undefined
 };
 
-// All candidates in order of i (empty when used_bins < 2^(b-1)).
-std::vector<KlCandidate> kl_candidates(const AbsHistogram& histogram, int bits);
+// Every candidate in order of i.
+std::vector<KlReferenceCandidate> kl_reference_candidates(const ValueDistribution& values, int bits);
+
+// numpy's float32 np.sum of a contiguous array: 0 + the pairwise sum (blocks of up to 128
+// summed with 8 interleaved accumulators, longer ones split in halves rounded down to a
+// multiple of 8), every addition in float32.
+float float32_pairwise_sum(const float* values, size_t n);
 
 }  // namespace ocs

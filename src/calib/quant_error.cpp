@@ -62,3 +62,32 @@ double histogram_quantization_mse(const AbsHistogram& histogram, double threshol
 }
 
 }  // namespace ocs
+
+namespace ocs {
+
+double histogram_clip_cost(const std::vector<double>& centres, const std::vector<double>& weights,
+                           double threshold, int bits) {
+  OCS_CHECK(threshold > 0.0 && centres.size() == weights.size(), "threshold {}", threshold);
+  const double q_max = std::ldexp(1.0, bits - 1) - 1.0;
+  const double scale = q_max / threshold;
+  double cost = 0.0;
+  for (size_t i = 0; i < centres.size(); ++i) {
+    const double c = centres[i], magnitude = std::fabs(c);
+    if (magnitude > threshold) {
+      cost += (magnitude - threshold) * (magnitude - threshold) * weights[i];
+    } else {
+      const double q = std::clamp(std::nearbyint(c * scale), -q_max - 1.0, q_max) / scale;
+      cost += (c - q) * (c - q) * weights[i];
+    }
+  }
+  return cost;
+}
+
+std::vector<double> bin_centres(const std::vector<double>& edges) {
+  std::vector<double> centres;
+  for (size_t k = 0; k + 1 < edges.size(); ++k)
+    centres.push_back(static_cast<float>(static_cast<float>(edges[k]) + static_cast<float>(edges[k + 1])) / 2.0f);
+  return centres;
+}
+
+}  // namespace ocs

@@ -20,9 +20,24 @@
 
 #include "calib/histogram.h"
 
+#include <vector>
+
 namespace ocs {
 
 // Mean over all finite values of (x - x_hat)^2. threshold > 0, bits in [2, 16]. 0 when empty.
 double histogram_quantization_mse(const AbsHistogram& histogram, double threshold, int bits);
+
+}  // namespace ocs
+
+namespace ocs {
+
+// The reference's cost of a threshold on a histogram (docs/METHOD.md, mse and aciq): bin centres
+// c_i standing for weights w_i (probabilities or counts),
+//   sum_{|c_i| > t} (|c_i| - t)^2 w_i  +  sum_{|c_i| <= t} (c_i - Q_t(c_i))^2 w_i,
+// Q_t the b-bit symmetric quantizer with threshold t (round half to even). t > 0.
+double histogram_clip_cost(const std::vector<double>& centres, const std::vector<double>& weights,
+                           double threshold, int bits);
+// The centres of numpy's bins from their edges: float32((e_k + e_{k+1}) / 2) in float32 arithmetic.
+std::vector<double> bin_centres(const std::vector<double>& edges);
 
 }  // namespace ocs

@@ -8,8 +8,10 @@
 
 namespace ocs {
 
-TensorStats::TensorStats(int64_t channel_axis, int64_t histogram_bins)
-    : channel_axis_(channel_axis), histogram_(histogram_bins) {}
+TensorStats::TensorStats(int64_t channel_axis, int64_t histogram_bins, int64_t signed_histogram_bins)
+    : channel_axis_(channel_axis), histogram_(histogram_bins) {
+  if (signed_histogram_bins > 0) signed_histogram_.emplace(signed_histogram_bins);
+}
 
 void TensorStats::update(const Tensor& batch) {
   if (batch.dtype() != DType::Float32)
@@ -77,6 +79,7 @@ void TensorStats::update(const Tensor& batch) {
     }
   }
   histogram_.add(batch.span<float>());
+  if (signed_histogram_) signed_histogram_->add(batch.span<float>());
 }
 
 double TensorStats::mean() const { return count_ ? sum_ / static_cast<double>(count_) : 0.0; }
@@ -96,8 +99,9 @@ double TensorStats::mean_abs_deviation() const {
   return count_ ? sum_abs_dev_ / static_cast<double>(count_) : 0.0;
 }
 
-TensorStats stats_of_tensor(const Tensor& weight, int64_t channel_axis, int64_t histogram_bins) {
-  TensorStats stats(channel_axis, histogram_bins);
+TensorStats stats_of_tensor(const Tensor& weight, int64_t channel_axis, int64_t histogram_bins,
+                            int64_t signed_histogram_bins) {
+  TensorStats stats(channel_axis, histogram_bins, signed_histogram_bins);
   stats.update(weight);
   return stats;
 }

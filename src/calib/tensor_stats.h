@@ -17,14 +17,19 @@
 //    at the first non-empty batch's mean. The result is exact when the data came in one batch
 //    (weights, or a single calibration batch) and otherwise differs from mean|x - mean| by at
 //    most |mean() - abs_deviation_reference()| (triangle inequality), which the caller may check.
+//  - A SignedHistogram (signed_histogram.h) of signed_histogram_bins per sign, for the reference
+//    clip methods mse/aciq/kl (value_distribution.h); 0 keeps none (weights: those methods read
+//    the whole tensor instead, ClipMethod::threshold_of_tensor).
 //  - With count() == 0, min/max/mean/... are 0.
 #pragma once
 
 #include "calib/histogram.h"
+#include "calib/signed_histogram.h"
 #include "core/tensor.h"
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <vector>
 
 namespace ocs {
@@ -34,7 +39,8 @@ inline constexpr int64_t kNoChannelAxis = std::numeric_limits<int64_t>::min();
 class TensorStats {
  public:
   explicit TensorStats(int64_t channel_axis = kNoChannelAxis,
-                       int64_t histogram_bins = kDefaultHistogramBins);
+                       int64_t histogram_bins = kDefaultHistogramBins,
+                       int64_t signed_histogram_bins = kDefaultSignedHistogramBins);
 
   // Adds one batch. UserError if the tensor is not float32, its rank has no `channel_axis`, or
   // its channel count differs from earlier batches.
@@ -53,6 +59,7 @@ class TensorStats {
   // Max |x| per channel (empty with kNoChannelAxis or before the first batch).
   const std::vector<double>& channel_max_abs() const { return channel_max_abs_; }
   const AbsHistogram& histogram() const { return histogram_; }
+  const std::optional<SignedHistogram>& signed_histogram() const { return signed_histogram_; }
 
   double mean() const;
   double variance() const;  // population variance E[(x - mean)^2], clamped at 0
@@ -76,11 +83,13 @@ class TensorStats {
   double sum_abs_dev_ = 0.0;  // sum |x - abs_dev_ref_|
   std::vector<double> channel_max_abs_;
   AbsHistogram histogram_;
+  std::optional<SignedHistogram> signed_histogram_;
 };
 
 // Statistics of one weight tensor (a single update). channel_axis as above, e.g. the input
 // channel axis that OCS splits (1 for Conv [C_out, C_in, kh, kw] and for Gemm with transB).
 TensorStats stats_of_tensor(const Tensor& weight, int64_t channel_axis,
-                            int64_t histogram_bins = kDefaultHistogramBins);
+                            int64_t histogram_bins = kDefaultHistogramBins,
+                            int64_t signed_histogram_bins = kDefaultSignedHistogramBins);
 
 }  // namespace ocs

@@ -167,6 +167,9 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
       OcsSplitOptions layer_options = split_options;
       const auto explicit_k = options.splits.find(node.name);
       if (explicit_k != options.splits.end()) layer_options.splits = explicit_k->second;
+      const auto explicit_t = options.thresholds.find(node.name);
+      if (explicit_t != options.thresholds.end())
+        layer_options.threshold = [t = explicit_t->second](const Tensor&) { return t; };
       split = ocs_split_weight(weight, c.layer.weight_axis, layer_options);
       r.splits = static_cast<int64_t>(split->duplicated.size());
       if (r.splits == 0) {

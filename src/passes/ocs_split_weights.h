@@ -43,6 +43,9 @@ struct OcsSplitWeightsOptions {
   // Explicit k per node (a --max-overhead allocation, quant/ocs_budget.h); overrides `ratio` for
   // the layers it names.
   std::map<std::string, int64_t> splits;
+  // An explicit threshold t per node (--ocs-clip-on original: the clip method's t on the unsplit
+  // weight); overrides `threshold` for the layers it names.
+  std::map<std::string, double> thresholds;
   bool skip_first_last = false;    // the reference's policy: first Conv, last Gemm/MatMul in float
 };
 

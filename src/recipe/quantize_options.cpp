@@ -44,6 +44,11 @@ void QuantizeOptions::validate() const {
     user_error("--format '{}' is unknown; use qdq (deployable), qdq-inputs (the paper's layout) or split-float", format);
   if (signed_activations && unsigned_activations)
     user_error("--signed-activations and --unsigned-activations contradict each other; give one");
+  if (ocs_clip_on != "split" && ocs_clip_on != "original")
+    user_error("--ocs-clip-on '{}' is unknown; use split (the threshold of the split weight) or original (of the "
+               "unsplit weight, the reference's order)", ocs_clip_on);
+  if (ocs_clip_on == "original" && per_channel)
+    user_error("--ocs-clip-on original is the reference's per-tensor order; it cannot be combined with --per-channel");
   if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
   parse_fixed_values(fix_input, "--fix-input");
   parse_fixed_shapes(fix_shape, "--fix-shape");
@@ -68,7 +73,7 @@ bool QuantizeOptions::unsigned_grid() const {
 nlohmann::json QuantizeOptions::to_json() const {
   nlohmann::json json = {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
           {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
-          {"split", split}, {"wclip", weight_clip}, {"aclip", activation_clip},
+          {"split", split}, {"wclip", weight_clip}, {"ocs_clip_on", ocs_clip_on}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"signed_activations", signed_activations},
           {"keep_first_last_float", keep_first_last_float}, {"exclude", exclude},
@@ -92,6 +97,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "split") split = value.get<std::string>();
       else if (key == "wclip") weight_clip = value.get<std::string>();
       else if (key == "aclip") activation_clip = value.get<std::string>();
+      else if (key == "ocs_clip_on") ocs_clip_on = value.get<std::string>();
       else if (key == "per_channel") per_channel = value.get<bool>();
       else if (key == "unsigned_activations") unsigned_activations = value.get<bool>();
       else if (key == "signed_activations") signed_activations = value.get<bool>();

@@ -33,8 +33,11 @@ struct QuantizeOptions {
   double max_overhead = -1.0;
   std::string split = "qa";    // qa | naive
   // Clipping.
-  std::string weight_clip = "max";      // max | mse | aciq | kl | percentile[:P]
+  std::string weight_clip = "max";      // max | mse | aciq | kl | mse-fine | aciq-std | kl-nonzero | percentile[:P]
   std::string activation_clip = "max";  // same
+  // With weight OCS and a clip method other than max, the weight threshold is computed on the
+  // split weight ("split", ours) or on the unsplit weight ("original", the reference's order).
+  std::string ocs_clip_on = "split";
   bool per_channel = false;             // per-output-channel weight scales (not the paper's)
   bool unsigned_activations = false;    // qdq-inputs: uint grid for non-negative activations
   bool signed_activations = false;      // qdq: keep the signed grid on non-negative activations

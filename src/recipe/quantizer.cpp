@@ -123,7 +123,7 @@ std::vector<Tensor> channel_slices(const Tensor& w, int64_t axis) {
 }
 
 double clip_threshold(const ClipMethod& method, const Tensor& w, int bits) {
-  return method.threshold(stats_of_tensor(w, kNoChannelAxis), bits);
+  return method.threshold_of_tensor(w, bits);
 }
 
 // ---- the steps, in order -------------------------------------------------------------------
@@ -363,8 +363,12 @@ void split_weights(Recipe& r) {
     const ClipMethod* method = r.weight_clip.get();
     const int bits = r.options.weight_bits;
     split.threshold = [method, bits](const Tensor& w) { return clip_threshold(*method, w, bits); };
-    for (const LayerPlan& l : r.plan.layers)
+    // --ocs-clip-on original: the clip method's threshold of the unsplit weight (weight_baseline).
+    const bool on_original = r.options.ocs_clip_on == "original" && r.options.weight_clip != "max";
+    for (const LayerPlan& l : r.plan.layers) {
       if (!l.quantized()) split.exclude.insert(l.node);
+      else if (on_original) split.thresholds[l.node] = l.weight_threshold_no_ocs;
+    }
     const OcsSplitWeightsReport report = ocs_split_weights(r.graph, split);
     for (const auto& layer : report.layers) {
       LayerPlan* l = r.plan.find(layer.node);

@@ -35,14 +35,16 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("--act-ocs-ratio", q.act_ocs_ratio, "activation OCS expand ratio");
   cmd->add_option("--max-overhead", q.max_overhead, "PCT: at most PCT% more weights in the whole model from weight OCS; the splits go where they gain the most SQNR per weight added (the ratio still bounds each layer)");
   cmd->add_option("--split", q.split, "qa (quantization-aware, default) or naive");
-  cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl, percentile[:P]");
-  cmd->add_option("--aclip", q.activation_clip, "activation clip method: max, mse, aciq, kl, percentile[:P]");
+  cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl (the reference's definitions), mse-fine, aciq-std, kl-nonzero (our variants), percentile[:P]");
+  cmd->add_option("--aclip", q.activation_clip, "activation clip method: as --wclip");
+  cmd->add_option("--ocs-clip-on", q.ocs_clip_on, "with weight OCS and --wclip other than max: compute the weight threshold on the split weight (split, default) or on the unsplit weight (original, the reference's order)");
   cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", q.unsigned_activations, "qdq-inputs: unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0) (qdq does this by default)");
   cmd->add_flag("--signed-activations", q.signed_activations, "qdq: keep the signed grid after ReLU-like ops too");
   cmd->add_flag("--quantize-first-last", opt->quantize_ends, "also quantize the first conv and the last FC layer (the reference keeps them float)");
   cmd->add_option("--fix-input", q.fix_input, "NAME=VALUE: turn a one-number input into a constant first and inline the Ifs it decides (Silero VAD: sr=16000), so their branches are quantized too");
   cmd->add_option("--fix-shape", q.fix_shape, "NAME=D0xD1x...: give an input a static shape first (Silero VAD: input=1x512); the output model only takes that shape");
+  cmd->add_flag("--no-fold-batchnorm{false}", q.fold_batchnorm, "keep BatchNormalization as a float op after the quantized layer (the reference's policy) instead of folding it into the weights");
   cmd->add_flag("--no-unroll{false}", q.unroll_recurrent, "leave LSTM/GRU nodes whole (float) instead of unrolling them per time step");
   cmd->add_option("--exclude", q.exclude, "node names to leave in float");
   cmd->add_option("--format", q.format, "qdq (default: deployable, runtimes fuse it into int8 kernels), qdq-inputs (the paper's layout: quantizers on layer inputs only) or split-float");
@@ -74,6 +76,7 @@ Action add_quantize_command(CLI::App& app) {
       }
     if (cmd->count("--quantize-first-last")) flags["keep_first_last_float"] = false;
     if (cmd->count("--no-unroll")) flags["unroll_recurrent"] = false;
+    if (cmd->count("--no-fold-batchnorm")) flags["fold_batchnorm"] = false;
     options.merge_json(flags, "command line");
     options.validate();
 

@@ -64,7 +64,9 @@ Action add_sweep_command(CLI::App& app) {
   cmd->add_option("--wbits", opt->grid.weight_bits, "weight bit widths (default 8,7,6,5,4)")->delimiter(',');
   cmd->add_option("--abits", opt->grid.activation_bits, "activation bit widths, 0 = float (default 8)")->delimiter(',');
   cmd->add_option("--ocs-ratio", opt->grid.ocs_ratios, "weight OCS expand ratios (default 0,0.01,0.02,0.05,0.1)")->delimiter(',');
-  cmd->add_option("--wclip", opt->grid.weight_clips, "weight clip methods (default max,mse,aciq,kl)")->delimiter(',');
+  cmd->add_option("--wclip", opt->grid.weight_clips, "weight clip methods (default max,mse,aciq,kl: the reference's definitions; also mse-fine, aciq-std, kl-nonzero, percentile[:P])")->delimiter(',');
+  cmd->add_option("--ocs-clip-on", s.base.ocs_clip_on, "split (default) or original: the weight threshold of OCS + clip on the split or the unsplit weight (the reference's order)");
+  cmd->add_flag("--no-fold-batchnorm{false}", s.base.fold_batchnorm, "keep BatchNormalization as a float op after the quantized layer (the reference's policy)");
   cmd->add_option("--split", opt->grid.splits, "split modes, qa and/or naive (default qa)")->delimiter(',');
   cmd->add_option("--aclip", opt->grid.activation_clips, "activation clip methods (default max)")->delimiter(',');
   cmd->add_option("--act-ocs-ratio", opt->grid.act_ocs_ratios, "activation OCS expand ratios (default 0)")->delimiter(',');
@@ -115,7 +117,8 @@ Action add_sweep_command(CLI::App& app) {
     SweepResult result = run_sweep(opt->setup, mine);
     nlohmann::json info = {{"model", opt->model}, {"configurations", mine.size()}, {"grid_size", all.size()},
                            {"shard", opt->shard}, {"reuse", opt->setup.reuse}, {"seconds", result.seconds},
-                           {"calibration_passes", result.calibrations}};
+                           {"calibration_passes", result.calibrations},
+                           {"ocs_clip_on", opt->setup.base.ocs_clip_on}, {"fold_batchnorm", opt->setup.base.fold_batchnorm}};
     std::cerr << fmt::format("sweep: {} configurations in {:.1f} s ({} calibration passes{})\n", mine.size(),
                              result.seconds, result.calibrations, opt->setup.reuse ? ", data and float outputs reused" : ", nothing reused");
     write_outputs(dir, result, info);
