@@ -10,10 +10,11 @@
 # script sets those). The output directory must be on a file system every node sees.
 # Layout of --output-dir (see README, "Sweeps on a Slurm cluster"):
 #   shards/<i>/      the results of shard i of N (results.csv, results.md, report.html, plots, sweep.json)
-#   logs/shard-<i>.out, logs/merge.out   the jobs' stdout and stderr
+#   logs/shard-<i>.out, logs/merge.out   the jobs' stdout and stderr (logs/submitted: a time mark)
 #   results.csv, results.md, report.html, *.svg, histogram.json   the merged sweep (merge job)
 # Prints the array job's and the merge job's ids; with --wait it returns once the merge job has
-# ended, with its exit status (non-zero when a shard failed and the merge never ran).
+# ended: 0 when it wrote the merged results, 1 when a shard failed (the merge never ran) or the
+# merge itself failed.
 set -euo pipefail
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -70,10 +71,19 @@ wait_flag=()
 [ $wait_for_merge -eq 1 ] && wait_flag=(--wait)
 echo "array job $array_id: $shards shards of: $sweep_cmd"
 echo "merge job after it; results in $out"
+# Marks the submission, so that --wait can tell a fresh merge from results of an earlier run.
+touch "$out/logs/submitted"
 set +e
 merge_id=$(sbatch --parsable --job-name=ocs-sweep-merge --dependency="afterok:$array_id" --kill-on-invalid-dep=yes \
   --output="$out/logs/merge.out" "${sbatch_args[@]}" "${wait_flag[@]}" --wrap="$merge_cmd")
 status=$?
 set -e
 echo "merge job ${merge_id%%;*}"
-exit $status
+[ $wait_for_merge -eq 1 ] || exit $status
+# sbatch --wait returns 0 for a merge job cancelled before it started (a shard failed, so its
+# dependency can never be satisfied): success is the merged results written after submission.
+if [ $status -ne 0 ] || ! [ "$out/results.csv" -nt "$out/logs/submitted" ]; then
+  echo "slurm_sweep.sh: the merge did not run or failed; see $out/logs/shard-*.out and merge.out" >&2
+  exit 1
+fi
+echo "merged results: $out/results.csv, results.md, report.html"

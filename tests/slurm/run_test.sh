@@ -79,3 +79,14 @@ head -1 "$dir/whole/results.csv" | cut -d, -f15,16 | grep -qx 'quantize_s,eval_s
 diff <(drop_timing "$dir/whole/results.csv") <(drop_timing "$dir/slurm/results.csv") ||
   { echo "FAIL: merged results.csv differs from the unsharded run"; exit 1; }
 echo "PASS: $(($(wc -l < "$dir/slurm/results.csv") - 2)) configurations over 3 Slurm array tasks merge to the unsharded sweep"
+
+# A failing shard (here: every shard, the model is missing) cancels the merge: the script says so
+# through its exit status and no merged results appear.
+if scripts/slurm_sweep.sh --shards 2 --wait --ocs "$ocs" --output-dir "$dir/failing" -- \
+    "$dir/missing.onnx" --data fashion-mnist:test --abits 0 > "$dir/log/failing.out" 2>&1; then
+  cat "$dir/log/failing.out"; echo "FAIL: slurm_sweep.sh --wait succeeded although its shards failed"; exit 1
+fi
+[ ! -e "$dir/failing/results.csv" ] || { echo "FAIL: merged results were written although the shards failed"; exit 1; }
+grep -q "missing.onnx" "$dir/failing/logs/shard-1.out" ||
+  { echo "FAIL: the failing shard's log does not name the missing model"; exit 1; }
+echo "PASS: failing shards cancel the merge job; slurm_sweep.sh --wait exits with an error"
