@@ -7,6 +7,8 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libonnx-testdata python3-onnx python3-numpy python3-pil fonts-dejavu-core
   dataset-fashion-mnist bible-kjv
+  python3-dev python3-pybind11 pybind11-dev python3-pytest
+  slurmctld slurmd munge chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -23,4 +25,5 @@ echo "install_deps: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+# Other apt runs (another checkout installing at the same time) hold the lock for a while.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"

@@ -4,22 +4,14 @@
 //  - InternalError: a bug in ocs. Carries file and line. The CLI exits with code 3.
 #pragma once
 
+#include "ocs/errors.h"  // UserError, InternalError: the classes are part of the installed API
+
 #include <fmt/format.h>
 
 #include <stdexcept>
 #include <string>
 
 namespace ocs {
-
-class UserError : public std::runtime_error {
- public:
-  explicit UserError(const std::string& message) : std::runtime_error(message) {}
-};
-
-class InternalError : public std::logic_error {
- public:
-  explicit InternalError(const std::string& message) : std::logic_error(message) {}
-};
 
 template <typename... Args>
 [[noreturn]] void user_error(fmt::format_string<Args...> format, Args&&... args) {

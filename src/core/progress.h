@@ -4,9 +4,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace ocs {
+
+// Where Progress reports instead of stderr, for the calls made on this thread while a
+// ScopedProgressSink lives (the library's progress callbacks, include/ocs/ocs.h). An empty sink
+// silences progress. Only the constructing thread is affected; the previous sink comes back after.
+using ProgressSink = std::function<void(const std::string& label, int64_t done, int64_t total)>;
+class ScopedProgressSink {
+ public:
+  explicit ScopedProgressSink(ProgressSink sink);
+  ~ScopedProgressSink();
+  ScopedProgressSink(const ScopedProgressSink&) = delete;
+  ScopedProgressSink& operator=(const ScopedProgressSink&) = delete;
+
+ private:
+  ProgressSink* previous_;
+  ProgressSink sink_;
+};
 
 class Progress {
  public:

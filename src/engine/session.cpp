@@ -331,9 +331,32 @@ void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observe
   for (ValueId out : graph.outputs) frame.plain(out);
 }
 
+namespace {
+
+// The session's thread count, for the duration of one of its calls only: omp_set_num_threads
+// sets the calling thread's OpenMP setting, which oneDNN reads when it creates and runs
+// primitives; the caller's setting is restored afterwards, so a library call changes no state
+// of the process (a Python program's own OpenMP code keeps its thread count).
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int threads) : saved_(threads > 0 ? omp_get_max_threads() : 0) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~ScopedThreads() {
+    if (saved_ > 0) omp_set_num_threads(saved_);
+  }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace
+
 Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options), plan_(std::make_unique<Plan>()) {
-  if (options_.threads > 0) omp_set_num_threads(options_.threads);
+  const ScopedThreads threads(options_.threads);
   plan_->layouts = options_.fuse && !options_.reference_kernels_only;
   const char* profile = std::getenv("OCS_PROFILE");
   plan_->profile = profile && *profile && std::string(profile) != "0";
@@ -384,6 +407,7 @@ static void check_input(const Value& declared, const Tensor& given) {
 }
 
 std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, const Observer& observer) {
+  const ScopedThreads threads(options_.threads);
   const Graph& graph = *graph_;
   Frame frame;
   frame.graph = &graph;
