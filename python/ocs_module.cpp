@@ -120,16 +120,20 @@ wbits, abits: weight and activation bits (2..16; abits=0 keeps activations in fl
 ocs_ratio: weight OCS expand ratio r; act_ocs_ratio: the activations'; max_overhead: a cap on
   the weights OCS adds, in percent of the model's (negative: none).
 split: 'qa' (quantization-aware) or 'naive'. wclip, aclip: 'max', 'mse', 'aciq', 'kl',
-  'percentile[:P]'. per_channel: one weight scale per output channel.
+  'mse-fine', 'aciq-std', 'kl-nonzero', 'percentile[:P]'. per_channel: one weight scale per output channel.
 exclude: node names left in float. quantize_first_last: also the first conv and last FC layer.
-format: 'qdq' or 'split-float'. threads: 0 = all cores (for this call only).
+format: 'qdq' (deployable: ONNX Runtime runs it in int8), 'qdq-inputs' (the paper's layout) or
+  'split-float'. signed_activations: keep the signed grid after ReLU-like ops in 'qdq'.
+ocs_clip_on: 'split' or 'original' (the reference's order). fold_batchnorm: fold BatchNorm first.
+threads: 0 = all cores (for this call only).
 progress: optional callable progress(stage, done, total), called as calibration advances.
 Errors in the model, settings or data raise ValueError with the message the CLI prints.)";
 
 py::dict quantize(const std::string& input, const std::string& output, const py::object& calibration, int wbits,
                   int abits, double ocs_ratio, const std::string& split, const std::string& wclip,
                   const std::string& aclip, bool per_channel, const py::object& exclude, const std::string& format,
-                  double act_ocs_ratio, double max_overhead, bool unsigned_activations, bool quantize_first_last,
+                  double act_ocs_ratio, double max_overhead, bool unsigned_activations, bool signed_activations,
+                  const std::string& ocs_clip_on, bool fold_batchnorm, bool quantize_first_last,
                   const py::object& fix_input, const py::object& fix_shape, int calib_samples, int threads,
                   const py::object& progress, bool overwrite) {
   ocs::QuantizeSettings s;
@@ -143,6 +147,9 @@ py::dict quantize(const std::string& input, const std::string& output, const py:
   s.activation_clip = aclip;
   s.per_channel = per_channel;
   s.unsigned_activations = unsigned_activations;
+  s.signed_activations = signed_activations;
+  s.ocs_clip_on = ocs_clip_on;
+  s.fold_batchnorm = fold_batchnorm;
   s.quantize_first_last = quantize_first_last;
   s.exclude = strings_of(exclude, "exclude");
   s.fix_input = strings_of(fix_input, "fix_input");
@@ -256,6 +263,7 @@ PYBIND11_MODULE(_ocs, m) {
         py::arg("wclip") = "max", py::arg("aclip") = "max", py::arg("per_channel") = false,
         py::arg("exclude") = py::list(), py::arg("format") = "qdq", py::kw_only(), py::arg("act_ocs_ratio") = 0.0,
         py::arg("max_overhead") = -1.0, py::arg("unsigned_activations") = false,
+        py::arg("signed_activations") = false, py::arg("ocs_clip_on") = "split", py::arg("fold_batchnorm") = true,
         py::arg("quantize_first_last") = false, py::arg("fix_input") = py::list(), py::arg("fix_shape") = py::list(),
         py::arg("calib_samples") = 512, py::arg("threads") = 0, py::arg("progress") = py::none(),
         py::arg("overwrite") = false);

@@ -93,16 +93,19 @@ struct QuantizeSettings {
   double act_ocs_ratio = 0.0;   // activation OCS expand ratio
   double max_overhead = -1.0;   // cap on the weights OCS adds, percent of the model's (< 0: none)
   std::string split = "qa";     // qa | naive
-  std::string weight_clip = "max";      // max | mse | aciq | kl | percentile[:P]
+  std::string weight_clip = "max";      // max | mse | aciq | kl | mse-fine | aciq-std | kl-nonzero | percentile[:P]
   std::string activation_clip = "max";  // same
   bool per_channel = false;
-  bool unsigned_activations = false;
+  bool unsigned_activations = false;    // qdq-inputs: unsigned grid after ReLU-like ops
+  bool signed_activations = false;      // qdq: keep the signed grid there (unsigned by default)
+  std::string ocs_clip_on = "split";    // split | original (the reference's order)
+  bool fold_batchnorm = true;
   bool quantize_first_last = false;     // also the first conv and the last FC layer
   std::vector<std::string> exclude;     // node names left in float
   std::vector<std::string> fix_input;   // NAME=VALUE
   std::vector<std::string> fix_shape;   // NAME=D0xD1x...
   bool unroll_recurrent = true;
-  std::string format = "qdq";           // qdq | split-float
+  std::string format = "qdq";           // qdq (deployable) | qdq-inputs (the paper's layout) | split-float
   int calib_samples = 512;
   int threads = 0;                      // 0: all cores
 };

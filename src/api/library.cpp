@@ -78,6 +78,9 @@ std::string quantize(const std::string& input_path, const std::string& output_pa
   options.activation_clip = s.activation_clip;
   options.per_channel = s.per_channel;
   options.unsigned_activations = s.unsigned_activations;
+  options.signed_activations = s.signed_activations;
+  options.ocs_clip_on = s.ocs_clip_on;
+  options.fold_batchnorm = s.fold_batchnorm;
   options.keep_first_last_float = !s.quantize_first_last;
   options.exclude = s.exclude;
   options.fix_input = s.fix_input;
