@@ -1,7 +1,8 @@
 // The int8 Conv step of dnnl_int8.h. One plan per incoming x shape (PlanCache): the oneDNN int8
-// convolution, the int8 weights reordered once into its layout, and the layouts of its source and
-// destination. A run quantizes x into a pooled int8 buffer (NCHW, one thread per plane), reorders
-// it into the primitive's source layout when that differs, and runs the primitive.
+// convolution (channels-last int8 source, the layout oneDNN's int8 kernels take), the int8 weights
+// reordered once into its layout, and its destination layout. A run brings x to channels-last
+// float32 (free when the Conv before left it so, as oneDNN's kernels do), quantizes it into a
+// pooled int8 buffer (gathering the OCS channels per pixel), and runs the primitive.
 //
 // Numbers: for uint8 with zero point 128 the values q - 128 are exactly int8 with zero point 0
 // (the clamp bounds [0 - 128, 255 - 128] are int8's), so the source is s8 and no zero point
@@ -52,13 +53,23 @@ class LayoutInt8Conv final : public LayoutKernel {
                 sum->shape() != plan.y_shape))
       return false;
 
-    const Tensor& x = dnnl_materialize(x_value);
-    std::shared_ptr<void> q_owner = dnnl_pool_alloc(plan.q_plain.get_size());
-    quantize_input(x, plan, static_cast<int8_t*>(q_owner.get()));
-    dnnl::memory q(plan.q_plain, dnnl_cpu_engine(), q_owner.get());
+    // x in channels-last float32 (the layout the Convs before leave it in; else one reorder).
+    std::shared_ptr<void> x_owner;
+    const dnnl::memory x_memory = dnnl_memory_of(x_value);
+    const dnnl::memory::desc x_nhwc(dnnl_dims(x_shape), dt::f32, tag::nhwc);
+    const float* x_data = static_cast<const float*>(x_memory.get_data_handle());
+    if (x_memory.get_desc() != x_nhwc) {
+      x_owner = dnnl_pool_alloc(x_nhwc.get_size());
+      dnnl_reorder_into(x_memory, dnnl::memory(x_nhwc, dnnl_cpu_engine(), x_owner.get()));
+      dnnl_cpu_stream().wait();
+      x_data = static_cast<const float*>(x_owner.get());
+    }
+    std::shared_ptr<void> q_owner = dnnl_pool_alloc(plan.q_nhwc.get_size());
+    quantize_input(x_data, x_shape, static_cast<int8_t*>(q_owner.get()));
+    dnnl::memory q(plan.q_nhwc, dnnl_cpu_engine(), q_owner.get());
     std::shared_ptr<void> src_owner;
     dnnl::memory src = q;
-    if (plan.src_md != plan.q_plain) {
+    if (plan.src_md != plan.q_nhwc) {
       src_owner = dnnl_pool_alloc(plan.src_md.get_size());
       src = dnnl::memory(plan.src_md, dnnl_cpu_engine(), src_owner.get());
       dnnl_reorder_into(q, src);
@@ -76,32 +87,44 @@ class LayoutInt8Conv final : public LayoutKernel {
  private:
   struct Plan {
     dnnl::primitive primitive;
-    dnnl::memory::desc q_plain, src_md, dst_md;
+    dnnl::memory::desc q_nhwc, src_md, dst_md;
     dnnl::memory weights, bias;
     Tensor bias_in_sum_units;
     Shape y_shape;
   };
 
-  // q[n, c] = Q(Clip(x[n, gather[c]])) into `out` (NCHW, the conv's input channels).
-  void quantize_input(const Tensor& x, const Plan& plan, int8_t* out) const {
-    const int64_t batch = x.dim(0), in_channels = x.dim(1), plane = x.dim(2) * x.dim(3);
-    const int64_t channels = spec_.gather.empty() ? in_channels : static_cast<int64_t>(spec_.gather.size());
+  // q[n, h, w, c] = Q(Clip(x[n, h, w, gather[c]])) into `out` (channels-last, the conv's input
+  // channels); x is channels-last float32 of shape `x_shape` (NCHW dims).
+  void quantize_input(const float* x, const Shape& x_shape, int8_t* out) const {
+    const int64_t in_channels = x_shape[1], pixels = x_shape[0] * x_shape[2] * x_shape[3];
     const float low = spec_.clip_low.value_or(-std::numeric_limits<float>::infinity());
     const float high = spec_.clip_high.value_or(std::numeric_limits<float>::infinity());
-    const float* in = x.data<float>();
-    const bool unsigned_zero = src_type_ == dt::u8;
+    const float scale = spec_.scale;
     const int32_t zero_point = 0;  // see the file comment: 128 became the int8 view
-    const int64_t planes = batch * channels;
-#pragma omp parallel for schedule(static) if (planes * plane >= kQuantParallelMin)
-    for (int64_t p = 0; p < planes; ++p) {
-      const int64_t n = p / channels, c = p % channels;
-      const int64_t from = spec_.gather.empty() ? c : spec_.gather[c];
-      const float* src = in + (n * in_channels + from) * plane;
-      if (unsigned_zero)
-        fast_clip_quantize_serial(src, plane, low, high, spec_.scale, zero_point,
-                                  reinterpret_cast<uint8_t*>(out) + p * plane);
+    auto quantize = [&](const float* from, int64_t n, int8_t* to) {
+      if (src_type_ == dt::u8)
+        fast_clip_quantize_serial(from, n, low, high, scale, zero_point, reinterpret_cast<uint8_t*>(to));
       else
-        fast_clip_quantize_serial(src, plane, low, high, spec_.scale, zero_point, out + p * plane);
+        fast_clip_quantize_serial(from, n, low, high, scale, zero_point, to);
+    };
+    if (spec_.gather.empty()) {  // one contiguous run, in blocks over the threads
+      const int64_t total = pixels * in_channels, block = 1 << 14;
+      const int64_t blocks = (total + block - 1) / block;
+#pragma omp parallel for schedule(static) if (total >= kQuantParallelMin)
+      for (int64_t b = 0; b < blocks; ++b) quantize(x + b * block, std::min(block, total - b * block), out + b * block);
+      return;
+    }
+    const int64_t channels = static_cast<int64_t>(spec_.gather.size());
+    const int64_t* gather = spec_.gather.data();
+#pragma omp parallel if (pixels * channels >= kQuantParallelMin)
+    {
+      std::vector<float> row(static_cast<size_t>(channels));
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < pixels; ++p) {
+        const float* from = x + p * in_channels;
+        for (int64_t c = 0; c < channels; ++c) row[static_cast<size_t>(c)] = from[gather[c]];
+        quantize(row.data(), channels, out + p * channels);
+      }
     }
   }
 
@@ -114,7 +137,7 @@ class LayoutInt8Conv final : public LayoutKernel {
     Plan plan;
     plan.y_shape = g->y_shape;
     const int64_t m = g->out_channels;
-    plan.q_plain = dnnl::memory::desc(dnnl_dims(conv_x), src_type_, tag::nchw);
+    plan.q_nhwc = dnnl::memory::desc(dnnl_dims(conv_x), src_type_, tag::nhwc);
     dnnl::primitive_attr attr;
     attr.set_output_scales(out_scales_.size() == 1 ? 0 : 1 << 1, out_scales_);
     dnnl::post_ops ops;
@@ -142,7 +165,7 @@ class LayoutInt8Conv final : public LayoutKernel {
     try {
       dnnl::convolution_forward::desc desc(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          dnnl::memory::desc(dnnl_dims(conv_x), src_type_, tag::any),
+          plan.q_nhwc,
           dnnl::memory::desc(dnnl_dims(g->weight_dims), dt::s8, tag::any), bias_md,
           dnnl::memory::desc(dnnl_dims(g->y_shape), dt::f32, tag::any), g->strides, g->dilates, g->pads_begin,
           g->pads_end);
