@@ -17,7 +17,7 @@
 
 namespace ocs {
 
-// One CPU engine and one stream for the whole process (oneDNN threads internally with OpenMP).
+// One CPU engine for the whole process and one stream per thread (oneDNN threads internally with OpenMP).
 dnnl::engine& dnnl_cpu_engine();
 dnnl::stream& dnnl_cpu_stream();
 
