@@ -3,6 +3,7 @@
 #include "core/memory_budget.h"
 #include "passes/constant_folding.h"
 #include "engine/fusion.h"
+#include "engine/int8_layers.h"
 #include "kernels/fast/dnnl_layout.h"
 
 #include <omp.h>
@@ -75,6 +76,10 @@ struct Session::Plan {
   };
   std::unordered_map<const Graph*, GraphPlan> graphs;
   bool layouts = false;  // fused, with oneDNN layouts between steps
+  // The graph as given, when the planned top-level graph is its constant-folded copy: the int8
+  // path reads the quantized weights there (engine/int8_layers.h).
+  const Graph* original = nullptr;
+  const Graph* planned_top = nullptr;
   bool profile = false;
   std::map<std::string, std::pair<double, int64_t>> profile_totals;  // label -> ms, count
 
@@ -90,7 +95,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8 turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -141,6 +146,23 @@ struct Session::Plan {
         for (NodeId n : chains[c].nodes) in_chain[n] = true;
       }
     }
+    // Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
+    // computes itself (the quantization of its input), and runs as an int8 convolution.
+    std::map<size_t, std::pair<std::unique_ptr<LayoutKernel>, ValueId>> int8_steps;  // chain -> kernel, x
+    if (layouts && options.int8 && original && &graph == planned_top && !disabled("int8")) {
+      for (size_t c = 0; c < chains.size(); ++c) {
+        FusedChain& chain = chains[c];
+        std::optional<Int8ConvInput> input = int8_match_conv_input(graph, *original, chain.head, in_chain);
+        if (!input) continue;
+        std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(
+            graph.nodes[chain.head], graph, std::move(input->spec), chain.post_ops, chain.scale, chain.shift);
+        if (!kernel) continue;
+        for (NodeId n : input->hidden) in_chain[n] = true;
+        chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
+        std::sort(chain.nodes.begin(), chain.nodes.end());
+        int8_steps[c] = {std::move(kernel), input->x};
+      }
+    }
     std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       const Node& node = graph.nodes[i];
@@ -153,16 +175,23 @@ struct Session::Plan {
         const Node& head = graph.nodes[chain.head];
         Step step;
         step.node = &head;
-        step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);
-        OCS_CHECK(step.layout, "{} was eligible for fusion but has no layout kernel", head.describe());
-        step.layout_inputs = head.inputs;
-        step.layout_inputs.resize(3, kNoValue);
+        auto int8 = int8_steps.find(it->second);
+        if (int8 != int8_steps.end()) {
+          step.layout = std::move(int8->second.first);
+          step.layout_inputs = {int8->second.second};
+          step.label = "int8 " + head.op_type;
+        } else {
+          step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);
+          OCS_CHECK(step.layout, "{} was eligible for fusion but has no layout kernel", head.describe());
+          step.layout_inputs = head.inputs;
+          step.layout_inputs.resize(3, kNoValue);
+          step.label = "dnnl " + head.op_type;
+        }
         if (chain.sum_operand != kNoValue) step.layout_inputs.push_back(chain.sum_operand);
         step.layout_output = chain.output;
-        step.label = "dnnl " + head.op_type;
         for (NodeId n : chain.nodes) {
           step.parts.push_back(plain_step(graph.nodes[n], graph, options));
-          if (n != chain.head) step.label += "+" + graph.nodes[n].op_type;
+          if (n > chain.head) step.label += "+" + graph.nodes[n].op_type;
         }
         from_layout[chain.output] = true;
         plan.steps.push_back(std::move(step));
@@ -365,6 +394,8 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
     auto folded = std::make_shared<Graph>(*graph_);
     if (fold_constants(*folded) > 0) planned_graph_ = std::move(folded);
   }
+  plan_->original = graph_.get();
+  plan_->planned_top = planned_graph_.get();
   plan_->build(*planned_graph_, planned_graph_->opset(""), options_);
 }
 

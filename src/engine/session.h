@@ -30,6 +30,9 @@ struct SessionOptions {
   // Fast runs only: fuse Conv + element-wise chains and keep oneDNN layouts between ops. Off:
   // one fast or reference kernel per node on plain tensors (the behaviour before fusion).
   bool fuse = true;
+  // Fast fused runs only: quantized Convs run as oneDNN int8 convolutions (engine/int8_layers.h,
+  // docs/INT8.md). Off: the same nodes in float (dequantize, float conv, quantize).
+  bool int8 = true;
 };
 
 class Session {

@@ -10,6 +10,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -203,37 +208,73 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
     result.rows.push_back(row);
   }
 
+  // Configurations run on `workers` threads, each evaluating on one core with its own replay of
+  // the data; quantize_model (which shares the calibration cache and source) runs one at a time,
+  // overlapping with the others' evaluation. Rows keep the grid's order.
   CalibrationCache cache;
+  const int cores = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = setup.reuse ? std::min<int>(cores, static_cast<int>(configs.size())) : 1;
+  const int eval_threads = workers > 1 ? 1 : threads;
+  std::vector<SweepRow> rows(configs.size());
+  std::mutex quantize_mutex, report_mutex;
+  std::atomic<size_t> next{0};
   int done = 0;
-  for (const auto& config : configs) {
-    SweepRow row;
-    row.config = config;
-    QuantizeOptions options = config.apply(setup.base);
-    auto t = Clock::now();
-    std::unique_ptr<SampleSource> fresh_calib, fresh_eval;
-    SampleSource* calib = calib_source.get();
-    SampleSource* eval = eval_source.get();
-    if (!setup.reuse) {
-      fresh_calib = open_calib();
-      fresh_eval = open_eval();
-      calib = fresh_calib.get();
-      eval = fresh_eval.get();
+  std::exception_ptr failure;
+  auto work = [&] {
+    std::unique_ptr<ReplaySource> own_eval;
+    if (workers > 1) own_eval = std::make_unique<ReplaySource>(static_cast<const ReplaySource&>(*eval_source));
+    for (size_t k; (k = next++) < configs.size();) {
+      const SweepConfig& config = configs[k];
+      SweepRow& row = rows[k];
+      row.config = config;
+      QuantizeOptions options = config.apply(setup.base);
+      auto t = Clock::now();
+      std::unique_ptr<SampleSource> fresh_calib, fresh_eval;
+      SampleSource* calib = calib_source.get();
+      SampleSource* eval = own_eval ? own_eval.get() : eval_source.get();
+      if (!setup.reuse) {
+        fresh_calib = open_calib();
+        fresh_eval = open_eval();
+        calib = fresh_calib.get();
+        eval = fresh_eval.get();
+      }
+      std::optional<QuantizeResult> quantized;
+      {
+        std::lock_guard<std::mutex> lock(quantize_mutex);
+        quantized = quantize_model(float_graph, options, calib, setup.reuse ? &cache : nullptr);
+      }
+      row.quantize_seconds = seconds_since(t);
+      fill_from_plan(quantized->plan, row);
+      t = Clock::now();
+      std::string headline;
+      bool higher = true;
+      std::vector<std::vector<Tensor>> own_reference;
+      if (!setup.reuse && fidelity) own_reference = float_outputs(*eval);
+      measure(quantized->graph, *eval, eval_threads, setup.reuse ? reference : own_reference, row, setup, headline,
+              higher);
+      row.eval_seconds = seconds_since(t);
+      std::lock_guard<std::mutex> lock(report_mutex);
+      ++done;
+      std::cerr << fmt::format("sweep: {}/{} {}: {} {:.4f}  (+{:.2f}% weights; {:.1f} s + {:.1f} s)\n", done,
+                               configs.size(), config.label(), headline, row.headline,
+                               row.size_overhead_percent, row.quantize_seconds, row.eval_seconds);
     }
-    QuantizeResult quantized = quantize_model(float_graph, options, calib, setup.reuse ? &cache : nullptr);
-    row.quantize_seconds = seconds_since(t);
-    fill_from_plan(quantized.plan, row);
-    t = Clock::now();
-    std::string headline;
-    bool higher = true;
-    if (!setup.reuse && fidelity) reference = float_outputs(*eval);
-    measure(quantized.graph, *eval, threads, reference, row, setup, headline, higher);
-    row.eval_seconds = seconds_since(t);
-    ++done;
-    std::cerr << fmt::format("sweep: {}/{} {}: {} {:.4f}  (+{:.2f}% weights; {:.1f} s + {:.1f} s)\n", done,
-                             configs.size(), config.label(), headline, row.headline,
-                             row.size_overhead_percent, row.quantize_seconds, row.eval_seconds);
-    result.rows.push_back(std::move(row));
-  }
+  };
+  auto guarded = [&] {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(report_mutex);
+      if (!failure) failure = std::current_exception();
+      next = configs.size();  // the others stop after their current configuration
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(guarded);
+  guarded();
+  for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
+  for (SweepRow& row : rows) result.rows.push_back(std::move(row));
   result.calibrations = cache.misses;
   if (!setup.reuse)
     for (const auto& c : configs) result.calibrations += c.activation_bits > 0 ? 1 : 0;

@@ -3,7 +3,10 @@
 //  - the evaluation data, read and decoded once (ReplaySource),
 //  - the float model's outputs on it (for fidelity metrics), computed once,
 //  - the float activation statistics of the calibration data (CalibrationCache), gathered once,
-//  - BatchNorm folding and layer choice are cheap and redone per configuration.
+//  - BatchNorm folding and layer choice are cheap and redone per configuration;
+//  - configurations run on as many threads as --threads allows (all cores by default), each
+//    evaluating on one core with its own replay of the data, while quantize_model runs one at a
+//    time (it shares the calibration cache); the quantized models run on the int8 engine.
 // With reuse off every configuration starts from the files, as separate `ocs quantize` and
 // `ocs eval` runs would (the benchmark's baseline).
 #pragma once

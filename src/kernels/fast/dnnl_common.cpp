@@ -10,7 +10,8 @@ dnnl::engine& dnnl_cpu_engine() {
 }
 
 dnnl::stream& dnnl_cpu_stream() {
-  static dnnl::stream stream(dnnl_cpu_engine());
+  // One per thread: `ocs sweep` runs sessions on several threads at once (sweep/runner.cpp).
+  thread_local dnnl::stream stream(dnnl_cpu_engine());
   return stream;
 }
 

@@ -17,7 +17,7 @@
 
 namespace ocs {
 
-// One CPU engine and one stream for the whole process (oneDNN threads internally with OpenMP).
+// One CPU engine for the whole process and one stream per thread (oneDNN threads internally with OpenMP).
 dnnl::engine& dnnl_cpu_engine();
 dnnl::stream& dnnl_cpu_stream();
 
@@ -80,5 +80,8 @@ std::unique_ptr<FastKernel> dnnl_make_average_pool(const Node& node, const Graph
 std::unique_ptr<FastKernel> dnnl_make_global_average_pool(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_lstm(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_gru(const Node& node, const Graph& graph);
+// QuantizeLinear and DequantizeLinear (quant_fast.cpp; plain loops, not oneDNN).
+std::unique_ptr<FastKernel> fast_make_quantize_linear(const Node& node, const Graph& graph);
+std::unique_ptr<FastKernel> fast_make_dequantize_linear(const Node& node, const Graph& graph);
 
 }  // namespace ocs

@@ -624,6 +624,10 @@ const Tensor& dnnl_materialize(DnnlValue& value) {
   return value.plain;
 }
 
+dnnl::memory dnnl_memory_of(const DnnlValue& value) { return memory_of(value); }
+void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out) { allocate(desc, out); }
+void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to) { reorder_into(from, to); }
+
 std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
   // Values in blocked layouts count against the memory budget while they are handed out, like
   // Tensors (core/memory_budget.h); free buffers kept in the pool for reuse do not.

@@ -48,6 +48,14 @@ const Tensor& dnnl_materialize(DnnlValue& value);
 // fresh pages for every intermediate.
 std::shared_ptr<void> dnnl_pool_alloc(size_t bytes);
 
+// Helpers for layout kernels in other files (dnnl_int8_conv.cpp): the value as oneDNN memory (its
+// own, or a view of its plain tensor); a new value of layout `desc` (a plain Tensor when the
+// layout is plain, else a pooled buffer); a reorder between two memories (created once per pair
+// of descs and cached).
+dnnl::memory dnnl_memory_of(const DnnlValue& value);
+void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out);
+void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to);
+
 // An element-wise function oneDNN computes as a post-op or an eltwise primitive.
 struct EltwiseOp {
   enum class Kind { Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSwish, Linear };

@@ -1,0 +1,40 @@
+// Int8 layers on oneDNN: a Conv whose data input is quantized on the fly (the QDQ layouts of
+// docs/INT8.md) runs as one oneDNN int8 convolution: u8 or s8 source, s8 weights, s32
+// accumulation, float32 output scaled by s_x * s_w[m] plus the bias, followed by the fused
+// chain's post-ops (engine/fusion.h).
+//
+// The step reads the float tensor x in front of the quantization and computes, per conv input
+// channel c, q[n, c] = QuantizeLinear(Clip(x[n, gather[c]], lo, hi), s_x, zp) with the loops of
+// quant_loops.h (bit for bit the reference QuantizeLinear), so the OCS Gather and the Clip of
+// the export are done here, on the way into int8. The only difference from the reference
+// (dequantize, float conv, float bias) is the order of the float rounding in the sum: the
+// integer sum is exact, then one float scale and add.
+#pragma once
+
+#include "kernels/fast/dnnl_layout.h"
+
+#include <optional>
+#include <vector>
+
+namespace ocs {
+
+struct Int8ConvSpec {
+  std::vector<int64_t> gather;  // conv input channel c reads x's channel gather[c]; empty: c itself
+  std::optional<float> clip_low, clip_high;
+  float scale = 1.0f;              // s_x
+  int32_t zero_point = 0;          // 0 (int8 or uint8) or 128 (uint8)
+  DType type = DType::Int8;        // QuantizeLinear's output type
+  Tensor weights;                  // int8 [M, C/group, kh, kw], zero point 0
+  std::vector<float> weight_scales;  // 1 (per tensor) or M (per output channel)
+};
+
+// The Conv `conv` (2-D, constant float bias or none) on int8 data as above, times `scale` plus
+// `shift` (one element or one per output channel), then `post_ops`. Inputs: x (float32, any
+// layout), then the sum operand when a post-op is a sum. nullptr when the spec is outside this
+// kernel (another zero point, weights that are not int8, a ConvTranspose).
+std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const Graph& graph, Int8ConvSpec spec,
+                                                         std::vector<PostOp> post_ops,
+                                                         const std::vector<float>& scale = {1.0f},
+                                                         const std::vector<float>& shift = {0.0f});
+
+}  // namespace ocs

@@ -1,0 +1,245 @@
+// The int8 Conv step of dnnl_int8.h. One plan per incoming x shape (PlanCache): the oneDNN int8
+// convolution (channels-last int8 source, the layout oneDNN's int8 kernels take), the int8 weights
+// reordered once into its layout, and its destination layout. A run brings x to channels-last
+// float32 (free when the Conv before left it so, as oneDNN's kernels do), quantizes it into a
+// pooled int8 buffer (gathering the OCS channels per pixel), and runs the primitive.
+//
+// Numbers: for uint8 with zero point 128 the values q - 128 are exactly int8 with zero point 0
+// (the clamp bounds [0 - 128, 255 - 128] are int8's), so the source is s8 and no zero point
+// reaches oneDNN; int8 and uint8 with zero point 0 go in as they are. The output scale of channel
+// m is s_x * s_w[m] * scale[m] and the bias scale[m] * b[m] + shift[m]; oneDNN 2.6 adds the bias
+// to the integer sum before the output scale (dst = oscale * (sum + bias)), so the bias is passed
+// divided by the output scale (tests/int8_conv_test.cpp checks this against the reference).
+#include "kernels/fast/dnnl_int8.h"
+
+#include "kernels/fast/dnnl_conv_geometry.h"
+#include "kernels/fast/plan_cache.h"
+#include "kernels/fast/quant_loops.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+namespace ocs {
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+class LayoutInt8Conv final : public LayoutKernel {
+ public:
+  LayoutInt8Conv(const Node& node, Int8ConvSpec spec, Tensor bias, std::vector<float> out_scales,
+                 std::vector<PostOp> post_ops)
+      : node_(node), spec_(std::move(spec)), bias_(std::move(bias)), out_scales_(std::move(out_scales)),
+        post_ops_(std::move(post_ops)) {
+    for (const PostOp& p : post_ops_) has_sum_ = has_sum_ || p.sum;
+    src_type_ = spec_.type == DType::UInt8 && spec_.zero_point == 0 ? dt::u8 : dt::s8;
+  }
+
+  bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
+    DnnlValue& x_value = *inputs[0];
+    if (!x_value.defined() || (!x_value.has_memory && x_value.plain.dtype() != DType::Float32)) return false;
+    const Shape x_shape = x_value.shape();
+    if (x_shape.size() != 4) return false;
+    for (int64_t c : spec_.gather)
+      if (c < 0 || c >= x_shape[1]) return false;  // the reference Gather reports it
+    const auto lock = plans_.lock();
+    Plan* found = plans_.get(x_shape, [&] { return build_plan(x_shape); });
+    if (!found) return false;
+    Plan& plan = *found;
+    DnnlValue* sum = has_sum_ ? inputs.back() : nullptr;
+    if (sum && (!sum->defined() || (!sum->has_memory && sum->plain.dtype() != DType::Float32) ||
+                sum->shape() != plan.y_shape))
+      return false;
+
+    // x in channels-last float32 (the layout the Convs before leave it in; else one reorder).
+    std::shared_ptr<void> x_owner;
+    const dnnl::memory x_memory = dnnl_memory_of(x_value);
+    const dnnl::memory::desc x_nhwc(dnnl_dims(x_shape), dt::f32, tag::nhwc);
+    const float* x_data = static_cast<const float*>(x_memory.get_data_handle());
+    if (x_memory.get_desc() != x_nhwc) {
+      x_owner = dnnl_pool_alloc(x_nhwc.get_size());
+      dnnl_reorder_into(x_memory, dnnl::memory(x_nhwc, dnnl_cpu_engine(), x_owner.get()));
+      dnnl_cpu_stream().wait();
+      x_data = static_cast<const float*>(x_owner.get());
+    }
+    std::shared_ptr<void> q_owner = dnnl_pool_alloc(plan.q_nhwc.get_size());
+    quantize_input(x_data, x_shape, static_cast<int8_t*>(q_owner.get()));
+    dnnl::memory q(plan.q_nhwc, dnnl_cpu_engine(), q_owner.get());
+    std::shared_ptr<void> src_owner;
+    dnnl::memory src = q;
+    if (plan.src_md != plan.q_nhwc) {
+      src_owner = dnnl_pool_alloc(plan.src_md.get_size());
+      src = dnnl::memory(plan.src_md, dnnl_cpu_engine(), src_owner.get());
+      dnnl_reorder_into(q, src);
+    }
+    dnnl_allocate_value(plan.dst_md, output);
+    if (sum) dnnl_reorder_into(dnnl_memory_of(*sum), output.memory);
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, output.memory}};
+    if (bias_.defined()) args[DNNL_ARG_BIAS] = plan.bias;
+    plan.primitive.execute(dnnl_cpu_stream(), args);
+    dnnl_cpu_stream().wait();
+    return true;
+  }
+
+ private:
+  struct Plan {
+    dnnl::primitive primitive;
+    dnnl::memory::desc q_nhwc, src_md, dst_md;
+    dnnl::memory weights, bias;
+    Tensor bias_in_sum_units;
+    Shape y_shape;
+  };
+
+  // q[n, h, w, c] = Q(Clip(x[n, h, w, gather[c]])) into `out` (channels-last, the conv's input
+  // channels); x is channels-last float32 of shape `x_shape` (NCHW dims).
+  void quantize_input(const float* x, const Shape& x_shape, int8_t* out) const {
+    const int64_t in_channels = x_shape[1], pixels = x_shape[0] * x_shape[2] * x_shape[3];
+    const float low = spec_.clip_low.value_or(-std::numeric_limits<float>::infinity());
+    const float high = spec_.clip_high.value_or(std::numeric_limits<float>::infinity());
+    const float scale = spec_.scale;
+    const int32_t zero_point = 0;  // see the file comment: 128 became the int8 view
+    auto quantize = [&](const float* from, int64_t n, int8_t* to) {
+      if (src_type_ == dt::u8)
+        fast_clip_quantize_serial(from, n, low, high, scale, zero_point, reinterpret_cast<uint8_t*>(to));
+      else
+        fast_clip_quantize_serial(from, n, low, high, scale, zero_point, to);
+    };
+    if (spec_.gather.empty()) {  // one contiguous run, in blocks over the threads
+      const int64_t total = pixels * in_channels, block = 1 << 14;
+      const int64_t blocks = (total + block - 1) / block;
+#pragma omp parallel for schedule(static) if (total >= kQuantParallelMin)
+      for (int64_t b = 0; b < blocks; ++b) quantize(x + b * block, std::min(block, total - b * block), out + b * block);
+      return;
+    }
+    const int64_t channels = static_cast<int64_t>(spec_.gather.size());
+    const int64_t* gather = spec_.gather.data();
+#pragma omp parallel if (pixels * channels >= kQuantParallelMin)
+    {
+      std::vector<float> row(static_cast<size_t>(channels));
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < pixels; ++p) {
+        const float* from = x + p * in_channels;
+        for (int64_t c = 0; c < channels; ++c) row[static_cast<size_t>(c)] = from[gather[c]];
+        quantize(row.data(), channels, out + p * channels);
+      }
+    }
+  }
+
+  std::optional<Plan> build_plan(const Shape& x_shape) {
+    Shape conv_x = x_shape;
+    if (!spec_.gather.empty()) conv_x[1] = static_cast<int64_t>(spec_.gather.size());
+    const Tensor& w = spec_.weights;
+    const std::optional<DnnlConvGeometry> g = dnnl_conv_geometry(node_, conv_x, w.shape(), false);
+    if (!g) return std::nullopt;
+    Plan plan;
+    plan.y_shape = g->y_shape;
+    const int64_t m = g->out_channels;
+    plan.q_nhwc = dnnl::memory::desc(dnnl_dims(conv_x), src_type_, tag::nhwc);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(out_scales_.size() == 1 ? 0 : 1 << 1, out_scales_);
+    dnnl::post_ops ops;
+    for (const PostOp& p : post_ops_) {
+      if (p.sum) {
+        ops.append_sum(1.0f);
+        continue;
+      }
+      const EltwiseOp& e = p.eltwise;
+      dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
+      switch (e.kind) {
+        case EltwiseOp::Kind::Relu:
+        case EltwiseOp::Kind::LeakyRelu: algorithm = dnnl::algorithm::eltwise_relu; break;
+        case EltwiseOp::Kind::Clip: algorithm = dnnl::algorithm::eltwise_clip_v2; break;
+        case EltwiseOp::Kind::Sigmoid: algorithm = dnnl::algorithm::eltwise_logistic; break;
+        case EltwiseOp::Kind::Tanh: algorithm = dnnl::algorithm::eltwise_tanh; break;
+        case EltwiseOp::Kind::HardSwish: algorithm = dnnl::algorithm::eltwise_hardswish; break;
+        case EltwiseOp::Kind::Linear: algorithm = dnnl::algorithm::eltwise_linear; break;
+      }
+      ops.append_eltwise(1.0f, algorithm, e.kind == EltwiseOp::Kind::Relu ? 0.0f : e.alpha, e.beta);
+    }
+    attr.set_post_ops(ops);
+    const dnnl::memory::desc bias_md =
+        bias_.defined() ? dnnl::memory::desc({m}, dt::f32, tag::a) : dnnl::memory::desc();
+    try {
+      dnnl::convolution_forward::desc desc(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          plan.q_nhwc,
+          dnnl::memory::desc(dnnl_dims(g->weight_dims), dt::s8, tag::any), bias_md,
+          dnnl::memory::desc(dnnl_dims(g->y_shape), dt::f32, tag::any), g->strides, g->dilates, g->pads_begin,
+          g->pads_end);
+      dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return std::nullopt;  // slower than float
+      plan.primitive = dnnl::convolution_forward(pd);
+      plan.src_md = pd.src_desc();
+      plan.dst_md = pd.dst_desc();
+      const dnnl::memory::desc w_user(dnnl_dims(g->weight_dims), dt::s8,
+                                      dnnl::memory::dims(g->weight_strides.begin(), g->weight_strides.end()));
+      plan.weights = dnnl_reorder_now(dnnl::memory(w_user, dnnl_cpu_engine(), const_cast<void*>(w.raw())),
+                                      pd.weights_desc());
+    } catch (const dnnl::error&) {
+      return std::nullopt;
+    }
+    if (bias_.defined()) {
+      // dst = oscale * (sum + bias'): bias' = bias / oscale.
+      plan.bias_in_sum_units = Tensor(DType::Float32, {m});
+      for (int64_t k = 0; k < m; ++k)
+        plan.bias_in_sum_units.data<float>()[k] =
+            bias_.data<float>()[k] / out_scales_[out_scales_.size() == 1 ? 0 : k];
+      plan.bias = dnnl_view(dnnl_plain_desc({m}), plan.bias_in_sum_units);
+    }
+    return plan;
+  }
+
+  const Node& node_;
+  const Int8ConvSpec spec_;
+  const Tensor bias_;                   // scale[m] * b[m] + shift[m] (float, M)
+  const std::vector<float> out_scales_;  // s_x * s_w[m] * scale[m] (1 or M)
+  const std::vector<PostOp> post_ops_;
+  bool has_sum_ = false;
+  dt src_type_ = dt::s8;
+  PlanCache<Shape, Plan> plans_;
+};
+
+}  // namespace
+
+std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const Graph& graph, Int8ConvSpec spec,
+                                                         std::vector<PostOp> post_ops, const std::vector<float>& scale,
+                                                         const std::vector<float>& shift) {
+  if (!conv.domain.empty() || conv.op_type != "Conv" || conv.inputs.size() < 2) return nullptr;
+  const Tensor& w = spec.weights;
+  if (w.dtype() != DType::Int8 || w.rank() != 4) return nullptr;
+  const bool zero_point_ok = spec.zero_point == 0 || (spec.type == DType::UInt8 && spec.zero_point == 128);
+  if (!zero_point_ok || (spec.type != DType::Int8 && spec.type != DType::UInt8)) return nullptr;
+  if (!(spec.scale > 0.0f) || !std::isfinite(spec.scale)) return nullptr;
+  const int64_t m = w.dim(0);
+  if (spec.weight_scales.size() != 1 && static_cast<int64_t>(spec.weight_scales.size()) != m) return nullptr;
+  if ((scale.size() != 1 && static_cast<int64_t>(scale.size()) != m) || scale.size() != shift.size()) return nullptr;
+  const Tensor* b = nullptr;
+  if (conv.inputs.size() > 2 && conv.inputs[2] != kNoValue) {
+    const Value& value = graph.values.at(static_cast<size_t>(conv.inputs[2]));
+    if (!value.constant || value.constant->dtype() != DType::Float32 || value.constant->numel() != m) return nullptr;
+    b = &*value.constant;
+  }
+  auto at = [](const std::vector<float>& v, int64_t k) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(k)]; };
+  const bool per_channel = spec.weight_scales.size() != 1 || scale.size() != 1;
+  std::vector<float> out_scales;
+  bool any_bias = b != nullptr;
+  for (int64_t k = 0; k < (per_channel ? m : 1); ++k) {
+    const float s = spec.scale * at(spec.weight_scales, k) * at(scale, k);
+    if (!(s > 0.0f) || !std::isfinite(s)) return nullptr;  // a zero or negative scale: the float path
+    out_scales.push_back(s);
+  }
+  for (int64_t k = 0; k < m; ++k) any_bias = any_bias || at(shift, k) != 0.0f;
+  Tensor bias;
+  if (any_bias) {
+    bias = Tensor(DType::Float32, {m});
+    for (int64_t k = 0; k < m; ++k)
+      bias.data<float>()[k] = (b ? b->data<float>()[k] * at(scale, k) : 0.0f) + at(shift, k);
+  }
+  return std::make_unique<LayoutInt8Conv>(conv, std::move(spec), std::move(bias), std::move(out_scales),
+                                          std::move(post_ops));
+}
+
+}  // namespace ocs

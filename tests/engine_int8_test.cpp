@@ -1,0 +1,234 @@
+// The int8 path of the fast engine (engine/int8_layers.h, kernels/fast/dnnl_int8_conv.cpp) on
+// small graphs of both QDQ layouts (docs/INT8.md), against the reference kernels (the oracle:
+// dequantize, float conv, quantize) and ONNX Runtime.
+//
+// The rule (docs/INT8.md): the integer sum is exact, so a layer's float output differs from the
+// reference only by float rounding (here <= 1e-4 relative), and a value quantized again after it
+// may land one step away only where it lies within that rounding of a rounding boundary. So:
+// every output element is within 1e-4 (1 + max|ref|) of the reference or exactly one output
+// quantization step away, and such steps are rare (< 1% of the elements).
+// Each case also checks the plan (step labels), so that the int8 path cannot silently stop.
+#include "engine/session.h"
+#include "ort_runner.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include <unistd.h>
+
+namespace ocs {
+namespace {
+
+using testing::random_tensor;
+
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Int;
+  a.i = v;
+  return a;
+}
+
+class QdqBuilder {
+ public:
+  QdqBuilder() { graph_.opsets[""] = 13; }
+  ValueId input(const std::string& name, Shape shape) {
+    Value v;
+    v.name = name;
+    v.dtype = DType::Float32;
+    v.shape = std::move(shape);
+    const ValueId id = graph_.add_value(std::move(v));
+    graph_.inputs.push_back(id);
+    return id;
+  }
+  ValueId constant(Tensor t) {
+    Value v;
+    v.name = "c" + std::to_string(graph_.values.size());
+    v.dtype = t.dtype();
+    v.shape = t.shape();
+    v.constant = std::move(t);
+    return graph_.add_value(std::move(v));
+  }
+  ValueId add(const std::string& op, std::vector<ValueId> inputs, std::map<std::string, Attribute> attrs = {}) {
+    Value out;
+    out.name = op + "_" + std::to_string(graph_.nodes.size());
+    // Typed intermediates, so that the exported file loads in ONNX Runtime.
+    out.dtype = op == "QuantizeLinear" ? graph_.values[inputs[2]].dtype
+                : op == "Gather"       ? graph_.values[inputs[0]].dtype
+                                       : DType::Float32;
+    const ValueId id = graph_.add_value(std::move(out));
+    Node node;
+    node.name = op + std::to_string(graph_.nodes.size());
+    node.op_type = op;
+    node.inputs = std::move(inputs);
+    node.outputs = {id};
+    node.attributes = std::move(attrs);
+    graph_.add_node(std::move(node));
+    return id;
+  }
+  // Q -> DQ with a per-tensor scale; zero point of type `type` (Int8 or UInt8).
+  ValueId quantize(ValueId x, float scale, DType type, int zero_point) {
+    q_ = add("QuantizeLinear", {x, constant(Tensor::scalar<float>(scale)), zero_point_of(type, zero_point)});
+    return dequantize(q_, scale, type, zero_point);
+  }
+  ValueId dequantize(ValueId q, float scale, DType type, int zero_point) {
+    return add("DequantizeLinear", {q, constant(Tensor::scalar<float>(scale)), zero_point_of(type, zero_point)});
+  }
+  ValueId gather(ValueId x, std::vector<int64_t> channels) {
+    return add("Gather", {x, constant(Tensor::from_vector<int64_t>({static_cast<int64_t>(channels.size())}, channels))},
+               {{"axis", int_attr(1)}});
+  }
+  ValueId clip(ValueId x, float low, float high) {
+    return add("Clip", {x, constant(Tensor::scalar<float>(low)), constant(Tensor::scalar<float>(high))});
+  }
+  // A Conv whose weight is DequantizeLinear(int8, zero point 0), per output channel or per tensor,
+  // with a float bias or (when `x_scale` > 0) an int32 bias at scale x_scale * w_scale[m].
+  ValueId conv(ValueId x, int64_t in, int64_t out, int64_t k, uint32_t seed, bool per_channel, float x_scale = 0,
+               int64_t group = 1, int64_t stride = 1) {
+    std::mt19937 rng(seed);
+    Tensor w(DType::Int8, {out, in / group, k, k});
+    for (int8_t& v : w.span<int8_t>()) v = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+    std::vector<float> scales;
+    for (int64_t m = 0; m < (per_channel ? out : 1); ++m) scales.push_back(0.002f * static_cast<float>(1 + rng() % 7));
+    const ValueId w_scale = constant(per_channel ? Tensor::from_vector<float>({out}, scales) : Tensor::scalar<float>(scales[0]));
+    const ValueId w_zero = constant(per_channel ? Tensor(DType::Int8, {out}) : Tensor::scalar<int8_t>(0));
+    if (per_channel) std::fill_n(graph_.values[w_zero].constant->data<int8_t>(), out, int8_t{0});
+    std::map<std::string, Attribute> dq_attrs;
+    if (per_channel) dq_attrs["axis"] = int_attr(0);
+    const ValueId weights = add("DequantizeLinear", {constant(w), w_scale, w_zero}, dq_attrs);
+    ValueId bias;
+    if (x_scale > 0) {
+      Tensor b(DType::Int32, {out});
+      std::vector<float> bias_scales;
+      for (int64_t m = 0; m < out; ++m) {
+        b.data<int32_t>()[m] = static_cast<int32_t>(rng() % 2001) - 1000;
+        bias_scales.push_back(x_scale * scales[per_channel ? m : 0]);
+      }
+      std::map<std::string, Attribute> attrs;
+      attrs["axis"] = int_attr(0);
+      bias = add("DequantizeLinear", {constant(b), constant(Tensor::from_vector<float>({out}, bias_scales)),
+                                      constant(Tensor(DType::Int32, {out}))}, attrs);
+      std::fill_n(graph_.values[graph_.nodes.back().inputs[2]].constant->data<int32_t>(), out, 0);
+    } else {
+      bias = constant(random_tensor({out}, seed + 1, -0.3f, 0.3f));
+    }
+    std::map<std::string, Attribute> attrs;
+    attrs["pads"] = ints_attr({k / 2, k / 2, k / 2, k / 2});
+    attrs["group"] = int_attr(group);
+    attrs["strides"] = ints_attr({stride, stride});
+    return add("Conv", {x, weights, bias}, attrs);
+  }
+  void output(ValueId id) { graph_.outputs.push_back(id); }
+  std::shared_ptr<const Graph> done() { return std::make_shared<const Graph>(graph_); }
+
+ private:
+  ValueId zero_point_of(DType type, int zero_point) {
+    return constant(type == DType::Int8 ? Tensor::scalar<int8_t>(static_cast<int8_t>(zero_point))
+                                        : Tensor::scalar<uint8_t>(static_cast<uint8_t>(zero_point)));
+  }
+  Graph graph_;
+  ValueId q_ = kNoValue;
+};
+
+int count_labels(const Session& session, const std::string& prefix) {
+  int n = 0;
+  for (const auto& l : session.step_labels()) n += l.rfind(prefix, 0) == 0;
+  return n;
+}
+
+std::string all_labels(const Session& session) {
+  std::string s;
+  for (const auto& l : session.step_labels()) s += "[" + l + "] ";
+  return s;
+}
+
+// The rule of the file comment; `step` is the last quantization step before the output (0: none).
+void expect_within_rule(const Tensor& actual, const Tensor& expected, float step, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  const float* a = actual.data<float>();
+  const float* e = expected.data<float>();
+  float max_abs = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) max_abs = std::max(max_abs, std::fabs(e[i]));
+  const float tolerance = 1e-4f * (1 + max_abs);
+  int64_t steps = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const float d = std::fabs(a[i] - e[i]);
+    if (d <= tolerance) continue;
+    ASSERT_GT(step, 0.0f) << what << ": element " << i << " is " << a[i] << ", expected " << e[i];
+    ASSERT_LE(std::fabs(d - step), tolerance + 1e-3f * step) << what << ": element " << i << " is " << a[i]
+                                                              << ", expected " << e[i] << " (step " << step << ")";
+    ++steps;
+  }
+  EXPECT_LE(steps * 100, expected.numel()) << what << ": " << steps << " elements one step away";
+}
+
+void check(const std::shared_ptr<const Graph>& graph, const Tensor& x, float step, int int8_steps,
+           const std::string& name) {
+  Session reference(graph, {true, 2});
+  Session fast(graph, SessionOptions{false, 2});
+  EXPECT_EQ(count_labels(fast, "int8 Conv"), int8_steps) << all_labels(fast);
+  const std::map<std::string, Tensor> inputs{{"x", x}};
+  const Tensor expected = reference.run(inputs)[0];
+  for (int repeat = 0; repeat < 2; ++repeat) expect_within_rule(fast.run(inputs)[0], expected, step, name + " (ours)");
+  if (!testing::ort_available()) OCS_SKIP_OR_FAIL("onnxruntime-node not found in " << testing::ocs_cache() / "ort");
+  const auto scratch = std::filesystem::temp_directory_path() / fmt::format("ocs_int8_{}_{}", getpid(), name);
+  const Tensor ort = testing::run_ort(*graph, inputs, scratch);
+  std::filesystem::remove_all(scratch);
+  expect_within_rule(ort, expected, step, name + " (ONNX Runtime)");
+}
+
+// Today's export (insert_qdq): x -> Gather -> [Clip] -> Q(int8 or uint8, zp 0) -> DQ -> Conv(DQ(w)).
+TEST(EngineInt8, InputOnlyLayoutWithGatherClipAndPostOps) {
+  for (bool per_channel : {true, false}) {
+    for (DType type : {DType::Int8, DType::UInt8}) {
+      QdqBuilder b;
+      ValueId x = b.input("x", {2, 8, 12, 12});
+      // layer 1: OCS gather of 10 channels, 6-bit clip, Conv + Relu
+      const float s1 = 0.02f;
+      ValueId g = b.gather(x, {0, 1, 2, 3, 4, 5, 6, 7, 2, 5});
+      ValueId c = type == DType::Int8 ? b.clip(g, -32 * s1, 31 * s1) : b.clip(g, 0.0f, 63 * s1);
+      ValueId y = b.add("Relu", {b.conv(b.quantize(c, s1, type, 0), 10, 16, 3, 1, per_channel)});
+      // layer 2: Conv + BatchNormalization-like affine, then Add of y (sum post-op), Relu
+      ValueId y2 = b.conv(b.quantize(y, 0.05f, type, 0), 16, 16, 3, 2, per_channel);
+      ValueId bn = b.add("Mul", {y2, b.constant(random_tensor({1, 16, 1, 1}, 5, 0.5f, 1.5f))});
+      ValueId out = b.add("Relu", {b.add("Add", {bn, y})});
+      // layer 3: depthwise, stride 2
+      ValueId z = b.conv(b.quantize(out, 0.05f, type, 0), 16, 16, 3, 3, per_channel, 0, 16, 2);
+      b.output(z);
+      const Tensor input = random_tensor({2, 8, 12, 12}, 9, type == DType::Int8 ? -1.0f : 0.0f, 1.5f);
+      check(b.done(), input, 0.0f, 3,
+            std::string("input_only_") + (per_channel ? "pc_" : "pt_") + (type == DType::Int8 ? "s8" : "u8"));
+    }
+  }
+}
+
+// The deployable layout: uint8 activations, zero point 128, int32 bias, Q after the activation,
+// MaxPool between DQ and Q, the OCS Gather on uint8 between Q and DQ.
+TEST(EngineInt8, DeployableLayoutUint8ZeroPoint128) {
+  QdqBuilder b;
+  ValueId x = b.input("x", {1, 4, 16, 16});
+  const float s0 = 0.01f, s1 = 0.03f, s2 = 0.04f;
+  ValueId a = b.add("Relu", {b.conv(b.quantize(x, s0, DType::UInt8, 128), 4, 12, 3, 11, true, s0)});
+  ValueId q1 = b.add("QuantizeLinear", {a, b.constant(Tensor::scalar<float>(s1)), b.constant(Tensor::scalar<uint8_t>(128))});
+  ValueId pooled = b.add("MaxPool", {b.dequantize(q1, s1, DType::UInt8, 128)},
+                         {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
+  ValueId q2 = b.add("QuantizeLinear", {pooled, b.constant(Tensor::scalar<float>(s1)), b.constant(Tensor::scalar<uint8_t>(128))});
+  ValueId split = b.gather(q2, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 3, 7});
+  ValueId c = b.add("Relu", {b.conv(b.dequantize(split, s1, DType::UInt8, 128), 14, 8, 3, 12, false, s1)});
+  ValueId q3 = b.add("QuantizeLinear", {c, b.constant(Tensor::scalar<float>(s2)), b.constant(Tensor::scalar<uint8_t>(128))});
+  b.output(b.dequantize(q3, s2, DType::UInt8, 128));
+  check(b.done(), random_tensor({1, 4, 16, 16}, 13, -1.0f, 1.0f), s2, 2, "deployable_u8_zp128");
+}
+
+}  // namespace
+}  // namespace ocs
