@@ -45,6 +45,37 @@ std::optional<std::vector<int64_t>> channel_gather(const Graph& graph, const Nod
   return indices->to_int64_vector();  // negative or out-of-range ones are refused at run time
 }
 
+// insert_qdq's channel duplication on codes, Concat(x, Slice(x, c_1), ..., Slice(x, c_k)) along
+// axis 1 with one-channel Slices of x read by nothing else: the channel indices of the equal
+// Gather, [0, ..., C-1, c_1, ..., c_k], and the Slices' node ids; nullopt for anything else
+// (C must be known from x's shape).
+std::optional<std::vector<int64_t>> concat_of_slices(const Graph& graph, const Node& concat, std::vector<NodeId>& slices) {
+  if (!is(concat, "Concat") || concat.inputs.size() < 2) return std::nullopt;
+  const int64_t axis = concat.attr_int("axis", 0);
+  const ValueId x = concat.inputs[0];
+  const auto& shape = graph.values[x].shape;
+  if ((axis != 1 && axis != -3) || !shape || shape->size() != 4 || (*shape)[1] <= 0) return std::nullopt;
+  std::vector<int64_t> indices;
+  for (int64_t c = 0; c < (*shape)[1]; ++c) indices.push_back(c);
+  slices.clear();
+  for (size_t i = 1; i < concat.inputs.size(); ++i) {
+    const std::optional<NodeId> p = graph.producer(concat.inputs[i]);
+    if (!p || graph.consumers(concat.inputs[i]).size() != 1) return std::nullopt;
+    const Node& slice = graph.nodes[*p];
+    if (!is(slice, "Slice") || slice.inputs.size() != 4 || slice.inputs[0] != x) return std::nullopt;
+    const Tensor* start = constant_of(graph, slice.inputs[1]);
+    const Tensor* end = constant_of(graph, slice.inputs[2]);
+    const Tensor* axes = constant_of(graph, slice.inputs[3]);
+    if (!start || !end || !axes || start->numel() != 1 || end->numel() != 1 || axes->numel() != 1) return std::nullopt;
+    const int64_t c = start->to_int64_vector()[0];
+    const int64_t a = axes->to_int64_vector()[0];
+    if ((a != 1 && a != -3) || end->to_int64_vector()[0] != c + 1 || c < 0 || c >= (*shape)[1]) return std::nullopt;
+    indices.push_back(c);
+    slices.push_back(*p);
+  }
+  return indices;
+}
+
 // Constant Clip bounds (either may be absent), or nullopt when the Clip is not of that form.
 std::optional<std::pair<std::optional<float>, std::optional<float>>> clip_bounds(const Graph& graph, const Node& clip,
                                                                                int64_t opset) {
@@ -113,10 +144,18 @@ std::optional<Int8ConvInput> int8_match_conv_input(const Graph& planned, const G
   auto take_gather = [&](ValueId& value) {
     const Node* node = producer_of(value);
     if (gathered || !node) return;
+    std::vector<NodeId> slices;
     if (auto indices = channel_gather(planned, *node)) {
       match.spec.gather = std::move(*indices);
       gathered = true;
       path.push_back(*planned.producer(value));
+      value = node->inputs[0];
+    } else if (auto duplicated = concat_of_slices(planned, *node, slices)) {
+      if (std::any_of(slices.begin(), slices.end(), [&](NodeId s) { return claimed[s]; })) return;
+      match.spec.gather = std::move(*duplicated);
+      gathered = true;
+      path.push_back(*planned.producer(value));  // the Concat before its Slices (readers first)
+      path.insert(path.end(), slices.begin(), slices.end());
       value = node->inputs[0];
     }
   };

@@ -3,7 +3,8 @@
 // A Conv whose data input is, walking back from the Conv,
 //     [Gather] <- DequantizeLinear <- [Gather] <- QuantizeLinear <- [Clip] <- [Gather] <- x
 // (per-tensor scale and zero point, the same constants on Q and DQ; a Gather along the channel
-// axis with constant indices, at most one; a Clip with constant bounds) and whose weight is, in
+// axis with constant indices, at most one, or its deployable form Concat(x, Slice(x, c), ...)
+// of passes/insert_qdq.h; a Clip with constant bounds) and whose weight is, in
 // the graph as given (before the engine folds constants), DequantizeLinear(int8 constant, zero
 // point 0, per tensor or per output channel) runs as one oneDNN int8 convolution reading x
 // (kernels/fast/dnnl_int8.h). This covers both QDQ layouts: the input-only export (x -> Gather
