@@ -115,10 +115,14 @@ int64_t count_ops(const Graph& g, const std::string& op) {
 
 // Without folding, every BatchNormalization stays, in float, right after its quantized conv; the
 // exported QDQ model runs in ONNX Runtime and agrees with our engine.
-TEST(QuantizerReferenceOrder, NoFoldBatchnormKeepsBatchNormFloatAfterTheQuantizedConv) {
+// In both QDQ layouts (the deployable one quantizes the Conv's output before the float BatchNorm).
+class NoFoldBatchnorm : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(NoFoldBatchnorm, KeepsBatchNormFloatAfterTheQuantizedConv) {
   const Graph g = import_onnx_file(kSmallCnn);
   ArraySampleSource calib(g, calibration_arrays(3), 64);
   QuantizeOptions options;
+  options.format = GetParam();
   options.weight_bits = 6;
   options.activation_bits = 8;
   options.ocs_ratio = 0.05;
@@ -132,8 +136,11 @@ TEST(QuantizerReferenceOrder, NoFoldBatchnormKeepsBatchNormFloatAfterTheQuantize
   int quantized_convs_before_bn = 0;
   for (const Node& bn : result.graph.nodes) {
     if (bn.op_type != "BatchNormalization") continue;
-    const auto producer = result.graph.producer(bn.inputs[0]);
+    auto producer = result.graph.producer(bn.inputs[0]);
     ASSERT_TRUE(producer.has_value());
+    while (result.graph.nodes[*producer].op_type == "DequantizeLinear" ||
+           result.graph.nodes[*producer].op_type == "QuantizeLinear")
+      producer = result.graph.producer(result.graph.nodes[*producer].inputs[0]);
     const Node& conv = result.graph.nodes[*producer];
     EXPECT_EQ(conv.op_type, "Conv");
     const auto weight_producer = result.graph.producer(conv.inputs[1]);
@@ -149,6 +156,9 @@ TEST(QuantizerReferenceOrder, NoFoldBatchnormKeepsBatchNormFloatAfterTheQuantize
   EXPECT_LT(max_relative_difference(ours, ort), 1e-5);
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, NoFoldBatchnorm, ::testing::Values("qdq-inputs", "qdq"),
+                         [](const auto& info) { return std::string(info.param) == "qdq" ? "Deployable" : "Paper"; });
 
 }  // namespace
 }  // namespace ocs

@@ -12,7 +12,10 @@
 //   ocs::Arrays out = session.run({{"x", ocs::Array::copy_of("float32", {1, 1, 28, 28}, pixels)}});
 //
 // Errors: UserError (bad model, setting or data; the message names the file, node or tensor and
-// says what to do) and InternalError (a bug), from ocs/errors.h. Library calls change no state of
+// says what to do; an option is named by its key, as the Python module and `--config` files
+// spell it: `wbits` for weight_bits, `abits`, `wclip`, `aclip`, `overwrite`, `calibration`, the
+// other fields as written here; never a command-line flag) and InternalError (a bug), from
+// ocs/errors.h. Library calls change no state of
 // the process: thread counts hold for the calls of one InferenceSession (or one quantize/evaluate)
 // only; progress goes to the callback given, never to the terminal (import notes, such as a
 // float16 model computed in float32, still go to stderr as in the CLI).

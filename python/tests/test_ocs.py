@@ -98,8 +98,12 @@ def test_errors_raise_with_the_cli_messages(tmp_path):
         session.run({"image": np.zeros((1, 1, 28, 28), np.float32)})
     with pytest.raises(ValueError, match="input 'input' must have shape"):
         session.run({"input": np.zeros((1, 3, 28, 28), np.float32)})
-    with pytest.raises(ValueError, match="wbits|weight bits"):
+    # Options are named as this module spells them, never as command-line flags.
+    with pytest.raises(ValueError, match=r"^wbits 1 is out of range") as raised:
         ocs.quantize(str(SMALL_CNN), str(tmp_path / "q.onnx"), wbits=1, abits=0)
+    assert "--" not in str(raised.value)
+    with pytest.raises(ValueError, match=r"^ocs_clip_on original .* per_channel") as raised:
+        ocs.quantize(str(SMALL_CNN), str(tmp_path / "q.onnx"), abits=0, ocs_clip_on="original", per_channel=True)
     with pytest.raises(ValueError, match="already exists"):
         (tmp_path / "exists.onnx").write_bytes(b"")
         ocs.quantize(str(SMALL_CNN), str(tmp_path / "exists.onnx"), abits=0)

@@ -4,6 +4,7 @@
 #include "analysis/weight_stats.h"
 #include "api/calibration.h"
 #include "api/tensor_info.h"
+#include "core/option_names.h"
 #include "core/progress.h"
 #include "engine/session.h"
 #include "eval/metric.h"
@@ -52,6 +53,7 @@ std::vector<TensorInfo> graph_outputs(const Graph& graph) { return describe(grap
 std::string version() { return OCS_VERSION; }
 
 ModelInfo inspect(const std::string& model_path) {
+  const ScopedOptionSpelling spelling(OptionSpelling::Api);  // messages name the API's options
   Graph graph = import_onnx_file(model_path);
   ModelInfo info;
   info.inputs = api::graph_inputs(graph);
@@ -67,6 +69,7 @@ ModelInfo inspect(const std::string& model_path) {
 
 std::string quantize(const std::string& input_path, const std::string& output_path, const QuantizeSettings& s,
                      const Calibration& calibration, const ProgressCallback& progress, bool overwrite) {
+  const ScopedOptionSpelling spelling(OptionSpelling::Api);  // messages name the API's options
   QuantizeOptions options;
   options.weight_bits = s.weight_bits;
   options.activation_bits = s.activation_bits;
@@ -110,6 +113,7 @@ std::string quantize(const std::string& input_path, const std::string& output_pa
 }
 
 std::string evaluate(const std::string& model_path, const EvaluateSettings& s, const ProgressCallback& progress) {
+  const ScopedOptionSpelling spelling(OptionSpelling::Api);  // messages name the API's options
   if (s.data.empty()) user_error("give the evaluation data (as `ocs eval` takes it: fashion-mnist:test, FILE.npz, ...)");
   if (s.limit <= 0) user_error("the sample limit must be positive, not {}", s.limit);
   const auto sink = api::progress_sink(progress);

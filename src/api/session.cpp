@@ -1,5 +1,6 @@
 // ocs::InferenceSession of the installed API (include/ocs/ocs.h) over the engine's Session.
 #include "api/arrays.h"
+#include "core/option_names.h"
 #include "api/tensor_info.h"
 #include "engine/session.h"
 #include "onnx/onnx_io.h"
@@ -12,6 +13,7 @@ struct InferenceSession::Impl {
 };
 
 InferenceSession::InferenceSession(const std::string& model_path, SessionSettings settings) : impl_(std::make_unique<Impl>()) {
+  const ScopedOptionSpelling spelling(OptionSpelling::Api);
   if (settings.threads < 0) user_error("threads must be 0 (all cores) or more, not {}", settings.threads);
   impl_->graph = std::make_shared<const Graph>(import_onnx_file(model_path));
   SessionOptions options;
@@ -25,6 +27,7 @@ InferenceSession::InferenceSession(InferenceSession&&) noexcept = default;
 InferenceSession& InferenceSession::operator=(InferenceSession&&) noexcept = default;
 
 Arrays InferenceSession::run(const Arrays& inputs) {
+  const ScopedOptionSpelling spelling(OptionSpelling::Api);
   const auto outputs = impl_->session->run(api::to_tensors(inputs, "input"));
   Arrays result;
   const Graph& graph = *impl_->graph;

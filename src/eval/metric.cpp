@@ -1,6 +1,7 @@
 #include "eval/metric.h"
 
 #include "core/error.h"
+#include "core/option_names.h"
 #include "eval/topk_fidelity.h"
 #include "eval/perplexity.h"
 #include "eval/text_metrics.h"
@@ -18,7 +19,9 @@ class TopKMetric : public Metric {
  public:
   void add(const MetricInput& in) override {
     const auto* labels = in.source.batch_labels();
-    if (!labels) user_error("metric top1 needs class labels, but the data has none (use --reference and the fidelity metric)");
+    if (!labels)
+      user_error("metric top1 needs class labels, but the data has none (use {} and the fidelity metric)",
+                 option_name("--reference"));
     accuracy_.add(in.outputs.at(0), *labels);
   }
   nlohmann::json result() const override {
@@ -37,7 +40,7 @@ class TopKMetric : public Metric {
 class FidelityMetric : public Metric {
  public:
   void add(const MetricInput& in) override {
-    if (in.reference.empty()) user_error("metric fidelity needs a float reference model (--reference FLOAT.onnx)");
+    if (in.reference.empty()) user_error("metric fidelity needs a float reference model ({} FLOAT.onnx)", option_name("--reference"));
     fidelity_.add(in.reference.at(0), in.outputs.at(0));
   }
   nlohmann::json result() const override {

@@ -1,6 +1,7 @@
 #include "eval/text_metrics.h"
 
 #include "core/error.h"
+#include "core/option_names.h"
 #include "eval/ctc.h"
 
 #include <fmt/format.h>
@@ -118,8 +119,8 @@ class CerMetric : public Metric {
 
 std::unique_ptr<Metric> make_cer_metric(const MetricOptions& options) {
   if (options.keys_file.empty())
-    user_error("metric cer needs the recognizer's character list: give --keys KEYS.txt "
-               "(for PP-OCR: ppocr_keys_v1.txt)");
+    user_error("metric cer needs the recognizer's character list: give {} KEYS.txt (for PP-OCR: ppocr_keys_v1.txt)",
+               option_name("--keys"));
   return std::make_unique<CerMetric>(options.keys_file);
 }
 

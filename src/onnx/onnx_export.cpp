@@ -2,6 +2,7 @@
 // subgraphs are written back as Constant nodes at the top of their body (ONNX Runtime and the
 // checker accept both; Constant nodes keep subgraph bodies self-describing).
 #include "io/atomic_file.h"
+#include "core/option_names.h"
 #include "onnx/onnx_io.h"
 
 #include "ir/node_names.h"
@@ -158,7 +159,7 @@ std::string export_onnx_bytes(const Graph& graph) {
 void export_onnx_file(const Graph& graph, const fs::path& path, bool overwrite) {
   std::error_code ec;
   if (fs::exists(path, ec) && !overwrite)
-    user_error("'{}' already exists; pass --force to overwrite it", path.string());
+    user_error("'{}' already exists; pass {} to overwrite it", path.string(), option_name("--force", "overwrite"));
   const std::string bytes = export_onnx_bytes(graph);
   write_file_atomically(path, [&](std::ofstream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }

@@ -1,6 +1,7 @@
 #include "passes/specialize_inputs.h"
 
 #include "core/error.h"
+#include "core/option_names.h"
 #include "passes/constant_folding.h"
 #include "onnx/onnx_io.h"
 #include "passes/graph_edit.h"
@@ -298,19 +299,19 @@ int64_t inline_constant_ifs(Graph& graph) {
 SpecializeStats specialize_inputs(Graph& graph, const SpecializeOptions& options) {
   SpecializeStats stats;
   for (const auto& [name, shape] : options.shapes) {
-    Value& value = graph.values[find_input(graph, name, "--fix-shape")];
+    Value& value = graph.values[find_input(graph, name, option_name("--fix-shape"))];
     if (value.shape) {
       bool fits = value.shape->size() == shape.size();
       for (size_t d = 0; fits && d < shape.size(); ++d) fits = (*value.shape)[d] < 0 || (*value.shape)[d] == shape[d];
       if (!fits)
-        user_error("--fix-shape {}: input '{}' is declared with shape {} (-1 = any), which {} does not fit",
-                   name, name, shape_str(*value.shape), shape_str(shape));
+        user_error("{} {}: input '{}' is declared with shape {} (-1 = any), which {} does not fit",
+                   option_name("--fix-shape"), name, name, shape_str(*value.shape), shape_str(shape));
     }
     value.shape = shape;
     ++stats.shapes_fixed;
   }
   for (const auto& [name, text] : options.values) {
-    const ValueId id = find_input(graph, name, "--fix-input");
+    const ValueId id = find_input(graph, name, option_name("--fix-input"));
     Value& value = graph.values[id];
     value.constant = fixed_input_tensor(value, text);
     value.shape = value.constant->shape();

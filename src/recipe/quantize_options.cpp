@@ -2,6 +2,7 @@
 
 #include "calib/clip_method.h"
 #include "core/error.h"
+#include "core/option_names.h"
 #include "data/fixed_inputs.h"
 
 #include <nlohmann/json.hpp>
@@ -24,35 +25,39 @@ void check_clip(const std::string& option, const std::string& value) {
 }  // namespace
 
 void QuantizeOptions::validate() const {
+  const auto o = [](std::string_view flag) { return option_name(flag); };  // as the caller spells it
   if (weight_bits < 2 || weight_bits > 16)
-    user_error("--wbits {} is out of range; weights take 2 to 16 bits", weight_bits);
+    user_error("{} {} is out of range; weights take 2 to 16 bits", o("--wbits"), weight_bits);
   if (activation_bits != 0 && (activation_bits < 2 || activation_bits > 16))
-    user_error("--abits {} is out of range; activations take 2 to 16 bits (0 keeps them float)",
+    user_error("{} {} is out of range; activations take 2 to 16 bits (0 keeps them float)", o("--abits"),
                activation_bits);
   if (!(ocs_ratio >= 0 && std::isfinite(ocs_ratio)) || ocs_ratio > 1)
-    user_error("--ocs-ratio {} is out of range; use 0 (off) to 1 (the paper uses 0.01 to 0.1)", ocs_ratio);
+    user_error("{} {} is out of range; use 0 (off) to 1 (the paper uses 0.01 to 0.1)", o("--ocs-ratio"), ocs_ratio);
   if (!(act_ocs_ratio >= 0 && std::isfinite(act_ocs_ratio)) || act_ocs_ratio > 1)
-    user_error("--act-ocs-ratio {} is out of range; use 0 (off) to 1", act_ocs_ratio);
+    user_error("{} {} is out of range; use 0 (off) to 1", o("--act-ocs-ratio"), act_ocs_ratio);
   if (std::isnan(max_overhead) || (max_overhead >= 0 && !std::isfinite(max_overhead)))
-    user_error("--max-overhead {} is not a percentage; give e.g. 2 for at most +2% weights", max_overhead);
+    user_error("{} {} is not a percentage; give e.g. 2 for at most +2% weights", o("--max-overhead"), max_overhead);
   if (max_overhead >= 0 && ocs_ratio == 0)
-    user_error("--max-overhead caps what weight OCS adds, but --ocs-ratio is 0 (no OCS); give a ratio too");
-  if (split != "qa" && split != "naive") user_error("--split '{}' is unknown; use qa or naive", split);
-  check_clip("--wclip", weight_clip);
-  check_clip("--aclip", activation_clip);
+    user_error("{} caps what weight OCS adds, but {} is 0 (no OCS); give a ratio too", o("--max-overhead"),
+               o("--ocs-ratio"));
+  if (split != "qa" && split != "naive") user_error("{} '{}' is unknown; use qa or naive", o("--split"), split);
+  check_clip(o("--wclip"), weight_clip);
+  check_clip(o("--aclip"), activation_clip);
   if (format != "qdq" && format != "qdq-inputs" && format != "split-float")
-    user_error("--format '{}' is unknown; use qdq (deployable), qdq-inputs (the paper's layout) or split-float", format);
+    user_error("{} '{}' is unknown; use qdq (deployable), qdq-inputs (the paper's layout) or split-float", o("--format"),
+               format);
   if (signed_activations && unsigned_activations)
-    user_error("--signed-activations and --unsigned-activations contradict each other; give one");
+    user_error("{} and {} contradict each other; give one", o("--signed-activations"), o("--unsigned-activations"));
   if (ocs_clip_on != "split" && ocs_clip_on != "original")
-    user_error("--ocs-clip-on '{}' is unknown; use split (the threshold of the split weight) or original (of the "
-               "unsplit weight, the reference's order)", ocs_clip_on);
+    user_error("{} '{}' is unknown; use split (the threshold of the split weight) or original (of the "
+               "unsplit weight, the reference's order)", o("--ocs-clip-on"), ocs_clip_on);
   if (ocs_clip_on == "original" && per_channel)
-    user_error("--ocs-clip-on original is the reference's per-tensor order; it cannot be combined with --per-channel");
-  if (calib_samples < 1) user_error("--calib-samples {} must be at least 1", calib_samples);
-  parse_fixed_values(fix_input, "--fix-input");
-  parse_fixed_shapes(fix_shape, "--fix-shape");
-  if (threads < 0) user_error("--threads {} must be 0 (all cores) or more", threads);
+    user_error("{} original is the reference's per-tensor order; it cannot be combined with {}", o("--ocs-clip-on"),
+               o("--per-channel"));
+  if (calib_samples < 1) user_error("{} {} must be at least 1", o("--calib-samples"), calib_samples);
+  parse_fixed_values(fix_input, o("--fix-input"));
+  parse_fixed_shapes(fix_shape, o("--fix-shape"));
+  if (threads < 0) user_error("{} {} must be 0 (all cores) or more", o("--threads"), threads);
 }
 
 OcsSplitMode QuantizeOptions::split_mode() const {

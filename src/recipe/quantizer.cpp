@@ -5,6 +5,7 @@
 #include "calib/clip_method.h"
 #include "core/axis_split.h"
 #include "core/error.h"
+#include "core/option_names.h"
 #include "passes/absorb_channel_gathers.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/insert_qdq.h"
@@ -176,7 +177,7 @@ void choose_layers(Recipe& r) {
   const std::set<std::string> exclude(r.options.exclude.begin(), r.options.exclude.end());
   for (const auto& name : exclude)
     if (std::none_of(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.name == name; }))
-      user_error("--exclude '{}': the model has no node of that name", name);
+      user_error("{} '{}': the model has no node of that name", option_name("--exclude"), name);
   std::vector<NodeId> layers;
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id)
     if (is_weighted_layer(graph, id)) layers.push_back(id);
@@ -201,7 +202,8 @@ void choose_layers(Recipe& r) {
     r.plan.layers.push_back(std::move(layer));
   }
   if (r.plan.layers_quantized() == 0)
-    user_error("no layer is left to quantize (check --exclude and --quantize-first-last; layers inside If branches need --fix-input)");
+    user_error("no layer is left to quantize (check {} and {}; layers inside If branches need {})", option_name("--exclude"),
+               option_name("--quantize-first-last"), option_name("--fix-input"));
 }
 
 // The weights as the model has them (no OCS): threshold and SQNR of the per-tensor grid.
@@ -538,8 +540,8 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
   options.validate();
   Recipe r(float_graph, options, calib, cache);
   if ((r.quantize_activations || r.act_ocs) && !calib)
-    user_error("quantizing activations (--abits {}) or activation OCS needs calibration data: pass "
-               "--calib", options.activation_bits);
+    user_error("quantizing activations ({} {}) or activation OCS needs calibration data: pass {}",
+               option_name("--abits"), options.activation_bits, option_name("--calib", "calibration"));
   specialize(r);
   fold_and_unroll(r);
   choose_layers(r);
