@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace ocs {
 
@@ -25,6 +26,23 @@ inline AxisSplit split_at_axis(const Shape& shape, int64_t axis) {
   s.channels = shape[axis];
   for (size_t a = static_cast<size_t>(axis) + 1; a < shape.size(); ++a) s.inner *= shape[a];
   return s;
+}
+
+// The float32 tensor `t` gathered along `axis`: slice c of the result is slice indices[c] of t
+// (every index in [0, t.dim(axis))). Duplicating channels (weight OCS absorbed into a producer)
+// and keeping the first ones (comparing a widened layer with its original) are both this.
+inline Tensor gather_along_axis(const Tensor& t, int64_t axis, const std::vector<int64_t>& indices) {
+  Shape shape = t.shape();
+  const AxisSplit in = split_at_axis(shape, axis);
+  shape[axis] = static_cast<int64_t>(indices.size());
+  Tensor out(DType::Float32, shape);
+  const AxisSplit o = split_at_axis(shape, axis);
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t outer = 0; outer < o.outer; ++outer)
+    for (int64_t c = 0; c < o.channels; ++c)
+      for (int64_t r = 0; r < o.inner; ++r) dst[o.index(outer, c, r)] = src[in.index(outer, indices[c], r)];
+  return out;
 }
 
 }  // namespace ocs

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <numeric>
+
 namespace ocs {
 
 namespace {
@@ -20,14 +22,9 @@ Tensor original_channels(const Tensor& output, const Shape& reference) {
       axis = a;
     }
   if (axis < 0) return output.clone();
-  const AxisSplit in = split_at_axis(output.shape(), axis), out = split_at_axis(reference, axis);
-  Tensor slice(DType::Float32, reference);
-  const float* src = output.data<float>();
-  float* dst = slice.data<float>();
-  for (int64_t o = 0; o < out.outer; ++o)
-    for (int64_t c = 0; c < out.channels; ++c)
-      for (int64_t r = 0; r < out.inner; ++r) dst[out.index(o, c, r)] = src[in.index(o, c, r)];
-  return slice;
+  std::vector<int64_t> first(static_cast<size_t>(reference[axis]));
+  std::iota(first.begin(), first.end(), int64_t{0});
+  return gather_along_axis(output, axis, first);
 }
 
 }  // namespace

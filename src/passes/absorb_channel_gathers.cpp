@@ -15,21 +15,6 @@ const std::set<std::string> kUnary = {"Relu", "LeakyRelu", "PRelu", "Clip", "Sig
                                       "Tanh", "Elu", "Selu", "Softplus", "Softsign", "Identity"};
 const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div"};
 
-// `t` gathered along `axis` by `indices` (float constants only; the weights of the ops we touch).
-Tensor gather_axis(const Tensor& t, int64_t axis, const std::vector<int64_t>& indices) {
-  Shape shape = t.shape();
-  const AxisSplit in = split_at_axis(shape, axis);
-  shape[axis] = static_cast<int64_t>(indices.size());
-  Tensor out(DType::Float32, shape);
-  const AxisSplit o = split_at_axis(shape, axis);
-  const float* src = t.data<float>();
-  float* dst = out.data<float>();
-  for (int64_t outer = 0; outer < o.outer; ++outer)
-    for (int64_t c = 0; c < o.channels; ++c)
-      for (int64_t r = 0; r < o.inner; ++r) dst[o.index(outer, c, r)] = src[in.index(outer, indices[c], r)];
-  return out;
-}
-
 // The gather's indices when they are [0, ..., C-1, dup...] (C = the first run of 0..C-1 entries).
 std::optional<std::vector<int64_t>> duplicating_indices(const Graph& graph, const Node& gather) {
   if (gather.inputs.size() != 2) return std::nullopt;
@@ -154,7 +139,7 @@ void Absorber::widen(NodeId gather_id, const std::vector<int64_t>& indices, int6
   const auto layer = match_weighted_layer(graph_, producer);
   const std::string base = layer_node.name;
   const Tensor& w = *graph_.values[layer_node.inputs[layer->weight_input]].constant;
-  set_constant_input(graph_, producer, layer->weight_input, gather_axis(w, layer->weight_out_axis, indices),
+  set_constant_input(graph_, producer, layer->weight_input, gather_along_axis(w, layer->weight_out_axis, indices),
                      base + "_ocs_widened");
   // The bias: Conv input 2 (1-D), Gemm input 2 when it has one value per output channel.
   const Node& p = graph_.nodes[producer];
@@ -162,7 +147,7 @@ void Absorber::widen(NodeId gather_id, const std::vector<int64_t>& indices, int6
     const Tensor& b = *graph_.values[p.inputs[2]].constant;
     if (b.numel() != 1) {
       const int64_t own = b.rank() - 1;
-      set_constant_input(graph_, producer, 2, gather_axis(b, own, indices), base + "_bias_ocs_widened");
+      set_constant_input(graph_, producer, 2, gather_along_axis(b, own, indices), base + "_bias_ocs_widened");
     }
   }
   std::vector<ValueId> resized = {graph_.nodes[producer].outputs[0]};
@@ -173,7 +158,7 @@ void Absorber::widen(NodeId gather_id, const std::vector<int64_t>& indices, int6
     for (int i : op.channel_inputs) {
       const Tensor& c = *graph_.values[graph_.nodes[op.node].inputs[i]].constant;
       const int64_t own = graph_.nodes[op.node].op_type == "BatchNormalization" ? 0 : *per_channel_axis(c, rank, axis, channels);
-      set_constant_input(graph_, op.node, i, gather_axis(c, own, indices), graph_.nodes[op.node].name + "_ocs_widened");
+      set_constant_input(graph_, op.node, i, gather_along_axis(c, own, indices), graph_.nodes[op.node].name + "_ocs_widened");
     }
   }
   for (ValueId v : resized)
