@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -151,6 +152,27 @@ void fill_from_plan(const QuantizePlan& plan, SweepRow& row) {
   row.mean_weight_sqnr_db = n ? sum / n : 0.0;
 }
 
+// Runs `work` on `workers` threads (this one included); `work` takes items from `next` until it
+// reaches `end`. The first exception stops the others after their current item and is rethrown.
+void run_on_workers(int workers, const std::function<void()>& work, std::atomic<size_t>& next, size_t end) {
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto guarded = [&] {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = end;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(guarded);
+  guarded();
+  for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace
 
 SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConfig>& configs) {
@@ -219,7 +241,6 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
   std::mutex quantize_mutex, report_mutex;
   std::atomic<size_t> next{0};
   int done = 0;
-  std::exception_ptr failure;
   auto work = [&] {
     std::unique_ptr<ReplaySource> own_eval;
     if (workers > 1) own_eval = std::make_unique<ReplaySource>(static_cast<const ReplaySource&>(*eval_source));
@@ -260,20 +281,7 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
                                row.size_overhead_percent, row.quantize_seconds, row.eval_seconds);
     }
   };
-  auto guarded = [&] {
-    try {
-      work();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(report_mutex);
-      if (!failure) failure = std::current_exception();
-      next = configs.size();  // the others stop after their current configuration
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(guarded);
-  guarded();
-  for (std::thread& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
+  run_on_workers(workers, work, next, configs.size());
   for (SweepRow& row : rows) result.rows.push_back(std::move(row));
   result.calibrations = cache.misses;
   if (!setup.reuse)
