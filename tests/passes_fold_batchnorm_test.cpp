@@ -175,5 +175,69 @@ TEST(PassesFoldBatchnorm, PpOcrRec) {
   expect_same_outputs(before, after, {{"x", read_npy(ppocr_rec_input_path())}}, true);
 }
 
+// fold_affine_constants: Conv -> Mul(per-channel) -> Add(scalar) -> Sub(k - x), and Gemm -> Mul
+// by [1, N]: every node folds, the outputs stay; a constant that broadcasts along another axis
+// ([C] against NCHW is per column), or a layer output with a second reader, stays.
+TEST(PassesFoldAffine, ScaleShiftAndReversedSubFold) {
+  onnx::ModelProto m = model(13);
+  auto* g = m.mutable_graph();
+  *g->add_input() = value_info("x", {2, 3, 6, 6});
+  *g->add_output() = value_info("y", {2, 4, 6, 6});
+  tensor_to_proto(random_tensor({4, 3, 3, 3}, 5), "w", g->add_initializer());
+  tensor_to_proto(random_tensor({4}, 6), "b", g->add_initializer());
+  tensor_to_proto(random_tensor({1, 4, 1, 1}, 7, 0.5f, 2.0f), "scale", g->add_initializer());
+  tensor_to_proto(Tensor::from_vector<float>({1}, {0.25f}), "shift", g->add_initializer());
+  tensor_to_proto(random_tensor({4, 1, 1}, 8), "k", g->add_initializer());
+  auto conv = node("Conv", {"x", "w", "b"}, {"h"}, "conv");
+  auto* pads = conv.add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  *g->add_node() = conv;
+  *g->add_node() = node("Mul", {"scale", "h"}, {"s"}, "mul");
+  *g->add_node() = node("Add", {"s", "shift"}, {"t"}, "add");
+  *g->add_node() = node("Sub", {"k", "t"}, {"y"}, "sub");
+  const Graph before = import_model(m);
+  Graph after = before;
+  EXPECT_EQ(fold_affine_constants(after), 3);
+  ASSERT_EQ(after.nodes.size(), 1u);
+  EXPECT_EQ(after.values[after.nodes[0].outputs[0]].name, "y");
+  expect_same_outputs(before, after, {{"x", random_tensor({2, 3, 6, 6}, 9)}});
+
+  onnx::ModelProto gm = model(13);
+  auto* gg = gm.mutable_graph();
+  *gg->add_input() = value_info("x", {3, 5});
+  *gg->add_output() = value_info("y", {3, 4});
+  tensor_to_proto(random_tensor({5, 4}, 11), "w", gg->add_initializer());
+  tensor_to_proto(random_tensor({1, 4}, 12, 0.5f, 2.0f), "scale", gg->add_initializer());
+  *gg->add_node() = node("Gemm", {"x", "w"}, {"h"}, "gemm");
+  *gg->add_node() = node("Mul", {"h", "scale"}, {"y"}, "mul");
+  const Graph gemm_before = import_model(gm);
+  Graph gemm_after = gemm_before;
+  EXPECT_EQ(fold_affine_constants(gemm_after), 1);
+  expect_same_outputs(gemm_before, gemm_after, {{"x", random_tensor({3, 5}, 13)}});
+}
+
+TEST(PassesFoldAffine, LeavesOtherBroadcastsAndSharedOutputsAlone) {
+  for (int variant = 0; variant < 2; ++variant) {
+    onnx::ModelProto m = model(13);
+    auto* g = m.mutable_graph();
+    *g->add_input() = value_info("x", {1, 4, 4, 4});
+    *g->add_output() = value_info("y", {1, 4, 4, 4});
+    tensor_to_proto(random_tensor({4, 4, 1, 1}, 5), "w", g->add_initializer());
+    tensor_to_proto(random_tensor({4}, 6), "k", g->add_initializer());  // per column of W, not per channel
+    tensor_to_proto(random_tensor({1}, 7), "one", g->add_initializer());
+    *g->add_node() = node("Conv", {"x", "w"}, {"h"}, "conv");
+    if (variant == 0) {
+      *g->add_node() = node("Mul", {"h", "k"}, {"y"}, "mul");
+    } else {
+      *g->add_node() = node("Mul", {"h", "one"}, {"s"}, "mul");
+      *g->add_node() = node("Add", {"s", "h"}, {"y"}, "add");  // h read twice
+    }
+    Graph graph = import_model(m);
+    EXPECT_EQ(fold_affine_constants(graph), 0) << "variant " << variant;
+  }
+}
+
 }  // namespace
 }  // namespace ocs

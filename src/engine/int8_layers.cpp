@@ -209,4 +209,48 @@ std::optional<Int8ConvInput> int8_match_conv_input(const Graph& planned, const G
   return match;
 }
 
+namespace {
+
+// A per-tensor QuantizeLinear or DequantizeLinear with constant scale and zero point and no
+// attribute but `axis` (opset 21's output_dtype and block_size mean something else).
+std::optional<FakeQuantPair> per_tensor_quantizer(const Graph& graph, const Node& node, const char* op) {
+  if (!is(node, op) || node.inputs.size() < 2 || node.outputs.size() != 1) return std::nullopt;
+  for (const auto& [name, attr] : node.attributes)
+    if (name != "axis") return std::nullopt;
+  const std::optional<float> scale = scalar_scale(graph, node.inputs[1]);
+  const auto zero_point = scalar_zero_point(graph, node);
+  if (!scale || !zero_point) return std::nullopt;
+  FakeQuantPair pair;
+  pair.scale = *scale;
+  pair.type = zero_point->first;
+  pair.zero_point = zero_point->second;
+  return pair;
+}
+
+}  // namespace
+
+std::vector<FakeQuantPair> int8_match_fake_quant_pairs(const Graph& planned, const std::vector<bool>& claimed,
+                                                       const std::vector<bool>& int8_hidden) {
+  std::vector<FakeQuantPair> pairs;
+  for (size_t i = 0; i < planned.nodes.size(); ++i) {
+    if (claimed[i]) continue;
+    std::optional<FakeQuantPair> q = per_tensor_quantizer(planned, planned.nodes[i], "QuantizeLinear");
+    const ValueId codes = planned.nodes[i].outputs[0];
+    if (!q || planned.is_graph_output(codes)) continue;
+    std::vector<NodeId> open_readers;
+    for (NodeId reader : planned.consumers(codes))
+      if (!int8_hidden[reader]) open_readers.push_back(reader);
+    if (open_readers.size() != 1 || claimed[open_readers[0]]) continue;
+    const Node& dq_node = planned.nodes[open_readers[0]];
+    std::optional<FakeQuantPair> dq = per_tensor_quantizer(planned, dq_node, "DequantizeLinear");
+    if (!dq || dq_node.inputs[0] != codes || std::memcmp(&dq->scale, &q->scale, sizeof(float)) != 0 ||
+        dq->zero_point != q->zero_point || dq->type != q->type)
+      continue;
+    q->quantize = static_cast<NodeId>(i);
+    q->dequantize = open_readers[0];
+    pairs.push_back(*q);
+  }
+  return pairs;
+}
+
 }  // namespace ocs

@@ -36,4 +36,21 @@ struct Int8ConvInput {
 std::optional<Int8ConvInput> int8_match_conv_input(const Graph& planned, const Graph& original, NodeId conv,
                                                    const std::vector<bool>& claimed);
 
+// A QuantizeLinear whose codes only one DequantizeLinear reads (same per-tensor scale and zero
+// point): the pair round-trips a float tensor, the deployable layout's quantized tensors between
+// layers (passes/insert_qdq.h), and runs as one fake-quantize step in x's oneDNN layout
+// (dnnl_make_layout_fake_quant). Other readers of the codes are allowed only where they are
+// hidden in an int8 step (`int8_hidden[n]`), which recomputes the codes from x itself; such a
+// step must then run the QuantizeLinear first when it falls back to its nodes.
+struct FakeQuantPair {
+  NodeId quantize = -1, dequantize = -1;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  DType type = DType::UInt8;
+};
+
+// Pairs among the nodes not `claimed` (by fused chains or int8 steps).
+std::vector<FakeQuantPair> int8_match_fake_quant_pairs(const Graph& planned, const std::vector<bool>& claimed,
+                                                       const std::vector<bool>& int8_hidden);
+
 }  // namespace ocs

@@ -95,7 +95,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8 turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -118,6 +118,83 @@ struct Session::Plan {
       step.label = "dnnl " + node.op_type;
       return;
     }
+  }
+
+  // Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
+  // computes itself (the quantization of its input), and runs as an int8 convolution.
+  struct Int8Steps {
+    std::map<size_t, std::pair<std::unique_ptr<LayoutKernel>, ValueId>> steps;  // chain -> kernel, x
+    std::vector<bool> hidden;                            // per node: inside an int8 step
+    std::map<NodeId, size_t> chain_of_hidden;            // such a node -> its chain
+    std::map<size_t, std::vector<NodeId>> fallback_extra;  // chain -> QuantizeLinears its fallback reruns
+  };
+  Int8Steps plan_int8_steps(const Graph& graph, std::vector<FusedChain>& chains, std::vector<bool>& in_chain,
+                            const SessionOptions& options) {
+    Int8Steps int8;
+    int8.hidden.assign(graph.nodes.size(), false);
+    if (!layouts || !options.int8 || !original || &graph != planned_top || disabled("int8")) return int8;
+    for (size_t c = 0; c < chains.size(); ++c) {
+      FusedChain& chain = chains[c];
+      std::optional<Int8ConvInput> input = int8_match_conv_input(graph, *original, chain.head, in_chain);
+      if (!input) continue;
+      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(
+          graph.nodes[chain.head], graph, std::move(input->spec), chain.post_ops, chain.scale, chain.shift);
+      if (!kernel) continue;
+      for (NodeId n : input->hidden) {
+        in_chain[n] = int8.hidden[n] = true;
+        int8.chain_of_hidden[n] = c;
+      }
+      chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
+      std::sort(chain.nodes.begin(), chain.nodes.end());
+      int8.steps[c] = {std::move(kernel), input->x};
+    }
+    return int8;
+  }
+
+  // Q -> DQ pairs that round-trip a float tensor (engine/int8_layers.h), keyed by both nodes; the
+  // step runs at the DequantizeLinear. Int8 steps that hide other readers of the codes rerun the
+  // QuantizeLinear when they fall back.
+  struct FakeQuantStep {
+    FakeQuantPair pair;
+    std::unique_ptr<LayoutKernel> kernel;  // on the DequantizeLinear's entry only
+  };
+  std::map<NodeId, FakeQuantStep> plan_fake_quant(const Graph& graph, std::vector<bool>& in_chain, Int8Steps& int8) {
+    std::map<NodeId, FakeQuantStep> at;
+    if (!layouts || disabled("qdq")) return at;
+    for (const FakeQuantPair& pair : int8_match_fake_quant_pairs(graph, in_chain, int8.hidden)) {
+      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_fake_quant(pair.scale, pair.zero_point, pair.type);
+      if (!kernel) continue;
+      in_chain[pair.quantize] = in_chain[pair.dequantize] = true;
+      for (NodeId reader : graph.consumers(graph.nodes[pair.quantize].outputs[0]))
+        if (int8.hidden[reader]) int8.fallback_extra[int8.chain_of_hidden.at(reader)].push_back(pair.quantize);
+      at[pair.quantize] = {pair, nullptr};
+      at[pair.dequantize] = {pair, std::move(kernel)};
+    }
+    return at;
+  }
+
+  Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
+                       const SessionOptions& options) {
+    const Node& q = graph.nodes[planned.pair.quantize];
+    const Node& dq = graph.nodes[planned.pair.dequantize];
+    Step step;
+    step.node = &dq;
+    step.layout = std::move(planned.kernel);
+    step.layout_inputs = {q.inputs[0]};
+    step.layout_output = dq.outputs[0];
+    step.parts.push_back(plain_step(q, graph, options));
+    step.parts.push_back(plain_step(dq, graph, options));
+    step.label = "dnnl QuantizeLinear+DequantizeLinear";
+    from_layout[step.layout_output] = true;
+    return step;
+  }
+
+  // A chain's nodes in graph order, with the QuantizeLinears its fallback must rerun.
+  static std::vector<NodeId> with_fallback_quantizers(std::vector<NodeId> nodes, const std::vector<NodeId>& extra) {
+    nodes.insert(nodes.end(), extra.begin(), extra.end());
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    return nodes;
   }
 
   void build(const Graph& graph, int64_t opset, const SessionOptions& options) {
@@ -146,28 +223,17 @@ struct Session::Plan {
         for (NodeId n : chains[c].nodes) in_chain[n] = true;
       }
     }
-    // Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
-    // computes itself (the quantization of its input), and runs as an int8 convolution.
-    std::map<size_t, std::pair<std::unique_ptr<LayoutKernel>, ValueId>> int8_steps;  // chain -> kernel, x
-    if (layouts && options.int8 && original && &graph == planned_top && !disabled("int8")) {
-      for (size_t c = 0; c < chains.size(); ++c) {
-        FusedChain& chain = chains[c];
-        std::optional<Int8ConvInput> input = int8_match_conv_input(graph, *original, chain.head, in_chain);
-        if (!input) continue;
-        std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(
-            graph.nodes[chain.head], graph, std::move(input->spec), chain.post_ops, chain.scale, chain.shift);
-        if (!kernel) continue;
-        for (NodeId n : input->hidden) in_chain[n] = true;
-        chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
-        std::sort(chain.nodes.begin(), chain.nodes.end());
-        int8_steps[c] = {std::move(kernel), input->x};
-      }
-    }
+    Int8Steps int8 = plan_int8_steps(graph, chains, in_chain, options);
+    std::map<NodeId, FakeQuantStep> pair_at = plan_fake_quant(graph, in_chain, int8);
     std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       const Node& node = graph.nodes[i];
       for (const auto& [key, attr] : node.attributes)
         if (attr.g) build(*attr.g, opset, options);
+      if (auto pair = pair_at.find(static_cast<NodeId>(i)); pair != pair_at.end()) {
+        if (pair->second.kernel) plan.steps.push_back(fake_quant_step(graph, pair->second, from_layout, options));
+        continue;  // a QuantizeLinear runs inside its pair's step
+      }
       if (in_chain[i]) {
         auto it = chain_at_tail.find(static_cast<NodeId>(i));
         if (it == chain_at_tail.end()) continue;  // runs inside its chain's step
@@ -175,10 +241,10 @@ struct Session::Plan {
         const Node& head = graph.nodes[chain.head];
         Step step;
         step.node = &head;
-        auto int8 = int8_steps.find(it->second);
-        if (int8 != int8_steps.end()) {
-          step.layout = std::move(int8->second.first);
-          step.layout_inputs = {int8->second.second};
+        auto int8_step = int8.steps.find(it->second);
+        if (int8_step != int8.steps.end()) {
+          step.layout = std::move(int8_step->second.first);
+          step.layout_inputs = {int8_step->second.second};
           step.label = "int8 " + head.op_type;
         } else {
           step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);
@@ -189,7 +255,7 @@ struct Session::Plan {
         }
         if (chain.sum_operand != kNoValue) step.layout_inputs.push_back(chain.sum_operand);
         step.layout_output = chain.output;
-        for (NodeId n : chain.nodes) {
+        for (NodeId n : with_fallback_quantizers(chain.nodes, int8.fallback_extra[it->second])) {
           step.parts.push_back(plain_step(graph.nodes[n], graph, options));
           if (n > chain.head) step.label += "+" + graph.nodes[n].op_type;
         }

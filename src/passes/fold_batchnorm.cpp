@@ -34,29 +34,16 @@ bool is_float_constant(const Graph& graph, ValueId id) {
          graph.values[id].constant->dtype() == DType::Float32;
 }
 
-// The pure condition of the header comment.
-std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
-  const Node& bn = graph.nodes[bn_id];
-  if (bn.op_type != "BatchNormalization" || !bn.domain.empty()) return std::nullopt;
-  if (bn.inputs.size() != 5 || bn.inputs[0] == kNoValue) return std::nullopt;
-  if (graph.opset() >= 14 && bn.attr_int("training_mode", 0) != 0) return std::nullopt;
-  if (bn.attr_int("spatial", 1) != 1) return std::nullopt;  // opsets < 9: per-position stats
-  for (size_t i = 1; i < bn.outputs.size(); ++i) {
-    const ValueId extra = bn.outputs[i];
-    if (extra != kNoValue && (graph.is_graph_output(extra) || !graph.consumers(extra).empty()))
-      return std::nullopt;
-  }
-  const ValueId x = bn.inputs[0];
-  if (!has_single_consumer(graph, x)) return std::nullopt;
-  for (size_t i = 1; i < 5; ++i)
-    if (bn.inputs[i] == x) return std::nullopt;
+// The layer in front of `x` when a per-channel affine of x can fold into it: a Conv or Gemm with
+// float constant weights (and bias) whose output x is read by nothing else and is no graph output.
+std::optional<BatchNormMatch> match_layer(const Graph& graph, ValueId x) {
+  if (x == kNoValue || !has_single_consumer(graph, x)) return std::nullopt;
   const std::optional<NodeId> producer = graph.producer(x);
   if (!producer) return std::nullopt;
   const Node& layer = graph.nodes[*producer];
   if (!layer.domain.empty() || layer.outputs.empty() || layer.outputs[0] != x) return std::nullopt;
 
   BatchNormMatch m;
-  m.bn = bn_id;
   m.layer = *producer;
   if (layer.op_type == "Conv") {
     if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
@@ -85,9 +72,30 @@ std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
   } else {
     return std::nullopt;
   }
+  return m;
+}
+
+// The pure condition of the header comment.
+std::optional<BatchNormMatch> match(const Graph& graph, NodeId bn_id) {
+  const Node& bn = graph.nodes[bn_id];
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty()) return std::nullopt;
+  if (bn.inputs.size() != 5 || bn.inputs[0] == kNoValue) return std::nullopt;
+  if (graph.opset() >= 14 && bn.attr_int("training_mode", 0) != 0) return std::nullopt;
+  if (bn.attr_int("spatial", 1) != 1) return std::nullopt;  // opsets < 9: per-position stats
+  for (size_t i = 1; i < bn.outputs.size(); ++i) {
+    const ValueId extra = bn.outputs[i];
+    if (extra != kNoValue && (graph.is_graph_output(extra) || !graph.consumers(extra).empty()))
+      return std::nullopt;
+  }
+  const ValueId x = bn.inputs[0];
+  for (size_t i = 1; i < 5; ++i)
+    if (bn.inputs[i] == x) return std::nullopt;
+  std::optional<BatchNormMatch> m = match_layer(graph, x);
+  if (!m) return std::nullopt;
+  m->bn = bn_id;
   for (size_t i = 1; i < 5; ++i) {
-    m.params[i] = through_identity(graph, bn.inputs[i]);
-    if (!is_float_constant(graph, m.params[i]) || graph.values[m.params[i]].constant->numel() != m.channels)
+    m->params[i] = through_identity(graph, bn.inputs[i]);
+    if (!is_float_constant(graph, m->params[i]) || graph.values[m->params[i]].constant->numel() != m->channels)
       return std::nullopt;
   }
   return m;
@@ -107,15 +115,11 @@ Tensor scale_along(const Tensor& w, int64_t axis, const std::vector<double>& a) 
   return out;
 }
 
-void rewrite(Graph& graph, const BatchNormMatch& m) {
-  const Node bn = graph.nodes[m.bn];
-  auto param = [&](int i) { return graph.values[m.params[i]].constant->to_double_vector(); };
-  const std::vector<double> gamma = param(1), beta = param(2), mean = param(3), var = param(4);
-  const double epsilon = bn.attr_float("epsilon", 1e-5f);
-  // a = gamma / sqrt(var + eps), in double as the reference kernel computes it.
-  std::vector<double> a(static_cast<size_t>(m.channels));
-  for (int64_t c = 0; c < m.channels; ++c) a[c] = gamma[c] / std::sqrt(var[c] + epsilon);
-
+// Folds y = a * (layer(x) - center) + shift, per output channel, into the layer; `node` (the BN
+// or the affine op, which computes y) goes away and the layer writes its output.
+void fold_into_layer(Graph& graph, const BatchNormMatch& m, const std::vector<double>& a,
+                     const std::vector<double>& center, const std::vector<double>& shift, const char* what) {
+  const Node node = graph.nodes[m.bn];
   Node& layer = graph.nodes[m.layer];
   const std::string layer_name = layer.name.empty() ? "layer" : layer.name;
   const Tensor& weight = *graph.values[layer.inputs[1]].constant;
@@ -130,20 +134,84 @@ void rewrite(Graph& graph, const BatchNormMatch& m) {
     const std::vector<double> old = graph.values[layer.inputs[2]].constant->to_double_vector();
     for (int64_t c = 0; c < m.channels; ++c) bias[c] = bias_factor * old[old.size() == 1 ? 0 : c];
   }
-  // b'[o] = (b[o] - mean[o]) * a[o] + beta[o].
+  // b'[o] = (b[o] - center[o]) * a[o] + shift[o].
   std::vector<float> folded_bias(static_cast<size_t>(m.channels));
   for (int64_t c = 0; c < m.channels; ++c)
-    folded_bias[c] = static_cast<float>((bias[c] - mean[c]) * a[c] + beta[c]);
+    folded_bias[c] = static_cast<float>((bias[c] - center[c]) * a[c] + shift[c]);
 
-  set_constant_input(graph, m.layer, 1, std::move(folded_weight), layer_name + "_bn_folded_weight");
+  set_constant_input(graph, m.layer, 1, std::move(folded_weight), layer_name + "_" + what + "_folded_weight");
   set_constant_input(graph, m.layer, 2, Tensor::from_vector<float>({m.channels}, folded_bias),
-                     layer_name + "_bn_folded_bias");
+                     layer_name + "_" + what + "_folded_bias");
   Node& rewritten = graph.nodes[m.layer];
   if (rewritten.op_type == "Gemm" && rewritten.has_attr("beta")) rewritten.attributes["beta"].f = 1.0f;
 
-  // The layer now writes BN's output; BN goes away (its input value is left unused).
-  rewritten.outputs[0] = bn.outputs[0];
+  // The layer now writes the node's output; the node goes away (its input value is left unused).
+  rewritten.outputs[0] = node.outputs[0];
   graph.nodes.erase(graph.nodes.begin() + m.bn);
+}
+
+void rewrite(Graph& graph, const BatchNormMatch& m) {
+  const Node& bn = graph.nodes[m.bn];
+  auto param = [&](int i) { return graph.values[m.params[i]].constant->to_double_vector(); };
+  const std::vector<double> gamma = param(1), beta = param(2), mean = param(3), var = param(4);
+  const double epsilon = bn.attr_float("epsilon", 1e-5f);
+  // a = gamma / sqrt(var + eps), in double as the reference kernel computes it.
+  std::vector<double> a(static_cast<size_t>(m.channels));
+  for (int64_t c = 0; c < m.channels; ++c) a[c] = gamma[c] / std::sqrt(var[c] + epsilon);
+  fold_into_layer(graph, m, a, mean, beta, "bn");
+}
+
+// ---- Mul / Add / Sub by a constant -----------------------------------------------------------
+
+// One value per output channel of a constant operand that broadcasts against the layer's output
+// only along its channel axis: one element (any rank up to the output's), or for a Conv output
+// [N, C, spatial...] the shapes [C, 1, ...] and [1, C, 1, ...], for a Gemm output [N, C] the
+// shapes [C] and [1, C]. nullopt otherwise.
+std::optional<std::vector<double>> per_channel_operand(const Graph& graph, const BatchNormMatch& m, ValueId k) {
+  const ValueId id = through_identity(graph, k);
+  if (!is_float_constant(graph, id)) return std::nullopt;
+  const Tensor& t = *graph.values[id].constant;
+  const Node& layer = graph.nodes[m.layer];
+  const int64_t out_rank = layer.op_type == "Gemm" ? 2 : graph.values[layer.inputs[1]].constant->rank();
+  std::vector<double> v = t.to_double_vector();
+  if (t.numel() == 1 && t.rank() <= out_rank) return std::vector<double>(static_cast<size_t>(m.channels), v[0]);
+  if (t.numel() != m.channels || t.rank() > out_rank) return std::nullopt;
+  // Right-aligned against [N, C, rest...]: C must land on axis 1 and everything else be 1.
+  const int64_t channel_axis = 1 - (out_rank - t.rank());
+  if (channel_axis < 0 || t.dim(channel_axis) != m.channels) return std::nullopt;
+  return v;
+}
+
+struct AffineMatch {
+  BatchNormMatch m;               // m.bn is the Mul/Add/Sub
+  std::vector<double> a, shift;   // y = a * layer(x) + shift per channel
+};
+
+// Mul, Add or Sub of the layer's output and a per-channel constant (opset 7 on: numpy
+// broadcasting), and the affine it applies.
+std::optional<AffineMatch> match_affine(const Graph& graph, NodeId id) {
+  const Node& node = graph.nodes[id];
+  const std::string& op = node.op_type;
+  if (!node.domain.empty() || (op != "Mul" && op != "Add" && op != "Sub") || graph.opset() < 7) return std::nullopt;
+  if (node.inputs.size() != 2 || node.outputs.size() != 1) return std::nullopt;
+  for (int first = 0; first < 2; ++first) {
+    const ValueId x = node.inputs[first], k = node.inputs[1 - first];
+    if (x == k) return std::nullopt;
+    std::optional<BatchNormMatch> m = match_layer(graph, x);
+    if (!m) continue;
+    std::optional<std::vector<double>> v = per_channel_operand(graph, *m, k);
+    if (!v) return std::nullopt;
+    m->bn = id;
+    AffineMatch affine{*m, std::vector<double>(v->size(), 1.0), std::vector<double>(v->size(), 0.0)};
+    if (op == "Mul") affine.a = *v;
+    if (op == "Add") affine.shift = *v;
+    for (size_t c = 0; op == "Sub" && c < v->size(); ++c) {
+      affine.a[c] = first == 0 ? 1.0 : -1.0;  // x - k, or k - x
+      affine.shift[c] = first == 0 ? -(*v)[c] : (*v)[c];
+    }
+    return affine;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -158,6 +226,23 @@ int64_t fold_batchnorm(Graph& graph) {
     }
     rewrite(graph, *m);  // erases node `id`; the next node moves into its place
     ++folded;
+  }
+  if (folded) prune_unused_values(graph);
+  graph.verify();
+  return folded;
+}
+
+int64_t fold_affine_constants(Graph& graph) {
+  int64_t folded = 0;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size());) {
+    const std::optional<AffineMatch> affine = match_affine(graph, id);
+    if (!affine) {
+      ++id;
+      continue;
+    }
+    const std::vector<double> center(affine->a.size(), 0.0);
+    fold_into_layer(graph, affine->m, affine->a, center, affine->shift, "affine");
+    ++folded;  // erases node `id`; an Add after a folded Mul comes later and now follows the layer
   }
   if (folded) prune_unused_values(graph);
   graph.verify();

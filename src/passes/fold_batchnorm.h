@@ -12,6 +12,10 @@
 // output, scale/B/mean/var are float32 constants (or Identity nodes of such: a parameter PyTorch shares) with one entry per output channel, the layer's
 // weight (and bias) are float32 constants, and the BN runs in inference mode (training_mode = 0
 // from opset 14; its optional statistic outputs unused).
+//
+// fold_affine_constants does the same for Mul, Add and Sub by a constant that is one value per
+// output channel (or a single value) after a Conv or Gemm, as MobileOne-style blocks export their
+// learnable scale and shift (PP-OCRv4): W' = a W, b' = a b + shift. Same conditions on the layer.
 #pragma once
 
 #include "ir/graph.h"
@@ -20,5 +24,8 @@ namespace ocs {
 
 // Folds every matching BatchNormalization of the top-level graph; returns how many.
 int64_t fold_batchnorm(Graph& graph);
+// Folds every matching Mul/Add/Sub by a per-channel constant (repeatedly: a scale then a shift);
+// returns how many nodes went.
+int64_t fold_affine_constants(Graph& graph);
 
 }  // namespace ocs

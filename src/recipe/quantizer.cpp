@@ -145,7 +145,8 @@ void fold_and_unroll(Recipe& r) {
   // Counted after specialization: the branches not taken are gone from the model written.
   r.plan.weights_before = weight_count(r.graph);
   r.plan.batchnorms_folded = r.options.fold_batchnorm ? fold_batchnorm(r.graph) : 0;
-  r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}});
+  const int64_t affine_folded = r.options.fold_batchnorm ? fold_affine_constants(r.graph) : 0;
+  r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}, {"affine_ops_folded", affine_folded}});
   if (!r.options.unroll_recurrent) return;
   std::vector<std::string> kept;  // recurrent nodes left whole (float), with the reason
   const int64_t unrolled = unroll_recurrent(r.graph, &kept);

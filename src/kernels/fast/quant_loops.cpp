@@ -59,6 +59,18 @@ inline void dequantize_run(const Q* __restrict q, int64_t n, float scale, int32_
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(static_cast<int32_t>(q[i]) - zero_point) * scale;
 }
 
+// q - zero_point is the clamped, rounded v itself (an integer of at most 9 bits), so
+// float(q - zero_point) == rounded exactly and the result equals the two kernels in sequence.
+OCS_VECTOR_CLONES void fake_quantize_run(const float* __restrict x, int64_t n, float scale, float low, float high,
+                                         float* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i] / scale;
+    v = v >= low ? v : low;
+    v = v > high ? high : v;
+    y[i] = ((v + kRoundMagic) - kRoundMagic) * scale;
+  }
+}
+
 OCS_VECTOR_CLONES void dequantize_s8(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* y) {
   dequantize_run(q, n, scale, zero_point, y);
 }
@@ -106,6 +118,11 @@ void fast_clip_quantize_serial(const float* x, int64_t n, float clip_low, float 
 void fast_clip_quantize_serial(const float* x, int64_t n, float clip_low, float clip_high, float scale,
                                int32_t zero_point, uint8_t* y) {
   clip_quantize_u8(x, n, clip_low, clip_high, scale, zero_point, y);
+}
+void fast_fake_quantize(const float* x, int64_t n, float scale, int32_t zero_point, int32_t q_min, int32_t q_max,
+                        float* y) {
+  const float low = static_cast<float>(q_min - zero_point), high = static_cast<float>(q_max - zero_point);
+  for_blocks(n, [&](int64_t at, int64_t count) { fake_quantize_run(x + at, count, scale, low, high, y + at); });
 }
 void fast_dequantize(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* y) {
   for_blocks(n, [&](int64_t at, int64_t count) { dequantize_s8(q + at, count, scale, zero_point, y + at); });
