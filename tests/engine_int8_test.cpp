@@ -232,17 +232,19 @@ TEST(EngineInt8, DeployableLayoutUint8ZeroPoint128) {
 }
 
 // The deployable layout's quantized tensors between layers: Q -> DQ pairs that only round-trip a
-// float tensor run as one step in the oneDNN layout of their input (engine/int8_layers.h), bit for
-// bit the two kernels: the same graph with the pairs turned off (OCS_NO_LAYOUT=qdq) gives the
-// same bytes, and it follows the rule against the reference kernels.
+// float tensor run as one step in the oneDNN layout of their input (engine/int8_layers.h), with the
+// element-wise functions after them, bit for bit the nodes one by one: the same graph with the
+// pairs turned off (OCS_NO_LAYOUT=qdq) gives the same bytes, and it follows the rule against the
+// reference kernels.
 TEST(EngineInt8, QuantizedTensorsBetweenLayersRunAsFakeQuantSteps) {
   QdqBuilder b;
   ValueId x = b.input("x", {1, 8, 16, 16});
   const float s0 = 0.01f, s1 = 0.02f, s2 = 0.03f, s3 = 0.05f;
   ValueId a = b.add("Relu", {b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 16, 3, 21, true, s0)});
-  ValueId d1 = b.quantize(a, s1, DType::UInt8, 0);  // pair 1: a float op reads it
+  ValueId d1 = b.quantize(a, s1, DType::UInt8, 0);  // pair 1, with Paddle's expanded HardSwish after it
   ValueId gate = b.clip(b.add("Add", {d1, b.constant(Tensor::scalar<float>(3.0f))}), 0.0f, 6.0f);
-  ValueId d2 = b.quantize(b.add("Mul", {d1, gate}), s2, DType::UInt8, 128);  // pair 2: MaxPool reads it
+  ValueId hardswish = b.add("Div", {b.add("Mul", {d1, gate}), b.constant(Tensor::scalar<float>(6.0f))});
+  ValueId d2 = b.quantize(hardswish, s2, DType::UInt8, 128);  // pair 2: MaxPool reads it
   ValueId pooled = b.add("MaxPool", {d2}, {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
   ValueId y = b.conv(b.quantize(pooled, s2, DType::UInt8, 128), 16, 8, 3, 22, false, s2);  // hidden in the int8 step
   b.output(b.quantize(y, s3, DType::UInt8, 128));  // pair 3: a graph output
@@ -251,6 +253,7 @@ TEST(EngineInt8, QuantizedTensorsBetweenLayersRunAsFakeQuantSteps) {
 
   Session fast(graph, SessionOptions{false, 2});
   EXPECT_EQ(count_labels(fast, "dnnl QuantizeLinear+DequantizeLinear"), 3) << all_labels(fast);
+  EXPECT_EQ(count_labels(fast, "dnnl QuantizeLinear+DequantizeLinear+Add+Clip+Mul+Div"), 1) << all_labels(fast);
   EXPECT_EQ(count_labels(fast, "int8 Conv"), 2) << all_labels(fast);
   const Tensor paired = fast.run(inputs)[0];
   setenv("OCS_NO_LAYOUT", "qdq", 1);

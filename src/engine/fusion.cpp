@@ -228,4 +228,28 @@ std::vector<FusedChain> fusion_find_chains_impl(const Graph& graph, int64_t opse
   return chains;
 }
 
+EltwiseTail fusion_eltwise_tail(const Graph& graph, int64_t opset, ValueId value, const std::vector<bool>& claimed) {
+  EltwiseTail tail;
+  tail.output = value;
+  for (;;) {
+    const std::vector<NodeId> next = hideable_consumers(graph, tail.output);
+    if (next.size() == 1 && !claimed[next[0]] && uses(graph.nodes[next[0]], tail.output) == 1) {
+      const std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, graph.nodes[next[0]], tail.output, opset);
+      if (!ops) break;
+      tail.ops.insert(tail.ops.end(), ops->begin(), ops->end());
+      tail.nodes.push_back(next[0]);
+      tail.output = graph.nodes[next[0]].outputs[0];
+      continue;
+    }
+    if (next.size() != 2 || claimed[next[0]] || claimed[next[1]]) break;
+    const std::optional<std::vector<NodeId>> hardswish = match_hardswish(graph, tail.output, next[0], next[1]);
+    if (!hardswish || std::any_of(hardswish->begin(), hardswish->end(), [&](NodeId n) { return claimed[n]; })) break;
+    tail.ops.push_back({EltwiseOp::Kind::HardSwish});
+    tail.nodes.insert(tail.nodes.end(), hardswish->begin(), hardswish->end());
+    tail.output = graph.nodes[hardswish->back()].outputs[0];
+  }
+  std::sort(tail.nodes.begin(), tail.nodes.end());
+  return tail;
+}
+
 }  // namespace ocs

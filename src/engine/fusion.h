@@ -59,4 +59,15 @@ std::vector<FusedChain> fusion_find_chains(const Graph& graph, int64_t opset, Ch
   return fusion_find_chains_impl(graph, opset, heads);
 }
 
+// The element-wise functions that follow `value` and can run in the same pass over it (after a
+// fake-quantize step, engine/int8_layers.h): while the current value has one plain reader that is
+// not `claimed`, a function dnnl_node_as_eltwise maps or Paddle's expanded HardSwish. Linear
+// functions stay post-ops here (nothing in front to fold them into).
+struct EltwiseTail {
+  std::vector<NodeId> nodes;  // in graph order
+  std::vector<EltwiseOp> ops;
+  ValueId output = kNoValue;  // the last function's output (`value` when there is none)
+};
+EltwiseTail fusion_eltwise_tail(const Graph& graph, int64_t opset, ValueId value, const std::vector<bool>& claimed);
+
 }  // namespace ocs

@@ -151,40 +151,57 @@ struct Session::Plan {
     return int8;
   }
 
-  // Q -> DQ pairs that round-trip a float tensor (engine/int8_layers.h), keyed by both nodes; the
-  // step runs at the DequantizeLinear. Int8 steps that hide other readers of the codes rerun the
-  // QuantizeLinear when they fall back.
+  // Q -> DQ pairs that round-trip a float tensor (engine/int8_layers.h), with the element-wise
+  // functions after them (engine/fusion.h), as one step where its last node was. Int8 steps that
+  // hide other readers of the codes rerun the QuantizeLinear when they fall back.
   struct FakeQuantStep {
-    FakeQuantPair pair;
-    std::unique_ptr<LayoutKernel> kernel;  // on the DequantizeLinear's entry only
+    std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order
+    std::unique_ptr<LayoutKernel> kernel;
+    ValueId x = kNoValue, output = kNoValue;
+    std::string label;
   };
-  std::map<NodeId, FakeQuantStep> plan_fake_quant(const Graph& graph, std::vector<bool>& in_chain, Int8Steps& int8) {
-    std::map<NodeId, FakeQuantStep> at;
-    if (!layouts || disabled("qdq")) return at;
+  struct FakeQuantPlan {
+    std::vector<FakeQuantStep> steps;
+    std::map<NodeId, size_t> step_of;  // every node of a step -> the step
+  };
+  FakeQuantPlan plan_fake_quant(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8) {
+    FakeQuantPlan planned;
+    if (!layouts || disabled("qdq")) return planned;
     for (const FakeQuantPair& pair : int8_match_fake_quant_pairs(graph, in_chain, int8.hidden)) {
-      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_fake_quant(pair.scale, pair.zero_point, pair.type);
-      if (!kernel) continue;
+      const Node& dq = graph.nodes[pair.dequantize];
       in_chain[pair.quantize] = in_chain[pair.dequantize] = true;
+      EltwiseTail tail = fusion_eltwise_tail(graph, opset, dq.outputs[0], in_chain);
+      std::unique_ptr<LayoutKernel> kernel =
+          dnnl_make_layout_fake_quant(pair.scale, pair.zero_point, pair.type, tail.ops);
+      if (!kernel) {
+        in_chain[pair.quantize] = in_chain[pair.dequantize] = false;
+        continue;
+      }
+      FakeQuantStep step{{pair.quantize, pair.dequantize}, std::move(kernel), graph.nodes[pair.quantize].inputs[0],
+                         tail.output, "dnnl QuantizeLinear+DequantizeLinear"};
+      for (NodeId n : tail.nodes) {
+        in_chain[n] = true;
+        step.nodes.push_back(n);
+        step.label += "+" + graph.nodes[n].op_type;
+      }
+      std::sort(step.nodes.begin(), step.nodes.end());
       for (NodeId reader : graph.consumers(graph.nodes[pair.quantize].outputs[0]))
         if (int8.hidden[reader]) int8.fallback_extra[int8.chain_of_hidden.at(reader)].push_back(pair.quantize);
-      at[pair.quantize] = {pair, nullptr};
-      at[pair.dequantize] = {pair, std::move(kernel)};
+      for (NodeId n : step.nodes) planned.step_of[n] = planned.steps.size();
+      planned.steps.push_back(std::move(step));
     }
-    return at;
+    return planned;
   }
 
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
                        const SessionOptions& options) {
-    const Node& q = graph.nodes[planned.pair.quantize];
-    const Node& dq = graph.nodes[planned.pair.dequantize];
     Step step;
-    step.node = &dq;
+    step.node = &graph.nodes[planned.nodes[1]];
     step.layout = std::move(planned.kernel);
-    step.layout_inputs = {q.inputs[0]};
-    step.layout_output = dq.outputs[0];
-    step.parts.push_back(plain_step(q, graph, options));
-    step.parts.push_back(plain_step(dq, graph, options));
-    step.label = "dnnl QuantizeLinear+DequantizeLinear";
+    step.layout_inputs = {planned.x};
+    step.layout_output = planned.output;
+    for (NodeId n : planned.nodes) step.parts.push_back(plain_step(graph.nodes[n], graph, options));
+    step.label = planned.label;
     from_layout[step.layout_output] = true;
     return step;
   }
@@ -224,15 +241,17 @@ struct Session::Plan {
       }
     }
     Int8Steps int8 = plan_int8_steps(graph, chains, in_chain, options);
-    std::map<NodeId, FakeQuantStep> pair_at = plan_fake_quant(graph, in_chain, int8);
+    FakeQuantPlan fake_quant = plan_fake_quant(graph, opset, in_chain, int8);
     std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       const Node& node = graph.nodes[i];
       for (const auto& [key, attr] : node.attributes)
         if (attr.g) build(*attr.g, opset, options);
-      if (auto pair = pair_at.find(static_cast<NodeId>(i)); pair != pair_at.end()) {
-        if (pair->second.kernel) plan.steps.push_back(fake_quant_step(graph, pair->second, from_layout, options));
-        continue;  // a QuantizeLinear runs inside its pair's step
+      if (auto member = fake_quant.step_of.find(static_cast<NodeId>(i)); member != fake_quant.step_of.end()) {
+        FakeQuantStep& planned = fake_quant.steps[member->second];
+        if (planned.nodes.back() == static_cast<NodeId>(i))
+          plan.steps.push_back(fake_quant_step(graph, planned, from_layout, options));
+        continue;  // the step runs where its last node was
       }
       if (in_chain[i]) {
         auto it = chain_at_tail.find(static_cast<NodeId>(i));

@@ -38,9 +38,11 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
                                                          const std::vector<float>& shift = {0.0f});
 
 // DequantizeLinear(QuantizeLinear(x)) of a float tensor in any layout, per tensor (scale,
-// zero point, and the code type Int8 or UInt8): the output keeps x's layout, so the ops around a
-// quantized tensor of the deployable layout stay in oneDNN's layouts (engine/quant_pairs.h).
-// Bit for bit the two reference kernels. nullptr for another type or an invalid scale.
-std::unique_ptr<LayoutKernel> dnnl_make_layout_fake_quant(float scale, int32_t zero_point, DType type);
+// zero point, and the code type Int8 or UInt8), then the element-wise functions `after`, in one
+// pass: the output keeps x's layout, so the ops around a quantized tensor of the deployable layout
+// stay in oneDNN's layouts (engine/int8_layers.h). The quantization is bit for bit the two
+// reference kernels. nullptr for another type or an invalid scale.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_fake_quant(float scale, int32_t zero_point, DType type,
+                                                          std::vector<EltwiseOp> after = {});
 
 }  // namespace ocs

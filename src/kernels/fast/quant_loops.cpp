@@ -119,10 +119,9 @@ void fast_clip_quantize_serial(const float* x, int64_t n, float clip_low, float 
                                int32_t zero_point, uint8_t* y) {
   clip_quantize_u8(x, n, clip_low, clip_high, scale, zero_point, y);
 }
-void fast_fake_quantize(const float* x, int64_t n, float scale, int32_t zero_point, int32_t q_min, int32_t q_max,
-                        float* y) {
-  const float low = static_cast<float>(q_min - zero_point), high = static_cast<float>(q_max - zero_point);
-  for_blocks(n, [&](int64_t at, int64_t count) { fake_quantize_run(x + at, count, scale, low, high, y + at); });
+void fast_fake_quantize_serial(const float* x, int64_t n, float scale, int32_t zero_point, int32_t q_min,
+                               int32_t q_max, float* y) {
+  fake_quantize_run(x, n, scale, static_cast<float>(q_min - zero_point), static_cast<float>(q_max - zero_point), y);
 }
 void fast_dequantize(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* y) {
   for_blocks(n, [&](int64_t at, int64_t count) { dequantize_s8(q + at, count, scale, zero_point, y + at); });

@@ -25,9 +25,9 @@ void fast_clip_quantize_serial(const float* x, int64_t n, float clip_low, float 
 // DequantizeLinear(QuantizeLinear(x)) without the codes in between, for a Q -> DQ pair that
 // only round-trips a float tensor (engine/quant_pairs.h): y = float(q - zero_point) * scale,
 // bit for bit the two kernels one after the other; q's range is [q_min, q_max] (0..255 for
-// uint8, -128..127 for int8). Multi-threaded like the others.
-void fast_fake_quantize(const float* x, int64_t n, float scale, int32_t zero_point, int32_t q_min, int32_t q_max,
-                        float* y);
+// uint8, -128..127 for int8). On one thread (the caller parallelises).
+void fast_fake_quantize_serial(const float* x, int64_t n, float scale, int32_t zero_point, int32_t q_min,
+                               int32_t q_max, float* y);
 void fast_dequantize(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* y);
 void fast_dequantize(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* y);
 void fast_dequantize(const int32_t* q, int64_t n, float scale, int32_t zero_point, float* y);
