@@ -244,6 +244,7 @@ struct QdqRewrite {
   std::map<ChainKey, ValueId> chains;
   std::map<WeightKey, std::pair<ValueId, std::vector<float>>> weight_feeds;  // -> feed, scales
   std::set<ValueId> old_weights;
+  std::set<ValueId> point_dequantized;  // the DequantizeLinear output of every point (Deploy)
   // Deploy: the quantized tensors and their grids, the Gathers moved onto codes, and per layer
   // the tensor its input is quantized as.
   std::map<ValueId, QdqActivation> points;
@@ -448,6 +449,7 @@ void QdqRewrite::quantize_points() {
     std::vector<Node>& pending = producer ? insert_after[*producer] : at_start;
     ValueId codes = kNoValue, s = kNoValue, z = kNoValue;
     dequantized_of[v] = quantize_chain(v, a, true, pending, &codes, &s, &z);
+    point_dequantized.insert(dequantized_of[v]);
     codes_of[v] = codes;
     ++report.activation_chains;
     for (NodeId g : gathers_on_codes) {
@@ -521,6 +523,13 @@ void QdqRewrite::splice() {
       for (Node& extra : after->second) nodes.push_back(std::move(extra));
   }
   graph.nodes = std::move(nodes);
+  // A point whose only reader was a layer's OCS Gather, now on the codes, leaves its own
+  // DequantizeLinear without a reader: it goes (runtimes would run it for nothing). Before
+  // drop_unused_constants, which renumbers the values.
+  std::set<ValueId> unread;
+  for (ValueId v : point_dequantized)
+    if (graph.consumers(v).empty() && !graph.is_graph_output(v)) unread.insert(v);
+  std::erase_if(graph.nodes, [&](const Node& n) { return n.outputs.size() == 1 && unread.count(n.outputs[0]); });
   if (!old_weights.empty()) drop_unused_constants(graph, old_weights);
 }
 
