@@ -16,6 +16,7 @@
 #include "kernels/fast/plan_cache.h"
 #include "kernels/fast/quant_loops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -116,14 +117,24 @@ class LayoutInt8Conv final : public LayoutKernel {
     }
     const int64_t channels = static_cast<int64_t>(spec_.gather.size());
     const int64_t* gather = spec_.gather.data();
+    // Weight OCS duplicates channels: gather = [0, ..., C - 1, c_1, ..., c_k]. Then each pixel's
+    // row is quantized straight from x and the k copies are copied codes (the same Q(x[c])).
+    int64_t prefix = 0;
+    while (prefix < std::min(channels, in_channels) && gather[prefix] == prefix) ++prefix;
 #pragma omp parallel if (pixels * channels >= kQuantParallelMin)
     {
       std::vector<float> row(static_cast<size_t>(channels));
 #pragma omp for schedule(static)
       for (int64_t p = 0; p < pixels; ++p) {
         const float* from = x + p * in_channels;
+        int8_t* to = out + p * channels;
+        if (prefix == in_channels) {
+          quantize(from, in_channels, to);
+          for (int64_t c = in_channels; c < channels; ++c) to[c] = to[gather[c]];
+          continue;
+        }
         for (int64_t c = 0; c < channels; ++c) row[static_cast<size_t>(c)] = from[gather[c]];
-        quantize(row.data(), channels, out + p * channels);
+        quantize(row.data(), channels, to);
       }
     }
   }
