@@ -292,5 +292,37 @@ TEST(EngineInt8, FallbackRecomputesCodesOfAFakeQuantPair) {
   EXPECT_THROW(reference.run(inputs), UserError);
 }
 
+// Codes read only inside int8 steps (one Conv through its DequantizeLinear, another through the
+// OCS copies): both steps quantize x themselves, so the QuantizeLinear runs in no step at all;
+// with a channel index out of range the second step falls back, quantizes again and the Gather
+// reports the index.
+TEST(EngineInt8, CodesReadOnlyByInt8StepsNeedNoStep) {
+  for (int64_t copied : {int64_t{2}, int64_t{9}}) {
+    QdqBuilder b;
+    ValueId x = b.input("x", {1, 4, 8, 8});
+    const float s = 0.02f;
+    ValueId codes = b.add("QuantizeLinear", {x, b.constant(Tensor::scalar<float>(s)), b.constant(Tensor::scalar<uint8_t>(128))});
+    ValueId first = b.conv(b.dequantize(codes, s, DType::UInt8, 128), 4, 4, 3, 26, false, s);
+    ValueId copies = b.gather(codes, {0, 1, 2, 3, copied});
+    ValueId second = b.conv(b.dequantize(copies, s, DType::UInt8, 128), 5, 4, 3, 27, false, s);
+    b.output(first);
+    b.output(second);
+    const std::shared_ptr<const Graph> graph = b.done();
+    Session fast(graph, SessionOptions{false, 2});
+    EXPECT_EQ(count_labels(fast, "int8 Conv"), 2) << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "QuantizeLinear"), 0) << all_labels(fast);
+    Session reference(graph, {true, 2});
+    const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 4, 8, 8}, 28, -1.0f, 1.0f)}};
+    if (copied == 9) {
+      EXPECT_THROW(fast.run(inputs), UserError);
+      EXPECT_THROW(reference.run(inputs), UserError);
+      continue;
+    }
+    const std::vector<Tensor> got = fast.run(inputs), want = reference.run(inputs);
+    expect_within_rule(got[0], want[0], 0.0f, "first");
+    expect_within_rule(got[1], want[1], 0.0f, "second");
+  }
+}
+
 }  // namespace
 }  // namespace ocs

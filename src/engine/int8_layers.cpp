@@ -240,6 +240,11 @@ std::vector<FakeQuantPair> int8_match_fake_quant_pairs(const Graph& planned, con
     std::vector<NodeId> open_readers;
     for (NodeId reader : planned.consumers(codes))
       if (!int8_hidden[reader]) open_readers.push_back(reader);
+    if (open_readers.empty()) {  // only int8 steps read the codes, and they compute them from x
+      q->quantize = static_cast<NodeId>(i);
+      pairs.push_back(*q);
+      continue;
+    }
     if (open_readers.size() != 1 || claimed[open_readers[0]]) continue;
     const Node& dq_node = planned.nodes[open_readers[0]];
     std::optional<FakeQuantPair> dq = per_tensor_quantizer(planned, dq_node, "DequantizeLinear");

@@ -41,7 +41,8 @@ std::optional<Int8ConvInput> int8_match_conv_input(const Graph& planned, const G
 // layers (passes/insert_qdq.h), and runs as one fake-quantize step in x's oneDNN layout
 // (dnnl_make_layout_fake_quant). Other readers of the codes are allowed only where they are
 // hidden in an int8 step (`int8_hidden[n]`), which recomputes the codes from x itself; such a
-// step must then run the QuantizeLinear first when it falls back to its nodes.
+// step must then run the QuantizeLinear first when it falls back to its nodes. A QuantizeLinear
+// whose codes only such hidden nodes read comes back with dequantize = -1: it needs no step.
 struct FakeQuantPair {
   NodeId quantize = -1, dequantize = -1;
   float scale = 1.0f;

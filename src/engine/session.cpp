@@ -168,6 +168,15 @@ struct Session::Plan {
     FakeQuantPlan planned;
     if (!layouts || disabled("qdq")) return planned;
     for (const FakeQuantPair& pair : int8_match_fake_quant_pairs(graph, in_chain, int8.hidden)) {
+      auto rerun_in_fallbacks = [&] {
+        for (NodeId reader : graph.consumers(graph.nodes[pair.quantize].outputs[0]))
+          if (int8.hidden[reader]) int8.fallback_extra[int8.chain_of_hidden.at(reader)].push_back(pair.quantize);
+      };
+      if (pair.dequantize < 0) {  // its codes are needed only if an int8 step falls back
+        in_chain[pair.quantize] = true;
+        rerun_in_fallbacks();
+        continue;
+      }
       const Node& dq = graph.nodes[pair.dequantize];
       in_chain[pair.quantize] = in_chain[pair.dequantize] = true;
       EltwiseTail tail = fusion_eltwise_tail(graph, opset, dq.outputs[0], in_chain);
@@ -185,8 +194,7 @@ struct Session::Plan {
         step.label += "+" + graph.nodes[n].op_type;
       }
       std::sort(step.nodes.begin(), step.nodes.end());
-      for (NodeId reader : graph.consumers(graph.nodes[pair.quantize].outputs[0]))
-        if (int8.hidden[reader]) int8.fallback_extra[int8.chain_of_hidden.at(reader)].push_back(pair.quantize);
+      rerun_in_fallbacks();
       for (NodeId n : step.nodes) planned.step_of[n] = planned.steps.size();
       planned.steps.push_back(std::move(step));
     }
