@@ -168,6 +168,10 @@ TEST(PassesFoldBatchnorm, PpOcrRec) {
               static_cast<long long>(folded), static_cast<long long>(bn_before));
   EXPECT_EQ(folded, 6);
   EXPECT_EQ(count_ops(after, "BatchNormalization"), bn_before - folded);
+  // PPLCNetV3's learnable scale and shift after its convolutions: 28 Mul + 28 Add by a scalar.
+  const int64_t mul_add_before = count_ops(after, "Mul") + count_ops(after, "Add");
+  EXPECT_EQ(fold_affine_constants(after), 56);
+  EXPECT_EQ(count_ops(after, "Mul") + count_ops(after, "Add"), mul_add_before - 56);
   EXPECT_EQ(count_ops(after, "Conv"), count_ops(before, "Conv"));
   // Reference kernels: with oneDNN's float32 kernels the unmodified model alone moves by 2.3e-5
   // (fast against reference, measured on this input), above this test's 1e-5, because oneDNN
