@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <malloc.h>
 #include <unistd.h>
 
 // oneDNN threads with OpenMP, whose default wait policy spins at every barrier. On a machine
@@ -18,8 +19,18 @@ static void prefer_passive_openmp(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default policy
 }
 
+// Tensors are allocated and freed per node and per run. glibc serves blocks above its mmap
+// threshold (at most 32 MB) with fresh mappings, so every run faulted in and zeroed its large
+// tensors again: a quarter of the CPU time of calibrating PP-OCRv4 rec (docs/QUANTIZE.md). Kept in
+// the heap, freed blocks are reused; the peak memory is the same.
+static void reuse_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 int main(int argc, char** argv) {
   prefer_passive_openmp(argv);
+  reuse_freed_memory();
   CLI::App app{"ocs: run, inspect and quantize ONNX models (Outlier Channel Splitting)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ocs 0.1.0");

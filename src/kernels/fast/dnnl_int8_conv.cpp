@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -117,24 +118,39 @@ class LayoutInt8Conv final : public LayoutKernel {
     }
     const int64_t channels = static_cast<int64_t>(spec_.gather.size());
     const int64_t* gather = spec_.gather.data();
-    // Weight OCS duplicates channels: gather = [0, ..., C - 1, c_1, ..., c_k]. Then each pixel's
-    // row is quantized straight from x and the k copies are copied codes (the same Q(x[c])).
+    // Weight OCS duplicates channels: gather = [0, ..., C - 1, c_1, ..., c_k]. Then x is quantized
+    // in one contiguous pass (in blocks, vectorised) and each pixel's row is those C codes plus k
+    // copied codes (the same Q(x[c])): no call per pixel.
     int64_t prefix = 0;
     while (prefix < std::min(channels, in_channels) && gather[prefix] == prefix) ++prefix;
+    if (prefix == in_channels) {
+      const int64_t total = pixels * in_channels, block = 1 << 14;
+      std::shared_ptr<void> codes_owner = dnnl_pool_alloc(static_cast<size_t>(total));
+      int8_t* codes = static_cast<int8_t*>(codes_owner.get());
+      const int64_t blocks = (total + block - 1) / block;
+#pragma omp parallel if (total >= kQuantParallelMin)
+      {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; ++b)
+          quantize(x + b * block, std::min(block, total - b * block), codes + b * block);
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < pixels; ++p) {
+          const int8_t* from = codes + p * in_channels;
+          int8_t* to = out + p * channels;
+          std::memcpy(to, from, static_cast<size_t>(in_channels));
+          for (int64_t c = in_channels; c < channels; ++c) to[c] = from[gather[c]];
+        }
+      }
+      return;
+    }
 #pragma omp parallel if (pixels * channels >= kQuantParallelMin)
     {
       std::vector<float> row(static_cast<size_t>(channels));
 #pragma omp for schedule(static)
       for (int64_t p = 0; p < pixels; ++p) {
         const float* from = x + p * in_channels;
-        int8_t* to = out + p * channels;
-        if (prefix == in_channels) {
-          quantize(from, in_channels, to);
-          for (int64_t c = in_channels; c < channels; ++c) to[c] = to[gather[c]];
-          continue;
-        }
         for (int64_t c = 0; c < channels; ++c) row[static_cast<size_t>(c)] = from[gather[c]];
-        quantize(row.data(), channels, to);
+        quantize(row.data(), channels, out + p * channels);
       }
     }
   }
