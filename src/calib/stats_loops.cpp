@@ -17,6 +17,10 @@ namespace ocs {
 
 #define OCS_STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
+// load() returns a generic vector by value; it is file-local and inlined into each clone, so no
+// call crosses the ABI that -Wpsabi warns about for the default target.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace {
 
 using F16 = float __attribute__((vector_size(64)));
@@ -38,8 +42,8 @@ inline V load(const float* x) {
 
 inline bool finite(float v) { return std::fabs(v) <= FLT_MAX; }
 // |v| by clearing the sign bit; NaN stays NaN, so `<= FLT_MAX` tells finite values.
-inline F16 abs16(F16 v) { return reinterpret_cast<F16>(reinterpret_cast<I16>(v) & kAbsMask); }
-inline F8 abs8(F8 v) { return reinterpret_cast<F8>(reinterpret_cast<I8>(v) & kAbsMask); }
+#define OCS_ABS16(v) reinterpret_cast<F16>(reinterpret_cast<I16>(v) & kAbsMask)
+#define OCS_ABS8(v) reinterpret_cast<F8>(reinterpret_cast<I8>(v) & kAbsMask)
 
 // One value into one lane: the tails' step, the same operations as a vector lane's.
 inline void add_value(float v, double ref, SumLanes& lanes, int lane) {
@@ -56,7 +60,7 @@ struct HalfLanes {
   D8 sum, squares, abs, abs_dev;
 };
 
-inline void add_group(F8 v, double ref, HalfLanes& h) {
+inline void add_group(const F8& v, double ref, HalfLanes& h) {  // vectors by reference: no ABI question
   const D8 zero = D8{} + 0.0;
   const D8 d_all = __builtin_convertvector(v, D8);
   const D8 magnitude = reinterpret_cast<D8>(reinterpret_cast<L8>(d_all) & std::numeric_limits<int64_t>::max());
@@ -94,7 +98,7 @@ OCS_STATS_CLONES Extremes scan_extremes(const float* x, int64_t n) {
       // Non-finite values become +inf for the min and -inf for the max: single compares and
       // blends, which AVX-512 does with mask registers (no mask arithmetic).
       const F16 v = load<F16>(x + i);
-      const F16 a = abs16(v);
+      const F16 a = OCS_ABS16(v);
       const F16 low = a <= limit ? v : inf, high = a <= limit ? v : minus_inf;
       lo = low < lo ? low : lo;
       hi = high > hi ? high : hi;
@@ -153,7 +157,7 @@ OCS_STATS_CLONES float max_abs_finite(const float* x, int64_t n) {
   F16 m = F16{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const F16 a = abs16(load<F16>(x + i));
+    const F16 a = OCS_ABS16(load<F16>(x + i));
     const F16 finite_a = a <= limit ? a : zero;
     m = finite_a > m ? finite_a : m;
   }
@@ -168,7 +172,7 @@ OCS_STATS_CLONES void max_abs_into(const float* x, int64_t n, float* acc) {
   const F16 limit = F16{} + FLT_MAX, zero = F16{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const F16 a = abs16(load<F16>(x + i));
+    const F16 a = OCS_ABS16(load<F16>(x + i));
     const F16 finite_a = a <= limit ? a : zero;
     const F16 m = load<F16>(acc + i);
     const F16 best = finite_a > m ? finite_a : m;
@@ -182,10 +186,10 @@ namespace {
 
 // floor(|v| * scale) of eight values (|v| finite or replaced by 0), at most last. The product is
 // exact (scale is a power of two) and below num_bins for |v| < range; the min only guards.
-inline I8 bins_of(F8 magnitude, double scale, int32_t last) {
+inline void bins_of(const F8& magnitude, double scale, int32_t last, I8& bins) {
   const I8 bin = __builtin_convertvector(__builtin_convertvector(magnitude, D8) * scale, I8);
   const I8 cap = I8{} + last;
-  return bin < cap ? bin : cap;
+  bins = bin < cap ? bin : cap;
 }
 
 inline uint32_t bin_of(float magnitude, double scale, uint32_t last) {
@@ -200,9 +204,10 @@ OCS_STATS_CLONES void abs_slots(const float* x, int64_t n, double scale, uint32_
   const I8 zero_slot = I8{} + nb, nonfinite_slot = I8{} + (nb + 1);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const F8 a = abs8(load<F8>(x + i));
+    const F8 a = OCS_ABS8(load<F8>(x + i));
     const I8 ok = a <= limit;
-    const I8 bin = bins_of(ok ? a : zero, scale, nb - 1);
+    I8 bin;
+    bins_of(ok ? a : zero, scale, nb - 1, bin);
     const I8 slot = ok ? (a == zero ? zero_slot : bin) : nonfinite_slot;
     std::memcpy(slots + i, &slot, sizeof slot);
   }
@@ -220,15 +225,17 @@ OCS_STATS_CLONES void signed_slots(const float* x, int64_t n, double scale, uint
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const F8 v = load<F8>(x + i);
-    const F8 a = abs8(v);
+    const F8 a = OCS_ABS8(v);
     const I8 ok = a <= limit;
-    const I8 bin = bins_of(ok ? a : zero, scale, nb - 1) + (v < zero ? negative_base : no_base);
+    I8 bin;
+    bins_of(ok ? a : zero, scale, nb - 1, bin);
+    bin += v < zero ? negative_base : no_base;
     const I8 slot = ok ? (v == zero ? zero_slot : bin) : nonfinite_slot;
     std::memcpy(slots + i, &slot, sizeof slot);
   }
   for (; i < n; ++i) {
     const float v = x[i], a = std::fabs(v);
-    const uint32_t bin = bin_of(a, scale, num_bins - 1);
+    const uint32_t bin = a <= FLT_MAX ? bin_of(a, scale, num_bins - 1) : 0;  // no float-to-int of inf or NaN
     slots[i] = !(a <= FLT_MAX) ? 2 * num_bins + 1 : v == 0.0f ? 2 * num_bins : v < 0.0f ? num_bins + bin : bin;
   }
 }
