@@ -47,10 +47,6 @@ struct StatsNeeds {
   bool abs_histogram = true;     // histogram()
   bool signed_histogram = true;  // signed_histogram()
   static StatsNeeds none() { return {false, false, false}; }
-  StatsNeeds operator|(const StatsNeeds& other) const {
-    return {moments || other.moments, abs_histogram || other.abs_histogram,
-            signed_histogram || other.signed_histogram};
-  }
   bool operator==(const StatsNeeds&) const = default;
 };
 
@@ -90,15 +86,15 @@ class TensorStats {
   double abs_deviation_reference() const { return abs_dev_ref_; }
 
  private:
-  int64_t channel_axis_;
-  uint64_t count_ = 0;
-  uint64_t nonfinite_ = 0;
-  uint64_t batches_ = 0;
   void update_channel_max(const Tensor& batch);
   // With both histograms, the |x| one is read off the signed one (SignedHistogram::magnitudes,
   // exact) instead of binning every value twice.
   bool derive_histogram() const;
 
+  int64_t channel_axis_;
+  uint64_t count_ = 0;
+  uint64_t nonfinite_ = 0;
+  uint64_t batches_ = 0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
   double max_abs_ = 0.0;
