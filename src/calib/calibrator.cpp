@@ -5,7 +5,7 @@
 namespace ocs {
 
 Calibrator::Calibrator(const Graph& graph, const std::vector<WatchedValue>& watched,
-                       int64_t histogram_bins)
+                       int64_t histogram_bins, StatsNeeds needs)
     : graph_(&graph), watched_(watched) {
   for (const WatchedValue& w : watched_) {
     OCS_CHECK(w.value >= 0 && static_cast<size_t>(w.value) < graph.values.size(),
@@ -13,7 +13,7 @@ Calibrator::Calibrator(const Graph& graph, const std::vector<WatchedValue>& watc
     OCS_CHECK(!graph.values[static_cast<size_t>(w.value)].constant,
               "watched value '{}' is a constant: use stats_of_tensor",
               graph.values[static_cast<size_t>(w.value)].name);
-    const bool inserted = stats_.emplace(w.value, TensorStats(w.channel_axis, histogram_bins)).second;
+    const bool inserted = stats_.emplace(w.value, TensorStats(w.channel_axis, needs, histogram_bins)).second;
     OCS_CHECK(inserted, "value '{}' watched twice", graph.values[static_cast<size_t>(w.value)].name);
   }
 }

@@ -15,12 +15,13 @@
 //    their channel axis must exist and keep its size across batches (UserError naming it).
 //  - Memory bound: per watched value, a fixed set of scalars, num_bins 8-byte histogram counters
 //    (16 KiB at the default 2048), the signed histogram (256 KiB, signed_histogram.h) and one
-//    double per channel; independent of the number of
-//    batches and of the batch size. Nothing keeps a tensor after the observer returns (each
-//    update reads the tensor in three passes, with no copy).
+//    double per channel (each only when gathered); independent of the number of batches and of
+//    the batch size. Nothing keeps a tensor after the observer returns (each update reads it a
+//    few times, with no copy; the threads' partial histograms live only during the update).
 //  - The observer holds a pointer to this Calibrator: keep it alive (and in place: it is neither
 //    copyable nor movable) while runs use the observer. Not thread-safe; Session::run calls the
-//    observer from one thread.
+//    observer from one thread, between nodes, and each update splits its work over the
+//    session's OpenMP threads (stats_scan.h: results do not depend on their number).
 #pragma once
 
 #include "calib/tensor_stats.h"
@@ -40,8 +41,10 @@ struct WatchedValue {
 class Calibrator {
  public:
   // InternalError for ids out of range, duplicates, or constant values.
+  // `needs`: the statistics gathered for every watched value (TensorStats; the clip methods that
+  // will read them say which: ClipMethod::needs).
   Calibrator(const Graph& graph, const std::vector<WatchedValue>& watched,
-             int64_t histogram_bins = kDefaultHistogramBins);
+             int64_t histogram_bins = kDefaultHistogramBins, StatsNeeds needs = {});
   Calibrator(const Calibrator&) = delete;
   Calibrator& operator=(const Calibrator&) = delete;
 

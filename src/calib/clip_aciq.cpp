@@ -101,6 +101,7 @@ namespace {
 class ClipAciq : public ClipMethod {
  public:
   std::string name() const override { return "aciq"; }
+  StatsNeeds needs() const override { return StatsNeeds{true, false, true}; }
   double threshold(const TensorStats& stats, int bits) const override {
     return aciq_choose(StreamedValues(stats), bits).threshold;
   }

@@ -30,6 +30,7 @@ namespace {
 class ClipAciq : public ClipMethod {
  public:
   std::string name() const override { return "aciq-std"; }
+  StatsNeeds needs() const override { return StatsNeeds{true, true, false}; }
   double threshold(const TensorStats& stats, int bits) const override {
     return aciq_std_choose(stats, bits).threshold;
   }

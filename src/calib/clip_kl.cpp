@@ -130,6 +130,7 @@ double kl_threshold(const ValueDistribution& values, int bits) {
 class ClipKl : public ClipMethod {
  public:
   std::string name() const override { return "kl"; }
+  StatsNeeds needs() const override { return StatsNeeds{false, false, true}; }
   double threshold(const TensorStats& stats, int bits) const override {
     return kl_threshold(StreamedValues(stats), bits);
   }

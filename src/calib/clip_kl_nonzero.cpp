@@ -102,6 +102,7 @@ namespace {
 class ClipKl : public ClipMethod {
  public:
   std::string name() const override { return "kl-nonzero"; }
+  StatsNeeds needs() const override { return StatsNeeds{false, true, false}; }
   double threshold(const TensorStats& stats, int bits) const override {
     check_clip_bits(bits);
     OCS_CHECK(stats.count() > 0, "clip threshold of a tensor that was never observed");

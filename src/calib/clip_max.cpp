@@ -10,6 +10,7 @@ namespace {
 class ClipMax : public ClipMethod {
  public:
   std::string name() const override { return "max"; }
+  StatsNeeds needs() const override { return StatsNeeds::none(); }
   double threshold(const TensorStats& stats, int bits) const override {
     check_clip_bits(bits);
     OCS_CHECK(stats.count() > 0, "clip threshold of a tensor that was never observed");

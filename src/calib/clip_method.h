@@ -34,6 +34,9 @@ class ClipMethod {
   virtual ~ClipMethod();
   virtual std::string name() const = 0;  // the spec that recreates it, e.g. "percentile:99.9"
   virtual double threshold(const TensorStats& stats, int bits) const = 0;
+  // The optional statistics threshold() reads (TensorStats asserts that they were gathered), so
+  // that calibration gathers only those.
+  virtual StatsNeeds needs() const = 0;
   // The threshold of one whole tensor (a weight, or a slice of it). By default threshold() on
   // its statistics; the reference methods (mse, aciq, kl) read every value instead, exactly as
   // their definitions do (value_distribution.h).

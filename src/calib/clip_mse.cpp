@@ -41,6 +41,7 @@ double mse_threshold(const ValueDistribution& values, int bits) {
 class ClipMse : public ClipMethod {
  public:
   std::string name() const override { return "mse"; }
+  StatsNeeds needs() const override { return StatsNeeds{false, false, true}; }
   double threshold(const TensorStats& stats, int bits) const override {
     return mse_threshold(StreamedValues(stats), bits);
   }

@@ -23,6 +23,7 @@ constexpr int kFineSteps = 64;
 class ClipMse : public ClipMethod {
  public:
   std::string name() const override { return "mse-fine"; }
+  StatsNeeds needs() const override { return StatsNeeds{false, true, false}; }
 
   double threshold(const TensorStats& stats, int bits) const override {
     check_clip_bits(bits);

@@ -21,6 +21,7 @@ class ClipPercentile : public ClipMethod {
  public:
   explicit ClipPercentile(double percent) : percent_(percent) {}
   std::string name() const override { return fmt::format("percentile:{}", percent_); }
+  StatsNeeds needs() const override { return StatsNeeds{false, true, false}; }
 
   double threshold(const TensorStats& stats, int bits) const override {
     check_clip_bits(bits);

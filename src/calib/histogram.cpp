@@ -1,5 +1,6 @@
 #include "calib/histogram.h"
 
+#include "calib/stats_scan.h"
 #include "core/error.h"
 
 #include <algorithm>
@@ -59,26 +60,38 @@ void AbsHistogram::cover(double value) {
   widen_to(power_of_two_above(value));
 }
 
-void AbsHistogram::add(std::span<const float> values) {
-  // Pass 1: the batch's max|x| fixes the range once, so binning below never re-bins.
-  double batch_max = 0.0;
-  for (float v : values)
-    if (std::isfinite(v)) batch_max = std::max(batch_max, static_cast<double>(std::fabs(v)));
+void AbsHistogram::add(std::span<const float> values) { add(values, parallel_extremes(values)); }
+
+void AbsHistogram::add(std::span<const float> values, const Extremes& extremes) {
+  // The batch's max|x| fixes the range once, so binning below never re-bins.
+  const double batch_max = extremes.count ? std::max(std::fabs(extremes.min), std::fabs(extremes.max)) : 0.0;
   cover(batch_max);
   max_abs_ = std::max(max_abs_, batch_max);
-
-  // Pass 2: bin index floor(|v| * num_bins / range). num_bins / range is a power of two, so the
-  // product is exact and |v| < range keeps it below num_bins.
+  // Bin floor(|v| * num_bins / range). num_bins / range is a power of two, so the product is exact
+  // and |v| < range keeps it below num_bins.
   const double scale = range_ > 0.0 ? static_cast<double>(counts_.size()) / range_ : 0.0;
-  const size_t last_bin = counts_.size() - 1;
-  for (float v : values) {
-    if (!std::isfinite(v)) continue;
-    const double magnitude = std::fabs(static_cast<double>(v));
-    ++count_;
-    if (magnitude == 0.0) ++zeros_;
-    const size_t bin = std::min(static_cast<size_t>(magnitude * scale), last_bin);
-    ++counts_[bin];
-  }
+  const auto bins = static_cast<uint32_t>(counts_.size());
+  const std::vector<uint64_t> slots = count_slots(values, SlotKind::Abs, scale, bins);
+  for (size_t bin = 0; bin < counts_.size(); ++bin) counts_[bin] += slots[bin];
+  counts_[0] += slots[bins];  // exact zeros belong to bin 0 and are also counted apart
+  zeros_ += slots[bins];
+  count_ += extremes.count;
+}
+
+AbsHistogram AbsHistogram::from_counts(std::vector<uint64_t> counts, double range, uint64_t count, uint64_t zeros,
+                                       double max_abs) {
+  AbsHistogram h(static_cast<int64_t>(counts.size()));
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  OCS_CHECK(total == count && zeros <= counts[0] && (range == 0.0 ? max_abs == 0.0 : max_abs < range),
+            "inconsistent histogram state: {} values in the bins, {} counted, range {}, max {}", total, count,
+            range, max_abs);
+  h.counts_ = std::move(counts);
+  h.range_ = range;
+  h.count_ = count;
+  h.zeros_ = zeros;
+  h.max_abs_ = max_abs;
+  return h;
 }
 
 void AbsHistogram::merge(const AbsHistogram& other) {

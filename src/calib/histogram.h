@@ -18,6 +18,8 @@
 //  - Non-finite values (NaN, +-inf) are skipped; callers that need to count them do so.
 #pragma once
 
+#include "calib/stats_loops.h"
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -31,10 +33,18 @@ class AbsHistogram {
   // UserError unless num_bins is a power of two >= 2.
   explicit AbsHistogram(int64_t num_bins = kDefaultHistogramBins);
 
-  // Adds |v| for every finite v in `values`.
+  // Adds |v| for every finite v in `values` (vectorised, on the caller's OpenMP threads).
   void add(std::span<const float> values);
+  // The same when the caller already has the values' extremes (stats_loops.h), which must be
+  // exact: the range is fixed from them.
+  void add(std::span<const float> values, const Extremes& extremes);
   // Adds another histogram's counts (same num_bins, else InternalError). Exact.
   void merge(const AbsHistogram& other);
+  // A histogram with the given state (SignedHistogram::magnitudes builds one): `counts` has a
+  // power-of-two size >= 2, range is 0 or a power of two above max_abs, and the counts sum to
+  // `count` (exact zeros included in bin 0). InternalError otherwise.
+  static AbsHistogram from_counts(std::vector<uint64_t> counts, double range, uint64_t count, uint64_t zeros,
+                                  double max_abs);
 
   int64_t num_bins() const { return static_cast<int64_t>(counts_.size()); }
   double range() const { return range_; }

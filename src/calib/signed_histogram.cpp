@@ -1,5 +1,6 @@
 #include "calib/signed_histogram.h"
 
+#include "calib/stats_scan.h"
 #include "core/error.h"
 
 #include <algorithm>
@@ -27,10 +28,11 @@ void SignedHistogram::widen_to(double new_range) {
   range_ = new_range;
 }
 
-void SignedHistogram::add(std::span<const float> values) {
-  double batch_max = 0.0;
-  for (float v : values)
-    if (std::isfinite(v)) batch_max = std::max(batch_max, static_cast<double>(std::fabs(v)));
+void SignedHistogram::add(std::span<const float> values) { add(values, parallel_extremes(values)); }
+
+void SignedHistogram::add(std::span<const float> values, const Extremes& extremes) {
+  if (extremes.count == 0) return;  // nothing finite: no count, no range
+  const double batch_max = std::max(std::fabs(extremes.min), std::fabs(extremes.max));
   if (batch_max > 0.0) {
     int exponent = 0;
     std::frexp(batch_max, &exponent);
@@ -39,17 +41,27 @@ void SignedHistogram::add(std::span<const float> values) {
     else if (above > range_) widen_to(above);
   }
   const double scale = range_ > 0.0 ? static_cast<double>(positive_.size()) / range_ : 0.0;
-  const size_t last = positive_.size() - 1;
-  for (float v : values) {
-    if (!std::isfinite(v)) continue;
-    const double x = v;
-    min_ = count_ ? std::min(min_, x) : x;
-    max_ = count_ ? std::max(max_, x) : x;
-    ++count_;
-    if (x == 0.0) ++zeros_;
-    else if (x > 0.0) ++positive_[std::min(static_cast<size_t>(x * scale), last)];
-    else ++negative_[std::min(static_cast<size_t>(-x * scale), last)];
+  const auto bins = static_cast<uint32_t>(positive_.size());
+  const std::vector<uint64_t> slots = count_slots(values, SlotKind::Signed, scale, bins);
+  for (size_t bin = 0; bin < positive_.size(); ++bin) {
+    positive_[bin] += slots[bin];
+    negative_[bin] += slots[bins + bin];
   }
+  zeros_ += slots[2 * static_cast<size_t>(bins)];
+  min_ = count_ ? std::min<double>(min_, extremes.min) : extremes.min;
+  max_ = count_ ? std::max<double>(max_, extremes.max) : extremes.max;
+  count_ += extremes.count;
+}
+
+AbsHistogram SignedHistogram::magnitudes(int64_t abs_bins) const {
+  OCS_CHECK(abs_bins >= 2 && std::has_single_bit(static_cast<uint64_t>(abs_bins)) && abs_bins <= num_bins(),
+            "an |x| histogram of {} bins from a signed one of {}", abs_bins, num_bins());
+  const size_t per_bin = static_cast<size_t>(num_bins() / abs_bins);
+  std::vector<uint64_t> counts(static_cast<size_t>(abs_bins), 0);
+  for (size_t fine = 0; fine < positive_.size(); ++fine) counts[fine / per_bin] += positive_[fine] + negative_[fine];
+  counts[0] += zeros_;
+  const double max_abs = count_ ? std::max(std::fabs(min_), std::fabs(max_)) : 0.0;
+  return AbsHistogram::from_counts(std::move(counts), range_, count_, zeros_, max_abs);
 }
 
 std::vector<double> SignedHistogram::rebin(int64_t bins, double lo, double hi) const {

@@ -13,6 +13,9 @@
 //  - Memory: 2 * num_bins 8-byte counters (256 KiB at the default 16384).
 #pragma once
 
+#include "calib/histogram.h"
+#include "calib/stats_loops.h"
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -26,7 +29,11 @@ class SignedHistogram {
   // UserError unless num_bins is a power of two >= 2.
   explicit SignedHistogram(int64_t num_bins = kDefaultSignedHistogramBins);
 
+  // Adds every finite value (vectorised, on the caller's OpenMP threads).
   void add(std::span<const float> values);
+  // The same when the caller already has the values' extremes (stats_loops.h), which must be
+  // exact: the range, min and max come from them.
+  void add(std::span<const float> values, const Extremes& extremes);
 
   int64_t num_bins() const { return static_cast<int64_t>(positive_.size()); }
   double range() const { return range_; }
@@ -36,6 +43,12 @@ class SignedHistogram {
   double max() const { return count_ ? max_ : 0.0; }
   const std::vector<uint64_t>& positive_counts() const { return positive_; }
   const std::vector<uint64_t>& negative_counts() const { return negative_; }
+
+  // The |x| histogram of the same values with `abs_bins` bins (a power of two <= num_bins()):
+  // both keep the range at the power of two above max|x|, so |x|-bin i is exactly the fine bins
+  // i k .. i k + k - 1 of both signs (k = num_bins / abs_bins), plus the zeros in bin 0. This is
+  // what TensorStats gathers instead of binning every value twice.
+  AbsHistogram magnitudes(int64_t abs_bins) const;
 
   // Counts on `bins` equal bins over [lo, hi] (the last bin closed, as numpy.histogram), each
   // fine bin's count spread uniformly over its extent cut to [min, max], exact zeros placed at 0,

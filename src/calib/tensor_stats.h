@@ -5,9 +5,13 @@
 // Contract
 //  - update() accepts float32 tensors of any shape. Non-finite elements (NaN, +-inf) are
 //    counted in nonfinite_count() and excluded from every other statistic.
-//  - Sums are accumulated in double element by element in arrival order, so feeding the same
-//    elements in any batching gives bit-identical count/sum/sum_squares/sum_abs/min/max/max_abs/
-//    channel_max_abs and an identical histogram.
+//  - Sums are accumulated in double in fixed blocks of the stream (BlockSums, stats_scan.h), so
+//    feeding the same elements in any batching, on any number of threads, gives bit-identical
+//    count/sum/sum_squares/sum_abs/min/max/max_abs/channel_max_abs and identical histograms.
+//    update() is vectorised and runs on the caller's OpenMP threads.
+//  - StatsNeeds says which statistics to gather (count, non-finite count, min, max and max_abs
+//    always; the rest only when asked, each clip method saying what it reads:
+//    ClipMethod::needs). Reading a statistic that was not gathered is an InternalError.
 //  - Per-channel max|x| along `channel_axis` (negative counts from the end, ONNX style):
 //    activations NCHW or [N, C] -> 1; [T, N, C] sequences -> the caller passes 2 (or -1).
 //    kNoChannelAxis keeps no per-channel statistics. Every batch must have the same number of
@@ -25,6 +29,7 @@
 
 #include "calib/histogram.h"
 #include "calib/signed_histogram.h"
+#include "calib/stats_scan.h"
 #include "core/tensor.h"
 
 #include <cstdint>
@@ -36,11 +41,23 @@ namespace ocs {
 
 inline constexpr int64_t kNoChannelAxis = std::numeric_limits<int64_t>::min();
 
+// The optional statistics of a TensorStats. The default gathers everything.
+struct StatsNeeds {
+  bool moments = true;           // sum, sum_squares, sum_abs, mean_abs_deviation (and mean, stddev)
+  bool abs_histogram = true;     // histogram()
+  bool signed_histogram = true;  // signed_histogram()
+  static StatsNeeds none() { return {false, false, false}; }
+  bool operator==(const StatsNeeds&) const = default;
+};
+
 class TensorStats {
  public:
   explicit TensorStats(int64_t channel_axis = kNoChannelAxis,
                        int64_t histogram_bins = kDefaultHistogramBins,
                        int64_t signed_histogram_bins = kDefaultSignedHistogramBins);
+  // Only the statistics in `needs` (and the per-channel maxima when channel_axis is given).
+  TensorStats(int64_t channel_axis, StatsNeeds needs, int64_t histogram_bins = kDefaultHistogramBins,
+              int64_t signed_histogram_bins = kDefaultSignedHistogramBins);
 
   // Adds one batch. UserError if the tensor is not float32, its rank has no `channel_axis`, or
   // its channel count differs from earlier batches.
@@ -50,15 +67,16 @@ class TensorStats {
   uint64_t count() const { return count_; }  // finite elements
   uint64_t nonfinite_count() const { return nonfinite_; }
   uint64_t batches() const { return batches_; }
-  double sum() const { return sum_; }
-  double sum_squares() const { return sum_squares_; }
-  double sum_abs() const { return sum_abs_; }
+  StatsNeeds needs() const;
+  double sum() const;
+  double sum_squares() const;
+  double sum_abs() const;
   double min() const { return count_ ? min_ : 0.0; }
   double max() const { return count_ ? max_ : 0.0; }
   double max_abs() const { return max_abs_; }
   // Max |x| per channel (empty with kNoChannelAxis or before the first batch).
   const std::vector<double>& channel_max_abs() const { return channel_max_abs_; }
-  const AbsHistogram& histogram() const { return histogram_; }
+  const AbsHistogram& histogram() const;
   const std::optional<SignedHistogram>& signed_histogram() const { return signed_histogram_; }
 
   double mean() const;
@@ -68,21 +86,23 @@ class TensorStats {
   double abs_deviation_reference() const { return abs_dev_ref_; }
 
  private:
+  void update_channel_max(const Tensor& batch);
+  // With both histograms, the |x| one is read off the signed one (SignedHistogram::magnitudes,
+  // exact) instead of binning every value twice.
+  bool derive_histogram() const;
+
   int64_t channel_axis_;
   uint64_t count_ = 0;
   uint64_t nonfinite_ = 0;
   uint64_t batches_ = 0;
-  double sum_ = 0.0;
-  double sum_squares_ = 0.0;
-  double sum_abs_ = 0.0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
   double max_abs_ = 0.0;
   bool has_abs_dev_ref_ = false;
   double abs_dev_ref_ = 0.0;
-  double sum_abs_dev_ = 0.0;  // sum |x - abs_dev_ref_|
+  std::optional<BlockSums> sums_;  // with StatsNeeds::moments; sum |x - abs_dev_ref_| among them
   std::vector<double> channel_max_abs_;
-  AbsHistogram histogram_;
+  std::optional<AbsHistogram> histogram_;
   std::optional<SignedHistogram> signed_histogram_;
 };
 

@@ -23,7 +23,8 @@ const Node* find_node(const Graph& graph, const std::string& name) {
 std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const std::vector<std::string>& layers,
                                                     SampleSource& source, int threads, const std::string& label,
                                                     const std::vector<std::string>& tensors,
-                                                    std::map<std::string, TensorStats>* tensor_stats) {
+                                                    std::map<std::string, TensorStats>* tensor_stats,
+                                                    StatsNeeds needs) {
   auto shared = std::make_shared<const Graph>(graph);
   Session session(shared, {false, threads});
   std::vector<WatchedValue> watched;
@@ -41,7 +42,7 @@ std::map<std::string, TensorStats> calibrate_layers(const Graph& graph, const st
     OCS_CHECK(x != kNoValue && !shared->values[x].constant, "calibration: no activation named '{}'", name);
     if (seen.insert(x).second) watched.push_back({x, kNoChannelAxis});
   }
-  Calibrator calibrator(*shared, watched);
+  Calibrator calibrator(*shared, watched, kDefaultHistogramBins, needs);
   source.rewind();
   Progress progress(label, source.size());
   int64_t done = 0;
