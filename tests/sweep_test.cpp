@@ -172,7 +172,9 @@ TEST_F(SweepRun, ShardedResultsMergeIntoTheWholeSweep) {
   for (size_t i = 0; i < whole.rows.size(); ++i) {
     EXPECT_EQ(merged.rows[i].config.index, whole.rows[i].config.index);
     EXPECT_EQ(merged.rows[i].config.weight_clip, whole.rows[i].config.weight_clip);
-    if (std::isfinite(whole.rows[i].headline)) EXPECT_NEAR(merged.rows[i].headline, whole.rows[i].headline, 1e-6);
+    if (std::isfinite(whole.rows[i].headline)) {
+      EXPECT_NEAR(merged.rows[i].headline, whole.rows[i].headline, 1e-6);
+    }
     EXPECT_NEAR(merged.rows[i].metrics["cosine"].get<double>(), whole.rows[i].metrics["cosine"].get<double>(), 1e-8);
   }
   EXPECT_EQ(sweep_markdown(merged), sweep_markdown(whole));

@@ -164,8 +164,8 @@ void prepare(Recipe& r) {
     return;
   }
   const QuantizeOptions& o = r.options;
-  const std::string key = fmt::format("{}\n--\n{}\n--\n{} {}", fmt::join(o.fix_input, "\n"), fmt::join(o.fix_shape, "\n"),
-                                      o.fold_batchnorm, o.unroll_recurrent);
+  const std::string key = fmt::format("{}\n--\n{}\n--\n{} {}", fmt::join(o.fix_input, "\n"),
+                                      fmt::join(o.fix_shape, "\n"), o.fold_batchnorm, o.unroll_recurrent);
   const size_t first_step = r.plan.steps.size();
   bool made_here = false;
   const auto prepared = r.cache->prepared(key, [&r, first_step, &made_here] {
@@ -173,7 +173,8 @@ void prepare(Recipe& r) {
     specialize(r);
     fold_and_unroll(r);
     const auto steps = r.plan.steps.begin() + static_cast<std::ptrdiff_t>(first_step);
-    return QuantizeCache::Prepared{r.graph, r.plan.weights_before, r.plan.batchnorms_folded, {steps, r.plan.steps.end()}};
+    return QuantizeCache::Prepared{r.graph, r.plan.weights_before, r.plan.batchnorms_folded,
+                                   {steps, r.plan.steps.end()}};
   });
   if (made_here) return;
   r.graph = prepared->graph;
@@ -399,7 +400,9 @@ void split_weights(Recipe& r) {
     split.bits = r.options.weight_bits;
     split.threshold = [&r](const Tensor& w) { return r.weight_threshold(w); };
     if (r.cache)
-      split.naive_split = [cache = r.cache](const Tensor& w, int64_t axis, int64_t k) { return cache->naive_split(w, axis, k); };
+      split.naive_split = [cache = r.cache](const Tensor& w, int64_t axis, int64_t k) {
+        return cache->naive_split(w, axis, k);
+      };
     // --ocs-clip-on original: the clip method's threshold of the unsplit weight (weight_baseline).
     const bool on_original = r.options.ocs_clip_on == "original" && r.options.weight_clip != "max";
     for (const LayerPlan& l : r.plan.layers) {

@@ -305,10 +305,12 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
     for (size_t job; (job = next++) < rows.size();) {
       if (!setup.reuse) fresh_eval = s.open_eval();
       SampleSource& eval = own_eval ? *own_eval : fresh_eval ? *fresh_eval : *s.eval_source;
-      SweepRow& row = rows[job] = job == 0 ? float_row(s, eval, eval_threads) : config_row(s, job - 1, eval, eval_threads);
+      SweepRow& row = rows[job] =
+          job == 0 ? float_row(s, eval, eval_threads) : config_row(s, job - 1, eval, eval_threads);
       std::lock_guard<std::mutex> lock(report_mutex);
       if (job == 0) {
-        std::cerr << fmt::format("sweep: float: {} {:.4f} ({:.1f} s)\n", s.headline_metric, row.headline, row.eval_seconds);
+        std::cerr << fmt::format("sweep: float: {} {:.4f} ({:.1f} s)\n", s.headline_metric, row.headline,
+                                 row.eval_seconds);
         continue;
       }
       std::cerr << fmt::format("sweep: {}/{} {}: {} {:.4f}  (+{:.2f}% weights; {:.1f} s + {:.1f} s)\n", ++done,
@@ -323,7 +325,8 @@ SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConf
   result.calibrations = s.cache.misses;
   if (!setup.reuse)
     for (const auto& c : configs) result.calibrations += c.activation_bits > 0 ? 1 : 0;
-  if (!configs.empty()) result.histogram = worst_layer_histogram(s.float_graph, setup, configs, setup.reuse ? &s.cache : nullptr);
+  if (!configs.empty())
+    result.histogram = worst_layer_histogram(s.float_graph, setup, configs, setup.reuse ? &s.cache : nullptr);
   result.seconds = seconds_since(sweep_start);
   return result;
 }
