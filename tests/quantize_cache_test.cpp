@@ -5,8 +5,10 @@
 // methods, ratios that give the same number of splits on some layers (0.01 and 0.02 on 16 and 32
 // channels), both split modes, --ocs-clip-on original, per-channel scales, activation OCS, both
 // QDQ layouts and weight-only quantization.
+#include "calib/clip_method.h"
 #include "data/sample_source.h"
 #include "onnx/onnx_io.h"
+#include "quant/ocs_split.h"
 #include "recipe/quantizer.h"
 #include "test_util.h"
 
@@ -106,6 +108,34 @@ TEST(QuantizeCache, CachedRunsWriteTheSameModelsAndReports) {
   EXPECT_LE(cache.misses, 3);
   EXPECT_GT(cache.threshold_hits(), 0);
   EXPECT_GT(cache.split_hits(), 0);
+}
+
+// Entries are found by contents, not by where a tensor lives: equal contents in another buffer
+// hit, other contents of the same shape (or another bit width or k) miss and get their own value,
+// which is the uncached function's.
+TEST(QuantizeCache, EntriesAreKeyedByContentsBitsAndSplitCount) {
+  QuantizeCache cache;
+  const auto max = make_clip_method("max");
+  const auto mse = make_clip_method("mse");
+  const Tensor a = random_tensor({8, 4, 3, 3}, 1), b = random_tensor({8, 4, 3, 3}, 2);
+  EXPECT_EQ(cache.threshold(*mse, a, 4), mse->threshold_of_tensor(a, 4));
+  EXPECT_EQ(cache.threshold(*mse, b, 4), mse->threshold_of_tensor(b, 4));
+  EXPECT_EQ(cache.threshold(*mse, a, 6), mse->threshold_of_tensor(a, 6));
+  EXPECT_EQ(cache.threshold(*max, a, 4), max->threshold_of_tensor(a, 4));
+  EXPECT_EQ(cache.threshold_hits(), 0);
+  EXPECT_EQ(cache.threshold(*mse, a.clone(), 4), mse->threshold_of_tensor(a, 4));
+  EXPECT_EQ(cache.threshold_hits(), 1);
+
+  const OcsNaiveSplit one = cache.naive_split(a, 1, 1), two = cache.naive_split(a, 1, 2);
+  EXPECT_EQ(one.weight.dim(1), 5);
+  EXPECT_EQ(two.weight.dim(1), 6);
+  EXPECT_EQ(two.duplicated, ocs_split_naive(a, 1, 2).duplicated);
+  EXPECT_EQ(cache.naive_split(b, 1, 1).duplicated, ocs_split_naive(b, 1, 1).duplicated);
+  EXPECT_EQ(cache.split_hits(), 0);
+  const OcsNaiveSplit again = cache.naive_split(a.clone(), 1, 2);
+  EXPECT_EQ(cache.split_hits(), 1);
+  EXPECT_EQ(again.duplicated, two.duplicated);
+  EXPECT_EQ(again.weight.to_vector<float>(), ocs_split_naive(a, 1, 2).weight.to_vector<float>());
 }
 
 }  // namespace
