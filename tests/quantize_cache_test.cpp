@@ -42,7 +42,7 @@ std::vector<QuantizeOptions> grid() {
       }
   auto variant = [&](auto change) {
     QuantizeOptions o = base;
-    o.weight_clip = "kl";
+    o.weight_clip = "mse";
     o.weight_bits = 5;
     o.ocs_ratio = 0.05;
     change(o);
