@@ -60,11 +60,14 @@ def replace_nodes(model, nodes):
 
 def fold_batchnorm(model):
     """Folds every BatchNormalization that is the only consumer of a Conv and whose parameters
-    are initializers into that Conv, as ocs' fold_batchnorm does. (A parameter behind an
-    Identity, torch.onnx's way of sharing a tensor, keeps its BatchNorm in both pipelines: the
-    skip branches of models/fashion_resnet.onnx.)"""
+    are initializers into that Conv, as ocs' fold_batchnorm does. A parameter behind an Identity
+    of an initializer (torch.onnx's way of sharing a tensor: the skip branches of
+    models/fashion_resnet.onnx) counts as that initializer, as in ocs, which folds it too."""
     g = model.graph
     inits = {t.name: t for t in g.initializer}
+    for n in g.node:  # an Identity of an initializer reads as the initializer
+        if n.op_type == "Identity" and n.input[0] in inits:
+            inits[n.output[0]] = inits[n.input[0]]
     consumers = {}
     for n in g.node:
         for i in n.input:

@@ -132,6 +132,31 @@ TEST_F(SweepRun, ReuseChangesTheTimeNotTheResults) {
   EXPECT_NEAR(reused.rows[3].headline, fidelity.sqnr_db(), 1e-9);  // rows[0] is float: row i+1 = config i
 }
 
+// Two workers quantizing concurrently with one cache (KL thresholds, ratios 0.01 and 0.02 giving
+// the same number of splits) give every row of a one-thread run that starts each configuration
+// from the files, metric for metric.
+TEST_F(SweepRun, TwoWorkersWithTheCacheGiveTheRowsOfSeparateRuns) {
+  grid_.weight_clips = {"max", "kl"};
+  grid_.ocs_ratios = {0.0, 0.01, 0.02};
+  const auto configs = expand_grid(grid_);
+  setup_.base.threads = 2;
+  const SweepResult cached = run_sweep(setup_, configs);
+  setup_.base.threads = 1;
+  setup_.reuse = false;
+  const SweepResult fresh = run_sweep(setup_, configs);
+  ASSERT_EQ(cached.rows.size(), configs.size() + 1);
+  ASSERT_EQ(fresh.rows.size(), cached.rows.size());
+  for (size_t i = 0; i < cached.rows.size(); ++i) {
+    const std::string label = cached.rows[i].is_float ? "float" : cached.rows[i].config.label();
+    EXPECT_EQ(cached.rows[i].config.index, fresh.rows[i].config.index) << label;
+    EXPECT_EQ(cached.rows[i].metrics, fresh.rows[i].metrics) << label;
+    EXPECT_EQ(cached.rows[i].channels_split, fresh.rows[i].channels_split) << label;
+    EXPECT_EQ(cached.rows[i].mean_weight_sqnr_db, fresh.rows[i].mean_weight_sqnr_db) << label;
+  }
+  EXPECT_EQ(sweep_markdown(cached), sweep_markdown(fresh));
+  EXPECT_EQ(cached.histogram, fresh.histogram);
+}
+
 TEST_F(SweepRun, ShardedResultsMergeIntoTheWholeSweep) {
   const auto configs = expand_grid(grid_);
   SweepResult whole = run_sweep(setup_, configs);
@@ -147,7 +172,9 @@ TEST_F(SweepRun, ShardedResultsMergeIntoTheWholeSweep) {
   for (size_t i = 0; i < whole.rows.size(); ++i) {
     EXPECT_EQ(merged.rows[i].config.index, whole.rows[i].config.index);
     EXPECT_EQ(merged.rows[i].config.weight_clip, whole.rows[i].config.weight_clip);
-    if (std::isfinite(whole.rows[i].headline)) EXPECT_NEAR(merged.rows[i].headline, whole.rows[i].headline, 1e-6);
+    if (std::isfinite(whole.rows[i].headline)) {
+      EXPECT_NEAR(merged.rows[i].headline, whole.rows[i].headline, 1e-6);
+    }
     EXPECT_NEAR(merged.rows[i].metrics["cosine"].get<double>(), whole.rows[i].metrics["cosine"].get<double>(), 1e-8);
   }
   EXPECT_EQ(sweep_markdown(merged), sweep_markdown(whole));

@@ -170,7 +170,12 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
       const auto explicit_t = options.thresholds.find(node.name);
       if (explicit_t != options.thresholds.end())
         layer_options.threshold = [t = explicit_t->second](const Tensor&) { return t; };
-      split = ocs_split_weight(weight, c.layer.weight_axis, layer_options);
+      const int64_t axis = c.layer.weight_axis;
+      const int64_t k =
+          layer_options.splits ? *layer_options.splits : ocs_split_count(layer_options.ratio, weight.dim(axis));
+      const OcsNaiveSplit naive =
+          options.naive_split ? options.naive_split(weight, axis, k) : ocs_split_naive(weight, axis, k);
+      split = ocs_split_finish(weight, axis, naive, layer_options);
       r.splits = static_cast<int64_t>(split->duplicated.size());
       if (r.splits == 0) {
         r.skipped = explicit_k != options.splits.end() ? "no split within the model's overhead cap"

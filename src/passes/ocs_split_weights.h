@@ -27,6 +27,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -47,6 +48,9 @@ struct OcsSplitWeightsOptions {
   // weight); overrides `threshold` for the layers it names.
   std::map<std::string, double> thresholds;
   bool skip_first_last = false;    // the reference's policy: first Conv, last Gemm/MatMul in float
+  // The naive split of (weight, axis, k) (quant/ocs_split.h); empty: ocs_split_naive. `ocs sweep`
+  // passes a cache here (recipe/quantize_cache.h).
+  std::function<OcsNaiveSplit(const Tensor& weight, int64_t axis, int64_t k)> naive_split;
 };
 
 struct OcsWeightLayerReport {

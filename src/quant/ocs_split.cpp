@@ -131,33 +131,47 @@ void split_quant_aware(Slices& s, const std::vector<int64_t>& order, double step
 
 }  // namespace
 
-OcsSplitResult ocs_split_weight(const Tensor& weight, int64_t axis, const OcsSplitOptions& options) {
+OcsNaiveSplit ocs_split_naive(const Tensor& weight, int64_t axis, int64_t k) {
   OCS_CHECK(weight.dtype() == DType::Float32, "OCS splits float32 weights, got {}",
             dtype_name(weight.dtype()));
   OCS_CHECK(axis >= 0 && axis < weight.rank(), "axis {} of a rank-{} weight", axis, weight.rank());
-  const int64_t channels = weight.dim(axis);
-  const int64_t k = options.splits ? *options.splits : ocs_split_count(options.ratio, channels);
   if (k < 0) user_error("OCS split count {} is invalid; use k >= 0", k);
-
-  OcsSplitResult result;
+  const int64_t channels = weight.dim(axis);
+  OcsNaiveSplit naive;
   Slices split = to_slices(weight, axis);
-  result.split_order = split_naive(split, k);
-  for (size_t i = 0; i < result.split_order.size(); ++i) {
-    const int64_t chosen = result.split_order[i];
-    result.duplicated.push_back(chosen < channels ? chosen : result.duplicated[chosen - channels]);
+  naive.split_order = split_naive(split, k);
+  for (size_t i = 0; i < naive.split_order.size(); ++i) {
+    const int64_t chosen = naive.split_order[i];
+    naive.duplicated.push_back(chosen < channels ? chosen : naive.duplicated[chosen - channels]);
   }
+  naive.weight = from_slices(split);
+  return naive;
+}
+
+OcsSplitResult ocs_split_finish(const Tensor& weight, int64_t axis, const OcsNaiveSplit& naive,
+                                const OcsSplitOptions& options) {
+  OcsSplitResult result;
+  result.duplicated = naive.duplicated;
+  result.split_order = naive.split_order;
   // The threshold (and the grid) comes from the naive split tensor, for both modes.
-  result.weight = from_slices(split);
+  result.weight = naive.weight;
   result.threshold = options.threshold ? options.threshold(result.weight) : max_abs(result.weight);
   result.step = quant_step(result.threshold, options.bits);
 
   // An all-zero tensor (t = 0) has no grid to be aware of; its naive halves are zeros.
-  if (options.mode == OcsSplitMode::QuantAware && k > 0 && result.threshold > 0.0) {
+  const bool split = !naive.split_order.empty();
+  if (options.mode == OcsSplitMode::QuantAware && split && result.threshold > 0.0) {
     Slices qa = to_slices(weight, axis);
     split_quant_aware(qa, result.split_order, static_cast<double>(result.step));
     result.weight = from_slices(qa);
   }
   return result;
+}
+
+OcsSplitResult ocs_split_weight(const Tensor& weight, int64_t axis, const OcsSplitOptions& options) {
+  OCS_CHECK(axis >= 0 && axis < weight.rank(), "axis {} of a rank-{} weight", axis, weight.rank());
+  const int64_t k = options.splits ? *options.splits : ocs_split_count(options.ratio, weight.dim(axis));
+  return ocs_split_finish(weight, axis, ocs_split_naive(weight, axis, k), options);
 }
 
 Tensor ocs_fold_split(const Tensor& split_weight, int64_t axis,

@@ -58,6 +58,21 @@ int64_t ocs_split_count(double ratio, int64_t channels);
 // Splits float32 `weight` along `axis` (its input channels).
 OcsSplitResult ocs_split_weight(const Tensor& weight, int64_t axis, const OcsSplitOptions& options);
 
+// The two halves of ocs_split_weight, for callers that reuse the first (`ocs sweep` splits one
+// weight at one k for every bit width and clip method):
+//  - the naive greedy split, which depends on the weight, the axis and k only;
+//  - the threshold, the grid step and (QA mode) the quant-aware halves, from that naive split.
+// ocs_split_finish(w, axis, ocs_split_naive(w, axis, k), options) == ocs_split_weight(w, axis,
+// options) when options give k.
+struct OcsNaiveSplit {
+  Tensor weight;                     // the naive split tensor (C_in + k channels)
+  std::vector<int64_t> duplicated;   // as OcsSplitResult
+  std::vector<int64_t> split_order;
+};
+OcsNaiveSplit ocs_split_naive(const Tensor& weight, int64_t axis, int64_t k);
+OcsSplitResult ocs_split_finish(const Tensor& weight, int64_t axis, const OcsNaiveSplit& naive,
+                                const OcsSplitOptions& options);
+
 // Inverse bookkeeping: adds each appended channel back onto its original channel, giving a tensor
 // of the original shape. fold(split) == W up to float rounding; fold(fake_quant(split)) is the
 // weight the quantized layer effectively applies (the duplicated inputs are identical).

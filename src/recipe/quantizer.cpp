@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <set>
 
 namespace ocs {
@@ -34,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 // The recipe's state between its steps: the graph being rewritten and the plan being filled.
 struct Recipe {
-  Recipe(const Graph& float_graph, const QuantizeOptions& o, SampleSource* source, CalibrationCache* c)
+  Recipe(const Graph& float_graph, const QuantizeOptions& o, SampleSource* source, QuantizeCache* c)
       : options(o), calib(source), cache(c), graph(float_graph),
         quantize_activations(o.activation_bits > 0 && o.writes_qdq()),
         deploy(o.output_format() == OutputFormat::Qdq),
@@ -43,7 +44,7 @@ struct Recipe {
 
   const QuantizeOptions& options;
   SampleSource* calib;
-  CalibrationCache* cache;
+  QuantizeCache* cache;
   Graph graph;
   QuantizePlan plan;
   const bool quantize_activations;
@@ -78,6 +79,11 @@ struct Recipe {
     return graph.nodes.front();
   }
   const Value& weight(const std::string& name) const { return graph.values[node(name).inputs[1]]; }
+  // The weight clip method's threshold of a weight tensor (or one channel of it).
+  double weight_threshold(const Tensor& w) const {
+    const int bits = options.weight_bits;
+    return cache ? cache->threshold(*weight_clip, w, bits) : weight_clip->threshold_of_tensor(w, bits);
+  }
 };
 
 bool is_weighted_layer(const Graph& graph, NodeId id) { return match_weighted_layer(graph, id).has_value(); }
@@ -123,10 +129,6 @@ std::vector<Tensor> channel_slices(const Tensor& w, int64_t axis) {
   return slices;
 }
 
-double clip_threshold(const ClipMethod& method, const Tensor& w, int bits) {
-  return method.threshold_of_tensor(w, bits);
-}
-
 // ---- the steps, in order -------------------------------------------------------------------
 
 // Step 0: --fix-input / --fix-shape.
@@ -152,6 +154,35 @@ void fold_and_unroll(Recipe& r) {
   const int64_t unrolled = unroll_recurrent(r.graph, &kept);
   // The report keeps the step's first name, "unroll_lstm" (docs/RECURRENT.md).
   if (unrolled > 0 || !kept.empty()) r.record("unroll_lstm", {{"unrolled", unrolled}, {"left_in_place", kept}});
+}
+
+// Steps 0 to 1b, made once per cache: they depend on the float graph and the options in the key
+// only. Taken from the cache, their steps are listed with the time the copy took (none).
+void prepare(Recipe& r) {
+  if (!r.cache) {
+    specialize(r);
+    fold_and_unroll(r);
+    return;
+  }
+  const QuantizeOptions& o = r.options;
+  const std::string key = fmt::format("{}\n--\n{}\n--\n{} {}", fmt::join(o.fix_input, "\n"),
+                                      fmt::join(o.fix_shape, "\n"), o.fold_batchnorm, o.unroll_recurrent);
+  const size_t first_step = r.plan.steps.size();
+  bool made_here = false;
+  const auto prepared = r.cache->prepared(key, [&r, first_step, &made_here] {
+    made_here = true;
+    specialize(r);
+    fold_and_unroll(r);
+    const auto steps = r.plan.steps.begin() + static_cast<std::ptrdiff_t>(first_step);
+    return QuantizeCache::Prepared{r.graph, r.plan.weights_before, r.plan.batchnorms_folded,
+                                   {steps, r.plan.steps.end()}};
+  });
+  if (made_here) return;
+  r.graph = prepared->graph;
+  r.plan.weights_before = prepared->weights_before;
+  r.plan.batchnorms_folded = prepared->batchnorms_folded;
+  for (const StepRecord& step : prepared->steps) r.plan.steps.push_back({step.step, 0.0, step.extra});
+  r.start = Clock::now();
 }
 
 // The model's first convolutions: every Conv layer whose input no weighted layer computes (the
@@ -216,7 +247,7 @@ void weight_baseline(Recipe& r) {
     const Tensor& t = *w.constant;
     l.weight = w.name;
     l.weight_shape = t.shape();
-    l.weight_threshold_no_ocs = clip_threshold(*r.weight_clip, t, r.options.weight_bits);
+    l.weight_threshold_no_ocs = r.weight_threshold(t);
     l.weight_sqnr_db_no_ocs = sqnr_db(t, fake_quantize(t, {l.weight_threshold_no_ocs}, -1, r.options.weight_bits));
   }
 }
@@ -251,6 +282,8 @@ void calibrate_float(Recipe& r) {
   if (!r.act_ocs && !r.quantize_activations) return;
   const std::vector<std::string> names = r.quantized_names();
   const std::string key = fmt::format("{}\n--\n{}", fmt::join(names, "\n"), fmt::join(r.int8_names, "\n"));
+  std::unique_lock<std::mutex> reading;  // the calibration source is one stream
+  if (r.cache) reading = std::unique_lock<std::mutex>(r.cache->calibration_mutex);
   if (r.cache && r.cache->float_stats.count(key)) {
     r.act_stats = r.cache->float_stats.at(key);
     r.tensor_stats = r.cache->tensor_stats.at(key);
@@ -309,10 +342,13 @@ void split_activations(Recipe& r) {
   // distribution the quantizer will get.
   Graph scratch = r.graph;
   ocs_split_activations(scratch, requests);
+  std::unique_lock<std::mutex> reading;  // the calibration source is one stream
+  if (r.cache) reading = std::unique_lock<std::mutex>(r.cache->calibration_mutex);
   r.start = Clock::now();
   auto split_stats = calibrate_layers(scratch, r.quantized_names(), *r.calib, r.options.threads,
                                       "calibrate split activations");
   r.record("calibrate_split_activations", {{"samples", r.calib->size()}});
+  if (reading) reading.unlock();
   for (auto& request : requests) {
     request.mode = r.options.split_mode();
     request.threshold = static_cast<float>(r.activation_clip->threshold(
@@ -363,9 +399,11 @@ void split_weights(Recipe& r) {
     split.ratio = r.options.ocs_ratio;
     split.mode = r.options.split_mode();
     split.bits = r.options.weight_bits;
-    const ClipMethod* method = r.weight_clip.get();
-    const int bits = r.options.weight_bits;
-    split.threshold = [method, bits](const Tensor& w) { return clip_threshold(*method, w, bits); };
+    split.threshold = [&r](const Tensor& w) { return r.weight_threshold(w); };
+    if (r.cache)
+      split.naive_split = [cache = r.cache](const Tensor& w, int64_t axis, int64_t k) {
+        return cache->naive_split(w, axis, k);
+      };
     // --ocs-clip-on original: the clip method's threshold of the unsplit weight (weight_baseline).
     const bool on_original = r.options.ocs_clip_on == "original" && r.options.weight_clip != "max";
     for (const LayerPlan& l : r.plan.layers) {
@@ -439,14 +477,14 @@ QdqWeight weight_grid(Recipe& r, LayerPlan& l) {
   const Tensor& w = *r.graph.values[node.inputs[1]].constant;
   if (!r.options.per_channel) {
     // Per tensor: the split's threshold after weight OCS, else the clip method's on w.
-    if (!l.weight_threshold) l.weight_threshold = clip_threshold(*r.weight_clip, w, bits);
+    if (!l.weight_threshold) l.weight_threshold = r.weight_threshold(w);
     weight.thresholds = {static_cast<float>(*l.weight_threshold)};
     return weight;
   }
   // One threshold per output channel, by the weight clip method on that channel's values.
   const int64_t out_axis = weight_output_channel_axis(node, w.rank());
   for (const Tensor& part : channel_slices(w, out_axis))
-    weight.thresholds.push_back(static_cast<float>(clip_threshold(*r.weight_clip, part, bits)));
+    weight.thresholds.push_back(static_cast<float>(r.weight_threshold(part)));
   // The SQNR of the grid actually used, when the weight is the model's own (a split weight's
   // per-tensor figures stay: its halves' errors add up in the layer's output).
   if (l.channels_split.empty()) {
@@ -537,14 +575,13 @@ void order_as_graph(Recipe& r) {
 }  // namespace
 
 QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options, SampleSource* calib,
-                              CalibrationCache* cache) {
+                              QuantizeCache* cache) {
   options.validate();
   Recipe r(float_graph, options, calib, cache);
   if ((r.quantize_activations || r.act_ocs) && !calib)
     user_error("quantizing activations ({} {}) or activation OCS needs calibration data: pass {}",
                option_name("--abits"), options.activation_bits, option_name("--calib", "calibration"));
-  specialize(r);
-  fold_and_unroll(r);
+  prepare(r);
   choose_layers(r);
   choose_int8_tensors(r);
   r.weight_clip = make_clip_method(options.weight_clip);

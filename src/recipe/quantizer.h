@@ -28,16 +28,15 @@
 // The result is an ordinary ONNX graph: what `ocs eval` measures is exactly what is exported.
 #pragma once
 
-#include "calib/tensor_stats.h"
 #include "data/sample_source.h"
 #include "ir/graph.h"
 #include "recipe/layer_plan.h"
+#include "recipe/quantize_cache.h"
 #include "recipe/quantize_options.h"
 #include "recipe/report.h"
 
 #include <nlohmann/json.hpp>
 
-#include <map>
 #include <string>
 
 namespace ocs {
@@ -48,19 +47,10 @@ struct QuantizeResult {
   nlohmann::json report;  // the plan as JSON (recipe/report.h); see docs/QUANTIZE.md
 };
 
-// What quantize_model can reuse between runs on the same float model and calibration data
-// (`ocs sweep`): the activation statistics of the float graph, keyed by the layers watched.
-// Step 3 is the only pass over the calibration data unless activation OCS is on.
-struct CalibrationCache {
-  std::map<std::string, std::map<std::string, TensorStats>> float_stats;
-  std::map<std::string, std::map<std::string, TensorStats>> tensor_stats;  // deployable layout's
-  int64_t hits = 0, misses = 0;
-};
-
 // `calib` may be null when activations stay float (abits 0) and activation OCS is off.
 // `cache` may be null (nothing reused); when given, it must only ever see one float model and
-// one calibration source.
+// one calibration source (recipe/quantize_cache.h). Several threads may quantize with one cache.
 QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& options,
-                              SampleSource* calib, CalibrationCache* cache = nullptr);
+                              SampleSource* calib, QuantizeCache* cache = nullptr);
 
 }  // namespace ocs

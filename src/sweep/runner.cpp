@@ -13,6 +13,7 @@
 #include <atomic>
 #include <exception>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -71,7 +72,7 @@ bool needs_reference(const std::vector<std::string>& metrics) {
 // Histogram of the weights of the layer that suffers most from quantization, before and after
 // the largest OCS ratio of the sweep, at its smallest bit width.
 nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup& setup,
-                                     const std::vector<SweepConfig>& configs) {
+                                     const std::vector<SweepConfig>& configs, QuantizeCache* cache) {
   int bits = 16;
   double ratio = 0;
   for (const auto& c : configs) {
@@ -86,7 +87,7 @@ nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup&
   options.ocs_ratio = ratio;
   options.weight_clip = "max";
   options.format = "split-float";
-  QuantizeResult split = quantize_model(float_graph, options, nullptr);
+  QuantizeResult split = quantize_model(float_graph, options, nullptr, cache);
   std::string worst;
   double worst_sqnr = INFINITY;
   for (const LayerPlan& layer : split.plan.layers)
@@ -98,7 +99,7 @@ nlohmann::json worst_layer_histogram(const Graph& float_graph, const SweepSetup&
   // The same pipeline without OCS gives the weights before splitting (BatchNorm folded,
   // recurrent layers unrolled, as the quantizer sees them).
   options.ocs_ratio = 0;
-  const Graph folded = quantize_model(float_graph, options, nullptr).graph;
+  const Graph folded = quantize_model(float_graph, options, nullptr, cache).graph;
   auto weight_of = [&](const Graph& g) -> std::vector<double> {
     for (const Node& node : g.nodes)
       if (node.name == worst && node.inputs.size() > 1 && g.values[node.inputs[1]].constant)
@@ -173,120 +174,159 @@ void run_on_workers(int workers, const std::function<void()>& work, std::atomic<
   if (failure) std::rethrow_exception(failure);
 }
 
+// The float model's outputs on `source`, per batch (for fidelity metrics).
+std::vector<std::vector<Tensor>> float_outputs(const Graph& float_graph, SampleSource& source, int threads) {
+  std::vector<std::vector<Tensor>> outs;
+  Session session(std::make_shared<const Graph>(float_graph), {false, threads});
+  source.rewind();
+  while (auto feed = source.next()) outs.push_back(session.run(*feed));
+  return outs;
+}
+
+// What the jobs of one sweep share: the model, the data, the float outputs, the cache.
+struct SweepState {
+  SweepState(const SweepSetup& s, const std::vector<SweepConfig>& c)
+      : setup(s), configs(c), float_graph(import_onnx_file(s.model_path)) {}
+  const SweepSetup& setup;
+  const std::vector<SweepConfig>& configs;
+  const Graph float_graph;
+  std::unique_ptr<SampleSource> eval_source;          // replayed from memory with reuse
+  std::shared_future<std::shared_ptr<SampleSource>> calib_source;  // read in the background
+  std::vector<std::vector<Tensor>> reference;         // float outputs, when reused and needed
+  bool fidelity = false;
+  QuantizeCache cache;
+  std::string headline_metric;
+  bool higher_is_better = true;  // written by the float row's job only
+
+  std::unique_ptr<SampleSource> open_eval() const { return make_sample_source(setup.data, float_graph, setup.limit); }
+  std::unique_ptr<SampleSource> open_calib() const {
+    if (setup.base.calib.empty()) return nullptr;
+    return make_sample_source(setup.base.calib, float_graph, setup.base.calib_samples);
+  }
+};
+
+// Reads the data: the evaluation data now (its labels decide the metrics), the calibration data
+// in the background, overlapping the float model's evaluation. With reuse, both are read once
+// and replayed from memory.
+void open_data(SweepState& s, SweepSetup& setup) {
+  auto t = Clock::now();
+  const bool reuse = setup.reuse;
+  s.calib_source = std::async(std::launch::async, [&s, reuse]() -> std::shared_ptr<SampleSource> {
+                     std::unique_ptr<SampleSource> calib = s.open_calib();
+                     if (calib && reuse) return std::make_shared<ReplaySource>(*calib);
+                     return calib;
+                   }).share();
+  s.eval_source = s.open_eval();
+  if (setup.metrics.empty()) setup.metrics = implied_metrics(*s.eval_source);
+  for (const auto& name : setup.metrics) make_metric(name, setup.metric_options);  // validate names early
+  if (!reuse) return;
+  s.eval_source = std::make_unique<ReplaySource>(*s.eval_source);
+  std::cerr << fmt::format("sweep: data read once ({} evaluation samples, {:.1f} MB, {:.1f} s)\n",
+                           s.eval_source->size(), static_cast<ReplaySource&>(*s.eval_source).bytes() / 1e6,
+                           seconds_since(t));
+}
+
+SweepRow float_row(SweepState& s, SampleSource& eval, int threads) {
+  SweepRow row;
+  row.is_float = true;
+  row.config.weight_bits = 32;
+  row.config.activation_bits = 32;
+  row.config.weight_clip = "-";
+  row.config.split = "-";
+  row.config.index = -1;
+  auto t = Clock::now();
+  auto own_reference = s.fidelity && !s.setup.reuse ? float_outputs(s.float_graph, eval, threads)
+                                                     : std::vector<std::vector<Tensor>>{};
+  std::string headline;  // setup.metrics.front(), known before the jobs start
+  measure(s.float_graph, eval, threads, s.setup.reuse ? s.reference : own_reference, row, s.setup, headline,
+          s.higher_is_better);
+  row.eval_seconds = seconds_since(t);
+  return row;
+}
+
+// Quantizes and measures configuration `k`; with reuse, concurrently with the other workers
+// (the cache serializes what reads the calibration data).
+SweepRow config_row(SweepState& s, size_t k, SampleSource& eval, int threads) {
+  const SweepConfig& config = s.configs[k];
+  SweepRow row;
+  row.config = config;
+  auto t = Clock::now();
+  std::unique_ptr<SampleSource> fresh_calib;
+  SampleSource* calib = nullptr;
+  if (s.setup.reuse) {
+    calib = s.calib_source.get().get();
+  } else {
+    fresh_calib = s.open_calib();
+    calib = fresh_calib.get();
+  }
+  const QuantizeResult quantized =
+      quantize_model(s.float_graph, config.apply(s.setup.base), calib, s.setup.reuse ? &s.cache : nullptr);
+  row.quantize_seconds = seconds_since(t);
+  fill_from_plan(quantized.plan, row);
+  t = Clock::now();
+  std::string headline;
+  bool higher = true;
+  std::vector<std::vector<Tensor>> own_reference;
+  if (!s.setup.reuse && s.fidelity) own_reference = float_outputs(s.float_graph, eval, threads);
+  measure(quantized.graph, eval, threads, s.setup.reuse ? s.reference : own_reference, row, s.setup, headline, higher);
+  row.eval_seconds = seconds_since(t);
+  return row;
+}
+
 }  // namespace
 
 SweepResult run_sweep(const SweepSetup& input_setup, const std::vector<SweepConfig>& configs) {
   auto sweep_start = Clock::now();
   SweepSetup setup = input_setup;
+  SweepState s(setup, configs);
   SweepResult result;
   result.model = setup.model_path;
-  const Graph float_graph = import_onnx_file(setup.model_path);
   const int threads = setup.base.threads;
+  open_data(s, setup);
+  s.headline_metric = setup.metrics.front();
+  s.fidelity = needs_reference(setup.metrics);
+  if (s.fidelity && setup.reuse) s.reference = float_outputs(s.float_graph, *s.eval_source, threads);
 
-  // Data sources: with reuse, read once and replayed from memory.
-  auto open_eval = [&] { return make_sample_source(setup.data, float_graph, setup.limit); };
-  auto open_calib = [&]() -> std::unique_ptr<SampleSource> {
-    if (setup.base.calib.empty()) return nullptr;
-    return make_sample_source(setup.base.calib, float_graph, setup.base.calib_samples);
-  };
-  std::unique_ptr<SampleSource> eval_source = open_eval();
-  if (setup.metrics.empty()) setup.metrics = implied_metrics(*eval_source);
-  for (const auto& name : setup.metrics) make_metric(name, setup.metric_options);  // validate names early
-  std::unique_ptr<SampleSource> calib_source = open_calib();
-  if (setup.reuse) {
-    auto t = Clock::now();
-    eval_source = std::make_unique<ReplaySource>(*eval_source);
-    if (calib_source) calib_source = std::make_unique<ReplaySource>(*calib_source);
-    std::cerr << fmt::format("sweep: data read once ({} evaluation samples, {:.1f} MB, {:.1f} s)\n",
-                             eval_source->size(),
-                             static_cast<ReplaySource&>(*eval_source).bytes() / 1e6, seconds_since(t));
-  }
-
-  // The float model: its row, and its outputs when a fidelity metric compares against them.
-  std::vector<std::vector<Tensor>> reference;
-  auto float_outputs = [&](SampleSource& source) {
-    std::vector<std::vector<Tensor>> outs;
-    Session session(std::make_shared<const Graph>(float_graph), {false, threads});
-    source.rewind();
-    while (auto feed = source.next()) outs.push_back(session.run(*feed));
-    return outs;
-  };
-  const bool fidelity = needs_reference(setup.metrics);
-  if (fidelity && setup.reuse) reference = float_outputs(*eval_source);
-  {
-    SweepRow row;
-    row.is_float = true;
-    row.config.weight_bits = 32;
-    row.config.activation_bits = 32;
-    row.config.weight_clip = "-";
-    row.config.split = "-";
-    row.config.index = -1;
-    auto t = Clock::now();
-    auto own_reference = fidelity && !setup.reuse ? float_outputs(*eval_source) : std::vector<std::vector<Tensor>>{};
-    measure(float_graph, *eval_source, threads, setup.reuse ? reference : own_reference, row, setup,
-            result.headline_metric, result.higher_is_better);
-    row.eval_seconds = seconds_since(t);
-    std::cerr << fmt::format("sweep: float: {} {:.4f} ({:.1f} s)\n", result.headline_metric, row.headline, row.eval_seconds);
-    result.rows.push_back(row);
-  }
-
-  // Configurations run on `workers` threads, each evaluating on one core with its own replay of
-  // the data; quantize_model (which shares the calibration cache and source) runs one at a time,
-  // overlapping with the others' evaluation. Rows keep the grid's order.
-  CalibrationCache cache;
+  // Jobs: the float row (job 0), then one per configuration, on `workers` threads. Each worker
+  // evaluates on one core with its own replay of the data; quantization runs concurrently too
+  // (QuantizeCache). Without reuse every job starts from the files, one at a time. Rows keep the
+  // grid's order.
   const int cores = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int workers = setup.reuse ? std::min<int>(cores, static_cast<int>(configs.size())) : 1;
+  const int workers = setup.reuse ? std::min<int>(cores, static_cast<int>(configs.size()) + 1) : 1;
   const int eval_threads = workers > 1 ? 1 : threads;
-  std::vector<SweepRow> rows(configs.size());
-  std::mutex quantize_mutex, report_mutex;
+  std::vector<SweepRow> rows(configs.size() + 1);
+  std::mutex report_mutex;
   std::atomic<size_t> next{0};
-  int done = 0;
+  size_t done = 0;
   auto work = [&] {
     std::unique_ptr<ReplaySource> own_eval;
-    if (workers > 1) own_eval = std::make_unique<ReplaySource>(static_cast<const ReplaySource&>(*eval_source));
-    for (size_t k; (k = next++) < configs.size();) {
-      const SweepConfig& config = configs[k];
-      SweepRow& row = rows[k];
-      row.config = config;
-      QuantizeOptions options = config.apply(setup.base);
-      auto t = Clock::now();
-      std::unique_ptr<SampleSource> fresh_calib, fresh_eval;
-      SampleSource* calib = calib_source.get();
-      SampleSource* eval = own_eval ? own_eval.get() : eval_source.get();
-      if (!setup.reuse) {
-        fresh_calib = open_calib();
-        fresh_eval = open_eval();
-        calib = fresh_calib.get();
-        eval = fresh_eval.get();
-      }
-      std::optional<QuantizeResult> quantized;
-      {
-        std::lock_guard<std::mutex> lock(quantize_mutex);
-        quantized = quantize_model(float_graph, options, calib, setup.reuse ? &cache : nullptr);
-      }
-      row.quantize_seconds = seconds_since(t);
-      fill_from_plan(quantized->plan, row);
-      t = Clock::now();
-      std::string headline;
-      bool higher = true;
-      std::vector<std::vector<Tensor>> own_reference;
-      if (!setup.reuse && fidelity) own_reference = float_outputs(*eval);
-      measure(quantized->graph, *eval, eval_threads, setup.reuse ? reference : own_reference, row, setup, headline,
-              higher);
-      row.eval_seconds = seconds_since(t);
+    if (workers > 1) own_eval = std::make_unique<ReplaySource>(static_cast<const ReplaySource&>(*s.eval_source));
+    std::unique_ptr<SampleSource> fresh_eval;
+    for (size_t job; (job = next++) < rows.size();) {
+      if (!setup.reuse) fresh_eval = s.open_eval();
+      SampleSource& eval = own_eval ? *own_eval : fresh_eval ? *fresh_eval : *s.eval_source;
+      SweepRow& row = rows[job] =
+          job == 0 ? float_row(s, eval, eval_threads) : config_row(s, job - 1, eval, eval_threads);
       std::lock_guard<std::mutex> lock(report_mutex);
-      ++done;
-      std::cerr << fmt::format("sweep: {}/{} {}: {} {:.4f}  (+{:.2f}% weights; {:.1f} s + {:.1f} s)\n", done,
-                               configs.size(), config.label(), headline, row.headline,
+      if (job == 0) {
+        std::cerr << fmt::format("sweep: float: {} {:.4f} ({:.1f} s)\n", s.headline_metric, row.headline,
+                                 row.eval_seconds);
+        continue;
+      }
+      std::cerr << fmt::format("sweep: {}/{} {}: {} {:.4f}  (+{:.2f}% weights; {:.1f} s + {:.1f} s)\n", ++done,
+                               configs.size(), row.config.label(), s.headline_metric, row.headline,
                                row.size_overhead_percent, row.quantize_seconds, row.eval_seconds);
     }
   };
-  run_on_workers(workers, work, next, configs.size());
-  for (SweepRow& row : rows) result.rows.push_back(std::move(row));
-  result.calibrations = cache.misses;
+  run_on_workers(workers, work, next, rows.size());
+  result.headline_metric = s.headline_metric;
+  result.higher_is_better = s.higher_is_better;
+  result.rows = std::move(rows);
+  result.calibrations = s.cache.misses;
   if (!setup.reuse)
     for (const auto& c : configs) result.calibrations += c.activation_bits > 0 ? 1 : 0;
-  if (!configs.empty()) result.histogram = worst_layer_histogram(float_graph, setup, configs);
+  if (!configs.empty())
+    result.histogram = worst_layer_histogram(s.float_graph, setup, configs, setup.reuse ? &s.cache : nullptr);
   result.seconds = seconds_since(sweep_start);
   return result;
 }

@@ -1,12 +1,14 @@
 // Runs a sweep: quantizes the float model once per configuration and measures each result on
 // the evaluation data, reusing everything that does not change between configurations:
-//  - the evaluation data, read and decoded once (ReplaySource),
+//  - the evaluation data, read and decoded once (ReplaySource); the calibration data too, read in
+//    the background while the float model is evaluated,
 //  - the float model's outputs on it (for fidelity metrics), computed once,
-//  - the float activation statistics of the calibration data (CalibrationCache), gathered once,
-//  - BatchNorm folding and layer choice are cheap and redone per configuration;
-//  - configurations run on as many threads as --threads allows (all cores by default), each
-//    evaluating on one core with its own replay of the data, while quantize_model runs one at a
-//    time (it shares the calibration cache); the quantized models run on the int8 engine.
+//  - through a QuantizeCache (recipe/quantize_cache.h): BatchNorm folding, the float activation
+//    statistics of the calibration data (one pass), the weight clip thresholds per layer x bits x
+//    method (x split count) and the naive OCS splits per layer x split count;
+//  - the float row and the configurations are jobs run on as many threads as --threads allows
+//    (all cores by default), each evaluating on one core with its own replay of the data and
+//    quantizing concurrently with the others; the quantized models run on the int8 engine.
 // With reuse off every configuration starts from the files, as separate `ocs quantize` and
 // `ocs eval` runs would (the benchmark's baseline).
 #pragma once
