@@ -113,14 +113,14 @@ ocs_median() {  # MODEL INPUT_SPEC
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; $threads threads, $runs runs x $rounds rounds; quantize: --wbits 8 --abits 8 --ocs-ratio 0.02 ${extra[*]})"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ($(nproc) cores; $threads threads, $runs runs x $rounds rounds; quantize: --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max ${extra[*]})"
 rows=()
 for name in "${models[@]}"; do
   read -r float_model input calib samples <<<"$(prepare "$name")"
   quant="$WORK/${name}_w8a8_ocs.onnx"
   log "$name: ocs quantize"
   "$ocs" quantize "$float_model" "$quant" --calib "$calib" --calib-samples "${calib_samples:-$samples}" \
-    --wbits 8 --abits 8 --ocs-ratio 0.02 --threads "$threads" --force "${extra[@]}" >"$WORK/$name.quantize.log" 2>&1 \
+    --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max --threads "$threads" --force "${extra[@]}" >"$WORK/$name.quantize.log" 2>&1 \
     || { cat "$WORK/$name.quantize.log" >&2; fail "ocs quantize $name failed"; }
   layers="$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["layers_quantized"])' "${quant%.onnx}.report.json")"
   node "$REPO/bench/ort_int8.js" count "$quant" >"$WORK/$name.count.json"
