@@ -5,8 +5,9 @@
 # off (OCS_NO_LAYOUT=int8: dequantize, float conv, quantize; the engine before issue #12).
 #
 # Exports are written once into $OCS_CACHE/bench/int8 (never into the repo): `ocs quantize
-# --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max` (the configuration docs/INT8.md quotes), calibrated on the golden input (det) or on 64 rendered
-# text lines (rec, bench/make_rec_calib.py); latency does not depend on the thresholds.
+# --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max` (the configuration docs/INT8.md quotes),
+# calibrated on the golden input (det) or on 64 rendered text lines (rec, bench/make_rec_calib.py);
+# latency does not depend on the thresholds.
 #
 # Usage: bench/int8_latency.sh [--runs N] [--rounds R] [--threads T] [MODEL ...]
 #   MODEL: ppocr_det ppocr_rec (default both)
