@@ -3,7 +3,8 @@
 # deployable one (--format qdq) and the paper's (--format qdq-inputs), W8A8 and W6A8, weight OCS
 # r = 0.02, max clipping (`--aclip max`, as docs/QUANTIZE.md quotes it); Fashion-MNIST models
 # on the 10,000 test images, PP-OCRv4 rec CER on the 200 lines of tests/data/text_lines
-# (calibrated on 64 rendered lines). For the deployable Fashion models also ONNX Runtime's top-1 on the same file (scripts/fashion_vs_ort.sh).
+# (calibrated on 64 rendered lines). For the deployable Fashion models also ONNX Runtime's top-1
+# on the same file (scripts/fashion_vs_ort.sh).
 #   bench/layouts.sh [OUT_DIR]      (needs a build, scripts/fetch_models.sh, Debian's python3-onnx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
