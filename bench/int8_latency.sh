@@ -5,8 +5,9 @@
 # off (OCS_NO_LAYOUT=int8: dequantize, float conv, quantize; the engine before issue #12).
 #
 # Exports are written once into $OCS_CACHE/bench/int8 (never into the repo): `ocs quantize
-# --wbits 8 --abits 8 --ocs-ratio 0.02`, calibrated on the golden input (det) or on 64 rendered
-# text lines (rec, bench/make_rec_calib.py); latency does not depend on the thresholds.
+# --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max` (the configuration docs/INT8.md quotes),
+# calibrated on the golden input (det) or on 64 rendered text lines (rec, bench/make_rec_calib.py);
+# latency does not depend on the thresholds.
 #
 # Usage: bench/int8_latency.sh [--runs N] [--rounds R] [--threads T] [MODEL ...]
 #   MODEL: ppocr_det ppocr_rec (default both)
@@ -42,7 +43,7 @@ export_w8a8() {  # NAME FLOAT_MODEL -> path of the export
     else
       calib="x=$GOLDEN_DIR/$name/inputs/x.npy"
     fi
-    "$ocs" quantize "$model" "$file" --calib "$calib" --wbits 8 --abits 8 --ocs-ratio 0.02 --force >&2
+    "$ocs" quantize "$model" "$file" --calib "$calib" --wbits 8 --abits 8 --ocs-ratio 0.02 --aclip max --force >&2
   fi
   echo "$file"
 }

@@ -120,7 +120,8 @@ wbits, abits: weight and activation bits (2..16; abits=0 keeps activations in fl
 ocs_ratio: weight OCS expand ratio r; act_ocs_ratio: the activations'; max_overhead: a cap on
   the weights OCS adds, in percent of the model's (negative: none).
 split: 'qa' (quantization-aware) or 'naive'. wclip, aclip: 'max', 'mse', 'aciq', 'kl',
-  'mse-fine', 'aciq-std', 'kl-nonzero', 'percentile[:P]'. per_channel: one weight scale per output channel.
+  'mse-fine', 'aciq-std', 'kl-nonzero', 'percentile[:P]' (defaults: wclip 'max', aclip 'mse').
+  per_channel: one weight scale per output channel.
 exclude: node names left in float. quantize_first_last: also the first conv and last FC layer.
 format: 'qdq' (deployable: ONNX Runtime runs it in int8), 'qdq-inputs' (the paper's layout) or
   'split-float'. signed_activations: keep the signed grid after ReLU-like ops in 'qdq'.
@@ -260,7 +261,7 @@ PYBIND11_MODULE(_ocs, m) {
 
   m.def("quantize", &quantize, kQuantizeDoc, py::arg("input"), py::arg("output"), py::arg("calibration") = py::none(),
         py::arg("wbits") = 8, py::arg("abits") = 8, py::arg("ocs_ratio") = 0.0, py::arg("split") = "qa",
-        py::arg("wclip") = "max", py::arg("aclip") = "max", py::arg("per_channel") = false,
+        py::arg("wclip") = "max", py::arg("aclip") = "mse", py::arg("per_channel") = false,
         py::arg("exclude") = py::list(), py::arg("format") = "qdq", py::kw_only(), py::arg("act_ocs_ratio") = 0.0,
         py::arg("max_overhead") = -1.0, py::arg("unsigned_activations") = false,
         py::arg("signed_activations") = false, py::arg("ocs_clip_on") = "split", py::arg("fold_batchnorm") = true,

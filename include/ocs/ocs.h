@@ -97,7 +97,7 @@ struct QuantizeSettings {
   double max_overhead = -1.0;   // cap on the weights OCS adds, percent of the model's (< 0: none)
   std::string split = "qa";     // qa | naive
   std::string weight_clip = "max";      // max | mse | aciq | kl | mse-fine | aciq-std | kl-nonzero | percentile[:P]
-  std::string activation_clip = "max";  // same
+  std::string activation_clip = "mse";  // same; mse by default, not the paper's max (docs/QUANTIZE.md)
   bool per_channel = false;
   bool unsigned_activations = false;    // qdq-inputs: unsigned grid after ReLU-like ops
   bool signed_activations = false;      // qdq: keep the signed grid there (unsigned by default)

@@ -35,8 +35,8 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("--act-ocs-ratio", q.act_ocs_ratio, "activation OCS expand ratio");
   cmd->add_option("--max-overhead", q.max_overhead, "PCT: at most PCT% more weights in the whole model from weight OCS; the splits go where they gain the most SQNR per weight added (the ratio still bounds each layer)");
   cmd->add_option("--split", q.split, "qa (quantization-aware, default) or naive");
-  cmd->add_option("--wclip", q.weight_clip, "weight clip method: max, mse, aciq, kl (the reference's definitions), mse-fine, aciq-std, kl-nonzero (our variants), percentile[:P]");
-  cmd->add_option("--aclip", q.activation_clip, "activation clip method: as --wclip");
+  cmd->add_option("--wclip", q.weight_clip, "weight clip method (default max): max, mse, aciq, kl (the reference's definitions), mse-fine, aciq-std, kl-nonzero (our variants), percentile[:P]");
+  cmd->add_option("--aclip", q.activation_clip, "activation clip method: as --wclip (default mse; the paper and ocs sweep use max)");
   cmd->add_option("--ocs-clip-on", q.ocs_clip_on, "with weight OCS and --wclip other than max: compute the weight threshold on the split weight (split, default) or on the unsplit weight (original, the reference's order)");
   cmd->add_flag("--per-channel", q.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", q.unsigned_activations, "qdq-inputs: unsigned grid for activations after ReLU/Sigmoid/Clip(min>=0) (qdq does this by default)");

@@ -68,7 +68,7 @@ Action add_sweep_command(CLI::App& app) {
   cmd->add_option("--ocs-clip-on", s.base.ocs_clip_on, "split (default) or original: the weight threshold of OCS + clip on the split or the unsplit weight (the reference's order)");
   cmd->add_flag("--no-fold-batchnorm{false}", s.base.fold_batchnorm, "keep BatchNormalization as a float op after the quantized layer (the reference's policy)");
   cmd->add_option("--split", opt->grid.splits, "split modes, qa and/or naive (default qa)")->delimiter(',');
-  cmd->add_option("--aclip", opt->grid.activation_clips, "activation clip methods (default max)")->delimiter(',');
+  cmd->add_option("--aclip", opt->grid.activation_clips, "activation clip methods (default max, the paper's protocol; ocs quantize defaults to mse)")->delimiter(',');
   cmd->add_option("--act-ocs-ratio", opt->grid.act_ocs_ratios, "activation OCS expand ratios (default 0)")->delimiter(',');
   cmd->add_flag("--per-channel", s.base.per_channel, "one weight scale per output channel (not the paper's setting)");
   cmd->add_flag("--unsigned-activations", s.base.unsigned_activations, "unsigned grid after ReLU-like ops");
