@@ -17,9 +17,16 @@ namespace ocs {
 
 #define OCS_STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-// load() returns a generic vector by value; it is file-local and inlined into each clone, so no
-// call crosses the ABI that -Wpsabi warns about for the default target.
+// GCC warns (-Wpsabi) and clang refuses to compile a function that returns a 32- or 64-byte
+// vector in the default clone, whose ABI has no such registers: groups are loaded with a statement
+// expression instead, so no vector crosses a call.
 #pragma GCC diagnostic ignored "-Wpsabi"
+#define OCS_LOAD(V, p)                \
+  ({                                  \
+    V loaded_;                        \
+    std::memcpy(&loaded_, (p), sizeof loaded_); \
+    loaded_;                          \
+  })
 
 namespace {
 
@@ -33,12 +40,6 @@ using L8 = int64_t __attribute__((vector_size(64)));
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr int32_t kAbsMask = 0x7fffffff;
 
-template <typename V>
-inline V load(const float* x) {
-  V v;
-  std::memcpy(&v, x, sizeof v);
-  return v;
-}
 
 inline bool finite(float v) { return std::fabs(v) <= FLT_MAX; }
 // |v| by clearing the sign bit; NaN stays NaN, so `<= FLT_MAX` tells finite values.
@@ -97,7 +98,7 @@ OCS_STATS_CLONES Extremes scan_extremes(const float* x, int64_t n) {
     for (; i < stop; i += 16) {
       // Non-finite values become +inf for the min and -inf for the max: single compares and
       // blends, which AVX-512 does with mask registers (no mask arithmetic).
-      const F16 v = load<F16>(x + i);
+      const F16 v = OCS_LOAD(F16, x + i);
       const F16 a = OCS_ABS16(v);
       const F16 low = a <= limit ? v : inf, high = a <= limit ? v : minus_inf;
       lo = low < lo ? low : lo;
@@ -131,8 +132,8 @@ OCS_STATS_CLONES void add_to_lanes(const float* x, int64_t n, int first_lane, do
       std::memcpy(&h[half].abs_dev, lanes.abs_dev + 8 * half, sizeof(D8));
     }
     for (; i + kSumLanes <= n; i += kSumLanes) {
-      add_group(load<F8>(x + i), ref, h[0]);
-      add_group(load<F8>(x + i + 8), ref, h[1]);
+      add_group(OCS_LOAD(F8, x + i), ref, h[0]);
+      add_group(OCS_LOAD(F8, x + i + 8), ref, h[1]);
     }
     for (int half = 0; half < 2; ++half) {
       std::memcpy(lanes.sum + 8 * half, &h[half].sum, sizeof(D8));
@@ -157,7 +158,7 @@ OCS_STATS_CLONES float max_abs_finite(const float* x, int64_t n) {
   F16 m = F16{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const F16 a = OCS_ABS16(load<F16>(x + i));
+    const F16 a = OCS_ABS16(OCS_LOAD(F16, x + i));
     const F16 finite_a = a <= limit ? a : zero;
     m = finite_a > m ? finite_a : m;
   }
@@ -172,9 +173,9 @@ OCS_STATS_CLONES void max_abs_into(const float* x, int64_t n, float* acc) {
   const F16 limit = F16{} + FLT_MAX, zero = F16{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const F16 a = OCS_ABS16(load<F16>(x + i));
+    const F16 a = OCS_ABS16(OCS_LOAD(F16, x + i));
     const F16 finite_a = a <= limit ? a : zero;
-    const F16 m = load<F16>(acc + i);
+    const F16 m = OCS_LOAD(F16, acc + i);
     const F16 best = finite_a > m ? finite_a : m;
     std::memcpy(acc + i, &best, sizeof best);
   }
@@ -204,7 +205,7 @@ OCS_STATS_CLONES void abs_slots(const float* x, int64_t n, double scale, uint32_
   const I8 zero_slot = I8{} + nb, nonfinite_slot = I8{} + (nb + 1);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const F8 a = OCS_ABS8(load<F8>(x + i));
+    const F8 a = OCS_ABS8(OCS_LOAD(F8, x + i));
     const I8 ok = a <= limit;
     I8 bin;
     bins_of(ok ? a : zero, scale, nb - 1, bin);
@@ -224,7 +225,7 @@ OCS_STATS_CLONES void signed_slots(const float* x, int64_t n, double scale, uint
   const I8 no_base = I8{};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const F8 v = load<F8>(x + i);
+    const F8 v = OCS_LOAD(F8, x + i);
     const F8 a = OCS_ABS8(v);
     const I8 ok = a <= limit;
     I8 bin;
