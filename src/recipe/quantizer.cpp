@@ -291,7 +291,11 @@ void calibrate_float(Recipe& r) {
     r.record("calibrate (reused)", {{"samples", r.calib->size()}});
     return;
   }
-  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate", r.int8_names, &r.tensor_stats);
+  // One quantization gathers only what its clip method reads (ClipMethod::needs); a sweep's
+  // cache serves configurations with other methods, so it gathers everything.
+  const StatsNeeds needs = r.cache ? StatsNeeds{} : r.activation_clip->needs();
+  r.act_stats = calibrate_layers(r.graph, names, *r.calib, r.options.threads, "calibrate", r.int8_names, &r.tensor_stats,
+                                 needs);
   if (r.cache) {
     r.cache->float_stats[key] = r.act_stats;
     r.cache->tensor_stats[key] = r.tensor_stats;
