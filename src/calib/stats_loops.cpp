@@ -7,6 +7,8 @@
 // same per-lane steps on scalars.
 #include "calib/stats_loops.h"
 
+#include "core/vector_clones.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -14,8 +16,6 @@
 #include <limits>
 
 namespace ocs {
-
-#define OCS_STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // GCC warns (-Wpsabi) and clang refuses to compile a function that returns a 32- or 64-byte
 // vector in the default clone, whose ABI has no such registers: groups are loaded with a statement
@@ -85,7 +85,7 @@ void Extremes::merge(const Extremes& other) {
   nonfinite += other.nonfinite;
 }
 
-OCS_STATS_CLONES Extremes scan_extremes(const float* x, int64_t n) {
+OCS_VECTOR_CLONES Extremes scan_extremes(const float* x, int64_t n) {
   const F16 limit = F16{} + FLT_MAX, inf = F16{} + kInf, minus_inf = F16{} - kInf;
   const I16 one = I16{} + 1, none = I16{};
   F16 lo = inf, hi = minus_inf;
@@ -119,7 +119,7 @@ OCS_STATS_CLONES Extremes scan_extremes(const float* x, int64_t n) {
   return e;
 }
 
-OCS_STATS_CLONES void add_to_lanes(const float* x, int64_t n, int first_lane, double ref, SumLanes& lanes) {
+OCS_VECTOR_CLONES void add_to_lanes(const float* x, int64_t n, int first_lane, double ref, SumLanes& lanes) {
   int64_t i = 0;
   int lane = first_lane % kSumLanes;
   for (; i < n && lane != 0; ++i, lane = (lane + 1) % kSumLanes) add_value(x[i], ref, lanes, lane);
@@ -153,7 +153,7 @@ double fold_lanes(const double (&lanes)[kSumLanes]) {
   return level[0];
 }
 
-OCS_STATS_CLONES float max_abs_finite(const float* x, int64_t n) {
+OCS_VECTOR_CLONES float max_abs_finite(const float* x, int64_t n) {
   const F16 limit = F16{} + FLT_MAX, zero = F16{};
   F16 m = F16{};
   int64_t i = 0;
@@ -169,7 +169,7 @@ OCS_STATS_CLONES float max_abs_finite(const float* x, int64_t n) {
   return best;
 }
 
-OCS_STATS_CLONES void max_abs_into(const float* x, int64_t n, float* acc) {
+OCS_VECTOR_CLONES void max_abs_into(const float* x, int64_t n, float* acc) {
   const F16 limit = F16{} + FLT_MAX, zero = F16{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -199,7 +199,7 @@ inline uint32_t bin_of(float magnitude, double scale, uint32_t last) {
 
 }  // namespace
 
-OCS_STATS_CLONES void abs_slots(const float* x, int64_t n, double scale, uint32_t num_bins, uint32_t* slots) {
+OCS_VECTOR_CLONES void abs_slots(const float* x, int64_t n, double scale, uint32_t num_bins, uint32_t* slots) {
   const auto nb = static_cast<int32_t>(num_bins);
   const F8 limit = F8{} + FLT_MAX, zero = F8{};
   const I8 zero_slot = I8{} + nb, nonfinite_slot = I8{} + (nb + 1);
@@ -218,7 +218,7 @@ OCS_STATS_CLONES void abs_slots(const float* x, int64_t n, double scale, uint32_
   }
 }
 
-OCS_STATS_CLONES void signed_slots(const float* x, int64_t n, double scale, uint32_t num_bins, uint32_t* slots) {
+OCS_VECTOR_CLONES void signed_slots(const float* x, int64_t n, double scale, uint32_t num_bins, uint32_t* slots) {
   const auto nb = static_cast<int32_t>(num_bins);
   const F8 limit = F8{} + FLT_MAX, zero = F8{};
   const I8 zero_slot = I8{} + 2 * nb, nonfinite_slot = I8{} + (2 * nb + 1), negative_base = I8{} + nb;

@@ -214,17 +214,19 @@ std::optional<AffineMatch> match_affine(const Graph& graph, NodeId id) {
   return std::nullopt;
 }
 
-}  // namespace
-
-int64_t fold_batchnorm(Graph& graph) {
+// Folds every node `match` accepts, in graph order, with `fold`; returns how many. Each fold
+// erases the matched node, so the next node moves into its place (an Add after a folded Mul
+// comes later and by then follows the layer).
+template <typename Match, typename Fold>
+int64_t fold_each(Graph& graph, Match match, Fold fold) {
   int64_t folded = 0;
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size());) {
-    const std::optional<BatchNormMatch> m = match(graph, id);
+    const auto m = match(graph, id);
     if (!m) {
       ++id;
       continue;
     }
-    rewrite(graph, *m);  // erases node `id`; the next node moves into its place
+    fold(graph, *m);
     ++folded;
   }
   if (folded) prune_unused_values(graph);
@@ -232,21 +234,14 @@ int64_t fold_batchnorm(Graph& graph) {
   return folded;
 }
 
+}  // namespace
+
+int64_t fold_batchnorm(Graph& graph) { return fold_each(graph, match, rewrite); }
+
 int64_t fold_affine_constants(Graph& graph) {
-  int64_t folded = 0;
-  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size());) {
-    const std::optional<AffineMatch> affine = match_affine(graph, id);
-    if (!affine) {
-      ++id;
-      continue;
-    }
-    const std::vector<double> center(affine->a.size(), 0.0);
-    fold_into_layer(graph, affine->m, affine->a, center, affine->shift, "affine");
-    ++folded;  // erases node `id`; an Add after a folded Mul comes later and now follows the layer
-  }
-  if (folded) prune_unused_values(graph);
-  graph.verify();
-  return folded;
+  return fold_each(graph, match_affine, [](Graph& g, const AffineMatch& affine) {
+    fold_into_layer(g, affine.m, affine.a, std::vector<double>(affine.a.size(), 0.0), affine.shift, "affine");
+  });
 }
 
 }  // namespace ocs

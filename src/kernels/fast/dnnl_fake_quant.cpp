@@ -15,14 +15,14 @@
 
 #include "kernels/fast/quant_loops.h"
 
+#include "core/vector_clones.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace ocs {
 
 namespace {
-
-#define OCS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 OCS_VECTOR_CLONES void apply_clip(float* y, int64_t n, float low, float high) {
   for (int64_t i = 0; i < n; ++i) {
@@ -74,8 +74,8 @@ class LayoutFakeQuant final : public LayoutKernel {
     const dnnl::memory from = dnnl_memory_of(x);
     const dnnl::memory::desc desc = from.get_desc();
     if (desc.data_type() != dnnl::memory::data_type::f32) return false;
-    int64_t elements = 1;
-    for (int64_t d : desc.dims()) elements *= d;
+    const dnnl::memory::dims dims = desc.dims();
+    const int64_t elements = shape_numel(Shape(dims.begin(), dims.end()));
     if (!keeps_zero_ && desc.get_size() != static_cast<size_t>(elements) * sizeof(float)) return false;  // padded
     dnnl_allocate_value(desc, output);
     const int64_t n = static_cast<int64_t>(desc.get_size() / sizeof(float));

@@ -109,13 +109,14 @@ class LayoutInt8Conv final : public LayoutKernel {
       else
         fast_clip_quantize_serial(from, n, low, high, scale, zero_point, to);
     };
-    if (spec_.gather.empty()) {  // one contiguous run, in blocks over the threads
-      const int64_t total = pixels * in_channels, block = 1 << 14;
-      const int64_t blocks = (total + block - 1) / block;
+    // All of x as one contiguous run, in blocks over the threads.
+    const int64_t total = pixels * in_channels;
+    auto quantize_all = [&](int8_t* to) {
+      const int64_t block = 1 << 14, blocks = (total + block - 1) / block;
 #pragma omp parallel for schedule(static) if (total >= kQuantParallelMin)
-      for (int64_t b = 0; b < blocks; ++b) quantize(x + b * block, std::min(block, total - b * block), out + b * block);
-      return;
-    }
+      for (int64_t b = 0; b < blocks; ++b) quantize(x + b * block, std::min(block, total - b * block), to + b * block);
+    };
+    if (spec_.gather.empty()) return quantize_all(out);
     const int64_t channels = static_cast<int64_t>(spec_.gather.size());
     const int64_t* gather = spec_.gather.data();
     // Weight OCS duplicates channels: gather = [0, ..., C - 1, c_1, ..., c_k]. Then x is quantized
@@ -124,22 +125,15 @@ class LayoutInt8Conv final : public LayoutKernel {
     int64_t prefix = 0;
     while (prefix < std::min(channels, in_channels) && gather[prefix] == prefix) ++prefix;
     if (prefix == in_channels) {
-      const int64_t total = pixels * in_channels, block = 1 << 14;
       std::shared_ptr<void> codes_owner = dnnl_pool_alloc(static_cast<size_t>(total));
       int8_t* codes = static_cast<int8_t*>(codes_owner.get());
-      const int64_t blocks = (total + block - 1) / block;
-#pragma omp parallel if (total >= kQuantParallelMin)
-      {
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; ++b)
-          quantize(x + b * block, std::min(block, total - b * block), codes + b * block);
-#pragma omp for schedule(static)
-        for (int64_t p = 0; p < pixels; ++p) {
-          const int8_t* from = codes + p * in_channels;
-          int8_t* to = out + p * channels;
-          std::memcpy(to, from, static_cast<size_t>(in_channels));
-          for (int64_t c = in_channels; c < channels; ++c) to[c] = from[gather[c]];
-        }
+      quantize_all(codes);
+#pragma omp parallel for schedule(static) if (total >= kQuantParallelMin)
+      for (int64_t p = 0; p < pixels; ++p) {
+        const int8_t* from = codes + p * in_channels;
+        int8_t* to = out + p * channels;
+        std::memcpy(to, from, static_cast<size_t>(in_channels));
+        for (int64_t c = in_channels; c < channels; ++c) to[c] = from[gather[c]];
       }
       return;
     }

@@ -7,6 +7,8 @@
 // branches); target_clones builds AVX-512 and AVX2 versions picked at load time.
 #include "kernels/fast/quant_loops.h"
 
+#include "core/vector_clones.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -15,8 +17,6 @@ namespace ocs {
 namespace {
 
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
-
-#define OCS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 template <typename Q>
 inline void quantize_run(const float* __restrict x, int64_t n, float scale, int32_t zero_point, Q* __restrict y) {
