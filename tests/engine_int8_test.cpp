@@ -324,5 +324,57 @@ TEST(EngineInt8, CodesReadOnlyByInt8StepsNeedNoStep) {
   }
 }
 
+// An int8 Conv whose output only the next int8 Conv's quantization reads writes that layer's
+// codes (dnnl_int8.h, Int8CodesOut): through a round trip with Paddle's HardSwish and a scalar
+// affine after it (deployable layout, zero point 128, OCS copies on the codes), and through a
+// Relu and the input-only layout's Clip (int8, a Gather after the DequantizeLinear). The codes
+// may differ from the nodes' only at rounding boundaries, so the outputs follow the rule; the
+// same graph without the codes (OCS_NO_LAYOUT=codes) runs the steps it replaces. A channel index
+// out of range makes the reading step fall back on the codes, and the Gather reports it.
+TEST(EngineInt8, Int8ConvWritesTheCodesTheNextInt8ConvReads) {
+  for (int64_t copied : {int64_t{3}, int64_t{99}}) {
+    QdqBuilder b;
+    ValueId x = b.input("x", {1, 8, 16, 16});
+    const float s0 = 0.01f, s1 = 0.02f, s2 = 0.03f, s3 = 0.05f, s4 = 0.04f;
+    ValueId a = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 16, 3, 31, true, s0);
+    ValueId d1 = b.quantize(a, s1, DType::UInt8, 128);  // round trip, then HardSwish and an affine
+    ValueId gate = b.clip(b.add("Add", {d1, b.constant(Tensor::scalar<float>(3.0f))}), 0.0f, 6.0f);
+    ValueId hardswish = b.add("Div", {b.add("Mul", {d1, gate}), b.constant(Tensor::scalar<float>(6.0f))});
+    ValueId affine = b.add("Add", {b.add("Mul", {hardswish, b.constant(Tensor::scalar<float>(1.25f))}),
+                                   b.constant(Tensor::scalar<float>(-0.125f))});
+    ValueId codes = b.add("QuantizeLinear", {affine, b.constant(Tensor::scalar<float>(s2)),
+                                             b.constant(Tensor::scalar<uint8_t>(128))});
+    ValueId copies = b.gather(codes, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 5, copied});
+    ValueId c = b.add("Relu", {b.conv(b.dequantize(copies, s2, DType::UInt8, 128), 18, 16, 1, 32, false, s2)});
+    ValueId clipped = b.clip(c, -64 * s3, 63 * s3);  // the input-only layout's int8 grid
+    ValueId d = b.gather(b.quantize(clipped, s3, DType::Int8, 0), {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 2});
+    ValueId y = b.conv(d, 17, 8, 3, 33, true);
+    b.output(b.quantize(y, s4, DType::UInt8, 128));
+    const std::shared_ptr<const Graph> graph = b.done();
+    const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 8, 16, 16}, 34, -1.0f, 1.0f)}};
+
+    Session fast(graph, SessionOptions{false, 2});
+    EXPECT_EQ(count_labels(fast, "int8 Conv+QuantizeLinear+DequantizeLinear+Add+Clip+Mul+Div+Mul+Add+QuantizeLinear"), 1)
+        << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "int8 Conv+Relu+Clip+QuantizeLinear"), 1) << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "int8 Conv"), 3) << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "dnnl QuantizeLinear"), 1) << all_labels(fast);  // the output's pair
+    setenv("OCS_NO_LAYOUT", "codes", 1);
+    Session floats(graph, SessionOptions{false, 2});
+    unsetenv("OCS_NO_LAYOUT");
+    EXPECT_EQ(count_labels(floats, "dnnl QuantizeLinear+DequantizeLinear+Add+Clip+Mul+Div+Mul+Add"), 1)
+        << all_labels(floats);
+    Session reference(graph, {true, 2});
+    if (copied == 99) {
+      EXPECT_THROW(fast.run(inputs), UserError);
+      EXPECT_THROW(reference.run(inputs), UserError);
+      continue;
+    }
+    const Tensor expected = reference.run(inputs)[0];
+    for (int repeat = 0; repeat < 2; ++repeat) expect_within_rule(fast.run(inputs)[0], expected, s4, "codes");
+    expect_within_rule(floats.run(inputs)[0], expected, s4, "no codes");
+  }
+}
+
 }  // namespace
 }  // namespace ocs

@@ -176,17 +176,21 @@ std::optional<Int8ConvInput> int8_match_conv_input(const Graph& planned, const G
   const auto q_zero_point = scalar_zero_point(planned, *q);
   if (!q_scale || !q_zero_point || std::memcmp(&*q_scale, &*scale, sizeof(float)) != 0 || *q_zero_point != *zero_point)
     return std::nullopt;
-  path.push_back(*planned.producer(v));
+  match.quantize = *planned.producer(v);
+  path.push_back(match.quantize);
   v = q->inputs[0];
   if (const Node* clip = producer_of(v)) {
     if (auto bounds = clip_bounds(planned, *clip, opset)) {
       match.spec.clip_low = bounds->first;
       match.spec.clip_high = bounds->second;
-      path.push_back(*planned.producer(v));
+      match.clip = *planned.producer(v);
+      path.push_back(match.clip);
       v = clip->inputs[0];
     }
   }
+  const bool gathered_after = gathered;
   take_gather(v);
+  match.gathered_before_quantize = gathered && !gathered_after;
   match.x = v;
   match.spec.scale = *scale;
   match.spec.type = zero_point->first;

@@ -29,6 +29,9 @@ struct Int8ConvInput {
   ValueId x = kNoValue;          // the float tensor the step reads
   std::vector<NodeId> hidden;    // nodes between x and the Conv that run inside the step
   Int8ConvSpec spec;
+  NodeId quantize = -1;          // the QuantizeLinear on the way
+  NodeId clip = -1;              // the Clip in front of it, or -1
+  bool gathered_before_quantize = false;  // the Gather is between x and the QuantizeLinear
 };
 
 // `planned`: the graph the plan runs (constants folded, same ValueIds as `original`).

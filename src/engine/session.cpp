@@ -95,7 +95,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -122,8 +122,13 @@ struct Session::Plan {
 
   // Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
   // computes itself (the quantization of its input), and runs as an int8 convolution.
+  struct Int8Step {
+    std::unique_ptr<LayoutKernel> kernel;
+    ValueId x = kNoValue;  // what the step reads: the input's x, or the QuantizeLinear's codes
+    Int8ConvInput input;   // as matched
+  };
   struct Int8Steps {
-    std::map<size_t, std::pair<std::unique_ptr<LayoutKernel>, ValueId>> steps;  // chain -> kernel, x
+    std::map<size_t, Int8Step> steps;                    // by chain
     std::vector<bool> hidden;                            // per node: inside an int8 step
     std::map<NodeId, size_t> chain_of_hidden;            // such a node -> its chain
     std::map<size_t, std::vector<NodeId>> fallback_extra;  // chain -> QuantizeLinears its fallback reruns
@@ -137,8 +142,8 @@ struct Session::Plan {
       FusedChain& chain = chains[c];
       std::optional<Int8ConvInput> input = int8_match_conv_input(graph, *original, chain.head, in_chain);
       if (!input) continue;
-      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(
-          graph.nodes[chain.head], graph, std::move(input->spec), chain.post_ops, chain.scale, chain.shift);
+      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, input->spec,
+                                                                        chain.post_ops, chain.scale, chain.shift);
       if (!kernel) continue;
       for (NodeId n : input->hidden) {
         in_chain[n] = int8.hidden[n] = true;
@@ -146,7 +151,7 @@ struct Session::Plan {
       }
       chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
       std::sort(chain.nodes.begin(), chain.nodes.end());
-      int8.steps[c] = {std::move(kernel), input->x};
+      int8.steps[c] = {std::move(kernel), input->x, std::move(*input)};
     }
     return int8;
   }
@@ -159,6 +164,8 @@ struct Session::Plan {
     std::unique_ptr<LayoutKernel> kernel;
     ValueId x = kNoValue, output = kNoValue;
     std::string label;
+    FakeQuantPair pair;
+    std::vector<EltwiseOp> after;  // the functions
   };
   struct FakeQuantPlan {
     std::vector<FakeQuantStep> steps;
@@ -187,7 +194,7 @@ struct Session::Plan {
         continue;
       }
       FakeQuantStep step{{pair.quantize, pair.dequantize}, std::move(kernel), graph.nodes[pair.quantize].inputs[0],
-                         tail.output, "dnnl QuantizeLinear+DequantizeLinear"};
+                         tail.output, "dnnl QuantizeLinear+DequantizeLinear", pair, tail.ops};
       for (NodeId n : tail.nodes) {
         in_chain[n] = true;
         step.nodes.push_back(n);
@@ -199,6 +206,103 @@ struct Session::Plan {
       planned.steps.push_back(std::move(step));
     }
     return planned;
+  }
+
+  // Int8 Convs that write the codes the next int8 Convs read (dnnl_int8.h, Int8CodesOut): where
+  // an int8 step's QuantizeLinear (and its Clip) reads the output of an int8 Conv, directly or
+  // through a fake-quantize step whose input the Conv's output is, and nothing else reads those
+  // values, the Conv's step takes over the fake-quantize step, the Clip and the QuantizeLinear
+  // and writes the codes; every int8 step behind that QuantizeLinear reads them (a step that
+  // falls back runs its nodes from the DequantizeLinear on, on the codes made plain).
+  void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector<bool>& in_chain, Int8Steps& int8,
+                  FakeQuantPlan& fake_quant) {
+    if (!layouts || disabled("codes") || int8.steps.empty()) return;
+    std::map<ValueId, size_t> int8_output, fake_quant_output;  // value -> the int8 chain / step computing it
+    for (const auto& [c, step] : int8.steps) int8_output[chains[c].output] = c;
+    for (size_t f = 0; f < fake_quant.steps.size(); ++f) fake_quant_output[fake_quant.steps[f].output] = f;
+    auto only_reader = [&](ValueId v, NodeId reader) {
+      const std::vector<NodeId> readers = graph.consumers(v);
+      return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
+    };
+    struct Writer {
+      NodeId quantize = -1, clip = -1;
+      std::optional<size_t> fake_quant;
+      Int8CodesOut codes;
+    };
+    std::map<size_t, Writer> writers;  // by chain
+    std::set<NodeId> written;           // their QuantizeLinears
+    for (const auto& [reader, step] : int8.steps) {
+      const Int8ConvInput& in = step.input;
+      if (in.quantize < 0 || in.gathered_before_quantize || written.count(in.quantize) ||
+          fake_quant.step_of.count(in.quantize))
+        continue;
+      if (in.clip >= 0 ? !only_reader(in.x, in.clip) || !only_reader(graph.nodes[in.clip].outputs[0], in.quantize)
+                       : !only_reader(in.x, in.quantize))
+        continue;
+      Writer w{in.quantize, in.clip, std::nullopt, {}};
+      auto producer = int8_output.find(in.x);
+      if (producer == int8_output.end()) {
+        auto f = fake_quant_output.find(in.x);
+        if (f == fake_quant_output.end()) continue;
+        const FakeQuantStep& pair = fake_quant.steps[f->second];
+        producer = int8_output.find(pair.x);
+        if (producer == int8_output.end() || !only_reader(pair.x, pair.pair.quantize) ||
+            !only_reader(graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
+          continue;
+        w.fake_quant = f->second;
+        w.codes.round_trip = Int8CodesOut::RoundTrip{pair.pair.scale, pair.pair.zero_point, pair.pair.type, pair.after};
+      }
+      const size_t c = producer->second;
+      if (writers.count(c)) continue;
+      w.codes.clip_low = in.spec.clip_low;
+      w.codes.clip_high = in.spec.clip_high;
+      w.codes.scale = in.spec.scale;
+      w.codes.zero_point = in.spec.zero_point;
+      w.codes.type = in.spec.type;
+      const FusedChain& chain = chains[c];
+      if (!dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, int8.steps[c].input.spec, chain.post_ops,
+                                      chain.scale, chain.shift, w.codes))
+        continue;  // post-ops the codes cannot follow
+      written.insert(w.quantize);
+      writers[c] = std::move(w);
+    }
+    if (writers.empty()) return;
+    for (auto& [c, w] : writers) {
+      FusedChain& chain = chains[c];
+      std::vector<NodeId> taken{w.quantize};
+      if (w.clip >= 0) taken.push_back(w.clip);
+      if (w.fake_quant) {
+        FakeQuantStep& pair = fake_quant.steps[*w.fake_quant];
+        for (NodeId n : pair.nodes) fake_quant.step_of.erase(n);
+        taken.insert(taken.end(), pair.nodes.begin(), pair.nodes.end());
+      }
+      for (NodeId n : taken) {
+        if (auto hidden_in = int8.chain_of_hidden.find(n); hidden_in != int8.chain_of_hidden.end()) {
+          std::vector<NodeId>& nodes = chains[hidden_in->second].nodes;
+          nodes.erase(std::remove(nodes.begin(), nodes.end(), n), nodes.end());
+        }
+        in_chain[n] = int8.hidden[n] = true;
+        int8.chain_of_hidden[n] = c;
+        chain.nodes.push_back(n);
+      }
+      std::sort(chain.nodes.begin(), chain.nodes.end());
+      chain.output = graph.nodes[w.quantize].outputs[0];
+      for (auto& [chain_id, extra] : int8.fallback_extra)
+        extra.erase(std::remove(extra.begin(), extra.end(), w.quantize), extra.end());
+    }
+    for (auto& [c, step] : int8.steps) {
+      const bool reads = written.count(step.input.quantize) > 0;
+      auto writer = writers.find(c);
+      if (!reads && writer == writers.end()) continue;
+      Int8ConvSpec spec = step.input.spec;
+      spec.codes_in = reads;
+      if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
+      const FusedChain& chain = chains[c];
+      step.kernel = dnnl_make_layout_int8_conv(
+          graph.nodes[chain.head], graph, std::move(spec), chain.post_ops, chain.scale, chain.shift,
+          writer == writers.end() ? std::nullopt : std::optional<Int8CodesOut>(writer->second.codes));
+      OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+    }
   }
 
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
@@ -250,6 +354,9 @@ struct Session::Plan {
     }
     Int8Steps int8 = plan_int8_steps(graph, chains, in_chain, options);
     FakeQuantPlan fake_quant = plan_fake_quant(graph, opset, in_chain, int8);
+    plan_codes(graph, chains, in_chain, int8, fake_quant);
+    chain_at_tail.clear();
+    for (size_t c = 0; c < chains.size(); ++c) chain_at_tail[chains[c].tail()] = c;
     std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       const Node& node = graph.nodes[i];
@@ -270,8 +377,8 @@ struct Session::Plan {
         step.node = &head;
         auto int8_step = int8.steps.find(it->second);
         if (int8_step != int8.steps.end()) {
-          step.layout = std::move(int8_step->second.first);
-          step.layout_inputs = {int8_step->second.second};
+          step.layout = std::move(int8_step->second.kernel);
+          step.layout_inputs = {int8_step->second.x};
           step.label = "int8 " + head.op_type;
         } else {
           step.layout = dnnl_make_layout_conv(head, graph, chain.post_ops, chain.scale, chain.shift);

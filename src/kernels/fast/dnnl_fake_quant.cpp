@@ -70,7 +70,7 @@ class LayoutFakeQuant final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
-    if (!x.defined() || (!x.has_memory && x.plain.dtype() != DType::Float32)) return false;
+    if (!x.defined() || !dnnl_value_is_float(x)) return false;
     const dnnl::memory from = dnnl_memory_of(x);
     const dnnl::memory::desc desc = from.get_desc();
     if (desc.data_type() != dnnl::memory::data_type::f32) return false;

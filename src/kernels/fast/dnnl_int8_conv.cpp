@@ -10,6 +10,10 @@
 // m is s_x * s_w[m] * scale[m] and the bias scale[m] * b[m] + shift[m]; oneDNN 2.6 adds the bias
 // to the integer sum before the output scale (dst = oscale * (sum + bias)), so the bias is passed
 // divided by the output scale (tests/int8_conv_test.cpp checks this against the reference).
+// With Int8CodesOut the destination is uint8/int8 channels-last and the post-ops end in the
+// codes (dnnl_int8.h); a step with codes_in copies its input codes per pixel into the source
+// (the OCS channels gathered, uint8 with zero point 128 turned into the int8 view by flipping the
+// top bit), or reads them in place when nothing needs doing.
 #include "kernels/fast/dnnl_int8.h"
 
 #include "kernels/fast/dnnl_conv_geometry.h"
@@ -29,19 +33,123 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
+// One oneDNN post-op: a sum, or an element-wise function whose result is multiplied by `scale`.
+struct DnnlPostOp {
+  bool sum = false;
+  dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
+  float scale = 1.0f, alpha = 0.0f, beta = 0.0f;
+};
+
+DnnlPostOp dnnl_post_op(const EltwiseOp& e) {
+  DnnlPostOp op;
+  switch (e.kind) {
+    case EltwiseOp::Kind::Relu: op.algorithm = dnnl::algorithm::eltwise_relu; return op;
+    case EltwiseOp::Kind::LeakyRelu: op.algorithm = dnnl::algorithm::eltwise_relu; break;
+    case EltwiseOp::Kind::Clip: op.algorithm = dnnl::algorithm::eltwise_clip_v2; break;
+    case EltwiseOp::Kind::Sigmoid: op.algorithm = dnnl::algorithm::eltwise_logistic; break;
+    case EltwiseOp::Kind::Tanh: op.algorithm = dnnl::algorithm::eltwise_tanh; break;
+    case EltwiseOp::Kind::HardSwish: op.algorithm = dnnl::algorithm::eltwise_hardswish; break;
+    case EltwiseOp::Kind::Linear: op.algorithm = dnnl::algorithm::eltwise_linear; break;
+  }
+  op.alpha = e.alpha;
+  op.beta = e.beta;
+  return op;
+}
+
+// f(k x) = k f(x) for k > 0: the chain's functions in front of the codes with the scale k already
+// folded into the output scales (Clip and linear functions get their bounds and shift scaled).
+std::optional<DnnlPostOp> scaled_post_op(const EltwiseOp& e, float k) {
+  EltwiseOp scaled = e;
+  switch (e.kind) {
+    case EltwiseOp::Kind::Relu:
+    case EltwiseOp::Kind::LeakyRelu: break;
+    case EltwiseOp::Kind::Clip:
+      scaled.alpha *= k;
+      scaled.beta *= k;
+      break;
+    case EltwiseOp::Kind::Linear: scaled.beta *= k; break;
+    default: return std::nullopt;
+  }
+  return dnnl_post_op(scaled);
+}
+
+// Appends `op`, composing a linear function with a linear one right before it (one float
+// rounding away from the two).
+void push_merged(std::vector<DnnlPostOp>& ops, const DnnlPostOp& op) {
+  const auto linear = dnnl::algorithm::eltwise_linear;
+  if (!ops.empty() && !op.sum && !ops.back().sum && op.algorithm == linear && ops.back().algorithm == linear &&
+      op.scale == 1.0f && ops.back().scale == 1.0f) {
+    ops.back().beta = op.alpha * ops.back().beta + op.beta;
+    ops.back().alpha *= op.alpha;
+    return;
+  }
+  ops.push_back(op);
+}
+
+std::pair<float, float> code_range(DType type, int32_t zero_point) {
+  return type == DType::UInt8 ? std::make_pair(0.0f - zero_point, 255.0f - zero_point)
+                              : std::make_pair(-128.0f - zero_point, 127.0f - zero_point);
+}
+
+// The post-ops of the chain, then those that make the codes of `out` (dnnl_int8.h), with the
+// factor `k` the output scales take; nullopt where out is outside this kernel.
+std::optional<std::vector<DnnlPostOp>> codes_post_ops(const std::vector<PostOp>& chain, const Int8CodesOut& out,
+                                                      float& k) {
+  k = 1.0f / (out.round_trip ? out.round_trip->scale : out.scale);
+  if (!std::isfinite(k)) return std::nullopt;
+  std::vector<DnnlPostOp> ops;
+  for (const PostOp& p : chain) {
+    std::optional<DnnlPostOp> op = p.sum ? std::nullopt : scaled_post_op(p.eltwise, k);
+    if (!op) return std::nullopt;  // a sum needs a float destination
+    ops.push_back(*op);
+  }
+  float unit = k;  // 1 / the scale the values are in now (relative to the real values)
+  if (out.round_trip) {
+    const auto [low, high] = code_range(out.round_trip->type, out.round_trip->zero_point);
+    ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low, high}));
+    DnnlPostOp round;
+    round.algorithm = dnnl::algorithm::eltwise_round;  // half to even, times the scale: DQ1(Q1(y))
+    round.scale = out.round_trip->scale;
+    ops.push_back(round);
+    for (const EltwiseOp& e : out.round_trip->after) push_merged(ops, dnnl_post_op(e));
+    unit = 1.0f;
+  }
+  if (out.clip_low || out.clip_high) {  // on the real values, here in units of 1 / unit
+    const float low = out.clip_low.value_or(-std::numeric_limits<float>::infinity());
+    const float high = out.clip_high.value_or(std::numeric_limits<float>::infinity());
+    ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low * unit, high * unit}));
+  }
+  const float to_codes = 1.0f / (out.scale * unit);  // 1 when the scale is in the output scales
+  // codes = round(v * to_codes + zero_point), saturated by the destination type
+  const float zero_point = static_cast<float>(out.zero_point);
+  if (to_codes != 1.0f || zero_point != 0.0f) {
+    DnnlPostOp linear;
+    linear.algorithm = dnnl::algorithm::eltwise_linear;
+    linear.alpha = to_codes;
+    linear.beta = zero_point;
+    push_merged(ops, linear);
+  }
+  // oneDNN 2.6 computes a repeated algorithm with the first one's constants (engine/fusion.h).
+  for (size_t i = 0; i < ops.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (!ops[i].sum && !ops[j].sum && ops[i].algorithm == ops[j].algorithm) return std::nullopt;
+  return ops;
+}
+
 class LayoutInt8Conv final : public LayoutKernel {
  public:
   LayoutInt8Conv(const Node& node, Int8ConvSpec spec, Tensor bias, std::vector<float> out_scales,
-                 std::vector<PostOp> post_ops)
+                 std::vector<DnnlPostOp> post_ops, std::optional<DType> codes_out)
       : node_(node), spec_(std::move(spec)), bias_(std::move(bias)), out_scales_(std::move(out_scales)),
-        post_ops_(std::move(post_ops)) {
-    for (const PostOp& p : post_ops_) has_sum_ = has_sum_ || p.sum;
+        post_ops_(std::move(post_ops)), codes_out_(codes_out) {
+    for (const DnnlPostOp& p : post_ops_) has_sum_ = has_sum_ || p.sum;
     src_type_ = spec_.type == DType::UInt8 && spec_.zero_point == 0 ? dt::u8 : dt::s8;
   }
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x_value = *inputs[0];
-    if (!x_value.defined() || (!x_value.has_memory && x_value.plain.dtype() != DType::Float32)) return false;
+    if (!x_value.defined()) return false;
+    if (spec_.codes_in ? !holds_codes(x_value) : !dnnl_value_is_float(x_value)) return false;
     const Shape x_shape = x_value.shape();
     if (x_shape.size() != 4) return false;
     for (int64_t c : spec_.gather)
@@ -51,24 +159,17 @@ class LayoutInt8Conv final : public LayoutKernel {
     if (!found) return false;
     Plan& plan = *found;
     DnnlValue* sum = has_sum_ ? inputs.back() : nullptr;
-    if (sum && (!sum->defined() || (!sum->has_memory && sum->plain.dtype() != DType::Float32) ||
-                sum->shape() != plan.y_shape))
-      return false;
+    if (sum && (!sum->defined() || !dnnl_value_is_float(*sum) || sum->shape() != plan.y_shape)) return false;
 
-    // x in channels-last float32 (the layout the Convs before leave it in; else one reorder).
-    std::shared_ptr<void> x_owner;
-    const dnnl::memory x_memory = dnnl_memory_of(x_value);
-    const dnnl::memory::desc x_nhwc(dnnl_dims(x_shape), dt::f32, tag::nhwc);
-    const float* x_data = static_cast<const float*>(x_memory.get_data_handle());
-    if (x_memory.get_desc() != x_nhwc) {
-      x_owner = dnnl_pool_alloc(x_nhwc.get_size());
-      dnnl_reorder_into(x_memory, dnnl::memory(x_nhwc, dnnl_cpu_engine(), x_owner.get()));
-      dnnl_cpu_stream().wait();
-      x_data = static_cast<const float*>(x_owner.get());
+    std::shared_ptr<void> x_owner, q_owner;  // x reordered to channels-last; the conv's source
+    dnnl::memory q;
+    if (spec_.codes_in) {
+      q = source_of_codes(x_value, x_shape, plan.q_nhwc, x_owner, q_owner);
+    } else {
+      q_owner = dnnl_pool_alloc(plan.q_nhwc.get_size());
+      quantize_input(float_nhwc(x_value, x_shape, x_owner), x_shape, static_cast<int8_t*>(q_owner.get()));
+      q = dnnl::memory(plan.q_nhwc, dnnl_cpu_engine(), q_owner.get());
     }
-    std::shared_ptr<void> q_owner = dnnl_pool_alloc(plan.q_nhwc.get_size());
-    quantize_input(x_data, x_shape, static_cast<int8_t*>(q_owner.get()));
-    dnnl::memory q(plan.q_nhwc, dnnl_cpu_engine(), q_owner.get());
     std::shared_ptr<void> src_owner;
     dnnl::memory src = q;
     if (plan.src_md != plan.q_nhwc) {
@@ -94,6 +195,68 @@ class LayoutInt8Conv final : public LayoutKernel {
     Tensor bias_in_sum_units;
     Shape y_shape;
   };
+
+  dt code_type() const { return spec_.type == DType::UInt8 ? dt::u8 : dt::s8; }
+
+  bool holds_codes(const DnnlValue& v) const {
+    if (v.has_memory) return v.memory.get_desc().data_type() == code_type();
+    return v.plain.dtype() == spec_.type;
+  }
+
+  // x in channels-last float32 (the layout the Convs before leave it in; else one reorder into
+  // `owner`).
+  static const float* float_nhwc(const DnnlValue& x_value, const Shape& x_shape, std::shared_ptr<void>& owner) {
+    const dnnl::memory x_memory = dnnl_memory_of(x_value);
+    const dnnl::memory::desc x_nhwc(dnnl_dims(x_shape), dt::f32, tag::nhwc);
+    if (x_memory.get_desc() == x_nhwc) return static_cast<const float*>(x_memory.get_data_handle());
+    owner = dnnl_pool_alloc(x_nhwc.get_size());
+    dnnl_reorder_into(x_memory, dnnl::memory(x_nhwc, dnnl_cpu_engine(), owner.get()));
+    dnnl_cpu_stream().wait();
+    return static_cast<const float*>(owner.get());
+  }
+
+  // The conv's source from the codes: in place when they are channels-last, of the source type
+  // and not gathered; else copied per pixel (gathering channels, flipping the top bit of uint8
+  // with zero point 128 into the int8 view).
+  dnnl::memory source_of_codes(const DnnlValue& codes, const Shape& x_shape, const dnnl::memory::desc& q_nhwc,
+                               std::shared_ptr<void>& reordered, std::shared_ptr<void>& q_owner) const {
+    dnnl::memory memory = codes.memory;
+    if (!codes.has_memory) {
+      const std::vector<int64_t> strides = shape_strides(x_shape);
+      memory = dnnl::memory(dnnl::memory::desc(dnnl_dims(x_shape), code_type(),
+                                               dnnl::memory::dims(strides.begin(), strides.end())),
+                            dnnl_cpu_engine(), const_cast<void*>(codes.plain.raw()));
+    }
+    const dnnl::memory::desc nhwc(dnnl_dims(x_shape), code_type(), tag::nhwc);
+    const uint8_t flip = spec_.zero_point == 128 ? 0x80 : 0;
+    if (memory.get_desc() == nhwc && flip == 0 && spec_.gather.empty() && q_nhwc == nhwc) return memory;
+    const uint8_t* from = static_cast<const uint8_t*>(memory.get_data_handle());
+    if (memory.get_desc() != nhwc) {
+      reordered = dnnl_pool_alloc(nhwc.get_size());
+      dnnl_reorder_into(memory, dnnl::memory(nhwc, dnnl_cpu_engine(), reordered.get()));
+      dnnl_cpu_stream().wait();
+      from = static_cast<const uint8_t*>(reordered.get());
+    }
+    q_owner = dnnl_pool_alloc(q_nhwc.get_size());
+    copy_codes(from, x_shape, flip, static_cast<uint8_t*>(q_owner.get()));
+    return dnnl::memory(q_nhwc, dnnl_cpu_engine(), q_owner.get());
+  }
+
+  void copy_codes(const uint8_t* from, const Shape& x_shape, uint8_t flip, uint8_t* to) const {
+    const int64_t in_channels = x_shape[1], pixels = x_shape[0] * x_shape[2] * x_shape[3];
+    const int64_t channels = spec_.gather.empty() ? in_channels : static_cast<int64_t>(spec_.gather.size());
+    const int64_t* gather = spec_.gather.data();
+#pragma omp parallel for schedule(static) if (pixels * channels >= kQuantParallelMin)
+    for (int64_t p = 0; p < pixels; ++p) {
+      const uint8_t* row = from + p * in_channels;
+      uint8_t* out = to + p * channels;
+      if (spec_.gather.empty()) {
+        for (int64_t c = 0; c < channels; ++c) out[c] = row[c] ^ flip;
+      } else {
+        for (int64_t c = 0; c < channels; ++c) out[c] = row[gather[c]] ^ flip;
+      }
+    }
+  }
 
   // q[n, h, w, c] = Q(Clip(x[n, h, w, gather[c]])) into `out` (channels-last, the conv's input
   // channels); x is channels-last float32 of shape `x_shape` (NCHW dims).
@@ -162,23 +325,9 @@ class LayoutInt8Conv final : public LayoutKernel {
     dnnl::primitive_attr attr;
     attr.set_output_scales(out_scales_.size() == 1 ? 0 : 1 << 1, out_scales_);
     dnnl::post_ops ops;
-    for (const PostOp& p : post_ops_) {
-      if (p.sum) {
-        ops.append_sum(1.0f);
-        continue;
-      }
-      const EltwiseOp& e = p.eltwise;
-      dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
-      switch (e.kind) {
-        case EltwiseOp::Kind::Relu:
-        case EltwiseOp::Kind::LeakyRelu: algorithm = dnnl::algorithm::eltwise_relu; break;
-        case EltwiseOp::Kind::Clip: algorithm = dnnl::algorithm::eltwise_clip_v2; break;
-        case EltwiseOp::Kind::Sigmoid: algorithm = dnnl::algorithm::eltwise_logistic; break;
-        case EltwiseOp::Kind::Tanh: algorithm = dnnl::algorithm::eltwise_tanh; break;
-        case EltwiseOp::Kind::HardSwish: algorithm = dnnl::algorithm::eltwise_hardswish; break;
-        case EltwiseOp::Kind::Linear: algorithm = dnnl::algorithm::eltwise_linear; break;
-      }
-      ops.append_eltwise(1.0f, algorithm, e.kind == EltwiseOp::Kind::Relu ? 0.0f : e.alpha, e.beta);
+    for (const DnnlPostOp& p : post_ops_) {
+      if (p.sum) ops.append_sum(1.0f);
+      else ops.append_eltwise(p.scale, p.algorithm, p.alpha, p.beta);
     }
     attr.set_post_ops(ops);
     const dnnl::memory::desc bias_md =
@@ -188,7 +337,9 @@ class LayoutInt8Conv final : public LayoutKernel {
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
           plan.q_nhwc,
           dnnl::memory::desc(dnnl_dims(g->weight_dims), dt::s8, tag::any), bias_md,
-          dnnl::memory::desc(dnnl_dims(g->y_shape), dt::f32, tag::any), g->strides, g->dilates, g->pads_begin,
+          codes_out_ ? dnnl::memory::desc(dnnl_dims(g->y_shape), *codes_out_ == DType::UInt8 ? dt::u8 : dt::s8, tag::nhwc)
+                     : dnnl::memory::desc(dnnl_dims(g->y_shape), dt::f32, tag::any),
+          g->strides, g->dilates, g->pads_begin,
           g->pads_end);
       dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
       if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return std::nullopt;  // slower than float
@@ -215,9 +366,10 @@ class LayoutInt8Conv final : public LayoutKernel {
 
   const Node& node_;
   const Int8ConvSpec spec_;
-  const Tensor bias_;                   // scale[m] * b[m] + shift[m] (float, M)
-  const std::vector<float> out_scales_;  // s_x * s_w[m] * scale[m] (1 or M)
-  const std::vector<PostOp> post_ops_;
+  const Tensor bias_;                   // scale[m] * b[m] + shift[m] (float, M), times k with codes out
+  const std::vector<float> out_scales_;  // s_x * s_w[m] * scale[m] (1 or M), times k with codes out
+  const std::vector<DnnlPostOp> post_ops_;
+  const std::optional<DType> codes_out_;  // the destination's code type, else float32
   bool has_sum_ = false;
   dt src_type_ = dt::s8;
   PlanCache<Shape, Plan> plans_;
@@ -227,7 +379,8 @@ class LayoutInt8Conv final : public LayoutKernel {
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const Graph& graph, Int8ConvSpec spec,
                                                          std::vector<PostOp> post_ops, const std::vector<float>& scale,
-                                                         const std::vector<float>& shift) {
+                                                         const std::vector<float>& shift,
+                                                         const std::optional<Int8CodesOut>& codes_out) {
   if (!conv.domain.empty() || conv.op_type != "Conv" || conv.inputs.size() < 2) return nullptr;
   const Tensor& w = spec.weights;
   if (w.dtype() != DType::Int8 || w.rank() != 4) return nullptr;
@@ -243,12 +396,30 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
     if (!value.constant || value.constant->dtype() != DType::Float32 || value.constant->numel() != m) return nullptr;
     b = &*value.constant;
   }
+  float units = 1.0f;  // the factor folded into the output scales and the bias (codes out)
+  std::vector<DnnlPostOp> ops;
+  if (codes_out) {
+    if (!(codes_out->scale > 0.0f) || !std::isfinite(codes_out->scale) ||
+        (codes_out->type != DType::UInt8 && codes_out->type != DType::Int8))
+      return nullptr;
+    if (codes_out->round_trip && (!(codes_out->round_trip->scale > 0.0f) || !std::isfinite(codes_out->round_trip->scale)))
+      return nullptr;
+    std::optional<std::vector<DnnlPostOp>> made = codes_post_ops(post_ops, *codes_out, units);
+    if (!made) return nullptr;
+    ops = std::move(*made);
+  } else {
+    for (const PostOp& p : post_ops) {
+      DnnlPostOp op = p.sum ? DnnlPostOp{} : dnnl_post_op(p.eltwise);
+      op.sum = p.sum;
+      ops.push_back(op);
+    }
+  }
   auto at = [](const std::vector<float>& v, int64_t k) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(k)]; };
   const bool per_channel = spec.weight_scales.size() != 1 || scale.size() != 1;
   std::vector<float> out_scales;
   bool any_bias = b != nullptr;
   for (int64_t k = 0; k < (per_channel ? m : 1); ++k) {
-    const float s = spec.scale * at(spec.weight_scales, k) * at(scale, k);
+    const float s = spec.scale * at(spec.weight_scales, k) * at(scale, k) * units;
     if (!(s > 0.0f) || !std::isfinite(s)) return nullptr;  // a zero or negative scale: the float path
     out_scales.push_back(s);
   }
@@ -257,10 +428,11 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
   if (any_bias) {
     bias = Tensor(DType::Float32, {m});
     for (int64_t k = 0; k < m; ++k)
-      bias.data<float>()[k] = (b ? b->data<float>()[k] * at(scale, k) : 0.0f) + at(shift, k);
+      bias.data<float>()[k] = ((b ? b->data<float>()[k] * at(scale, k) : 0.0f) + at(shift, k)) * units;
   }
-  return std::make_unique<LayoutInt8Conv>(conv, std::move(spec), std::move(bias), std::move(out_scales),
-                                          std::move(post_ops));
+  return std::make_unique<LayoutInt8Conv>(
+      conv, std::move(spec), std::move(bias), std::move(out_scales), std::move(ops),
+      codes_out ? std::optional<DType>(codes_out->type) : std::nullopt);
 }
 
 }  // namespace ocs

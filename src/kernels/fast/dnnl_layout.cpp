@@ -41,7 +41,7 @@ dnnl::memory memory_of(const DnnlValue& value) {
   return dnnl_view(dnnl_plain_desc(value.plain.shape()), value.plain);
 }
 
-bool is_float(const DnnlValue& value) { return value.has_memory || value.plain.dtype() == DType::Float32; }
+bool is_float(const DnnlValue& value) { return dnnl_value_is_float(value); }
 
 // A reorder between two descs, created once per pair.
 dnnl::reorder& cached_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
@@ -617,14 +617,26 @@ Shape DnnlValue::shape() const { return has_memory ? dims_of(memory.get_desc()) 
 const Tensor& dnnl_materialize(DnnlValue& value) {
   if (value.plain.defined()) return value.plain;
   OCS_CHECK(value.has_memory, "materializing a value that was never computed");
-  Tensor plain(DType::Float32, dims_of(value.memory.get_desc()));
-  reorder_into(value.memory, dnnl_view(dnnl_plain_desc(plain.shape()), plain));
+  // float32, or the uint8/int8 codes an int8 Conv writes for the next one (dnnl_int8.h)
+  const dnnl::memory::data_type type = value.memory.get_desc().data_type();
+  const DType dtype = type == dnnl::memory::data_type::u8   ? DType::UInt8
+                      : type == dnnl::memory::data_type::s8 ? DType::Int8
+                                                            : DType::Float32;
+  Tensor plain(dtype, dims_of(value.memory.get_desc()));
+  const Shape& shape = plain.shape();
+  const std::vector<int64_t> strides = shape_strides(shape);
+  reorder_into(value.memory, dnnl_view(dnnl::memory::desc(dnnl_dims(shape), type,
+                                                          dnnl::memory::dims(strides.begin(), strides.end())),
+                                       plain));
   dnnl_cpu_stream().wait();
   value.plain = std::move(plain);
   return value.plain;
 }
 
 dnnl::memory dnnl_memory_of(const DnnlValue& value) { return memory_of(value); }
+bool dnnl_value_is_float(const DnnlValue& value) {
+  return value.has_memory ? value.memory.get_desc().data_type() == f32 : value.plain.dtype() == DType::Float32;
+}
 void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out) { allocate(desc, out); }
 void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to) { reorder_into(from, to); }
 

@@ -27,7 +27,8 @@
 namespace ocs {
 
 // One value during a fast run. `plain` is defined when the plain form is valid; `memory` is set
-// (has_memory) when the value lives in a oneDNN buffer, whose dims are the value's shape.
+// (has_memory) when the value lives in a oneDNN buffer, whose dims are the value's shape and whose
+// type is float32, or uint8/int8 for the codes of a QuantizeLinear an int8 Conv computes.
 struct DnnlValue {
   Tensor plain;
   dnnl::memory memory;
@@ -53,6 +54,9 @@ std::shared_ptr<void> dnnl_pool_alloc(size_t bytes);
 // layout is plain, else a pooled buffer); a reorder between two memories (created once per pair
 // of descs and cached).
 dnnl::memory dnnl_memory_of(const DnnlValue& value);
+// True when the value holds float32 (its memory's type, or its plain tensor's); an int8 Conv
+// may leave uint8/int8 codes in oneDNN memory (dnnl_int8.h), which float kernels decline.
+bool dnnl_value_is_float(const DnnlValue& value);
 void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out);
 void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to);
 
