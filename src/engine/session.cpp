@@ -95,7 +95,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes,roundtrip turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -208,15 +208,48 @@ struct Session::Plan {
     return planned;
   }
 
-  // Int8 Convs that write the codes the next int8 Convs read (dnnl_int8.h, Int8CodesOut): where
-  // an int8 step's QuantizeLinear (and its Clip) reads the output of an int8 Conv, directly or
-  // through a fake-quantize step whose input the Conv's output is, and nothing else reads those
-  // values, the Conv's step takes over the fake-quantize step, the Clip and the QuantizeLinear
-  // and writes the codes; every int8 step behind that QuantizeLinear reads them (a step that
-  // falls back runs its nodes from the DequantizeLinear on, on the codes made plain).
+  // What an int8 chain computes after its post-ops (dnnl_int8.h, Int8Requantize), and the nodes
+  // it takes over for that: a fake-quantize step (with its functions), a Clip and a QuantizeLinear.
+  struct Requantizing {
+    NodeId quantize = -1, clip = -1;
+    std::optional<size_t> fake_quant;
+    Int8Requantize requantize;
+  };
+
+  // Int8 Convs that write the codes the next int8 Convs read: where an int8 step's
+  // QuantizeLinear (and its Clip) reads the output of an int8 Conv, directly or through a
+  // fake-quantize step whose input the Conv's output is, and nothing else reads those values, the
+  // Conv's step takes over the fake-quantize step, the Clip and the QuantizeLinear and writes the
+  // codes; every int8 step behind that QuantizeLinear reads them (a step that falls back runs its
+  // nodes from the DequantizeLinear on, on the codes made plain). The other fake-quantize steps
+  // right after an int8 Conv run inside it too (the Conv's output stays float).
   void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector<bool>& in_chain, Int8Steps& int8,
                   FakeQuantPlan& fake_quant) {
     if (!layouts || disabled("codes") || int8.steps.empty()) return;
+    std::map<size_t, Requantizing> by_chain = find_requantizing(graph, chains, int8, fake_quant);
+    std::set<NodeId> written;  // QuantizeLinears whose codes int8 chains write
+    for (auto& [c, r] : by_chain) {
+      take_over(graph, c, r, in_chain, chains, int8, fake_quant);
+      if (r.quantize >= 0) written.insert(r.quantize);
+    }
+    for (auto& [c, step] : int8.steps) {
+      const bool reads = written.count(step.input.quantize) > 0;
+      auto found = by_chain.find(c);
+      if (!reads && found == by_chain.end()) continue;
+      Int8ConvSpec spec = step.input.spec;
+      spec.codes_in = reads;
+      if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
+      const FusedChain& chain = chains[c];
+      step.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(spec), chain.post_ops,
+                                               chain.scale, chain.shift,
+                                               found == by_chain.end() ? Int8Requantize{} : found->second.requantize);
+      OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+    }
+  }
+
+  // The chains of plan_codes and what each takes over (the kernel is known to accept it).
+  std::map<size_t, Requantizing> find_requantizing(const Graph& graph, const std::vector<FusedChain>& chains,
+                                                   const Int8Steps& int8, const FakeQuantPlan& fake_quant) {
     std::map<ValueId, size_t> int8_output, fake_quant_output;  // value -> the int8 chain / step computing it
     for (const auto& [c, step] : int8.steps) int8_output[chains[c].output] = c;
     for (size_t f = 0; f < fake_quant.steps.size(); ++f) fake_quant_output[fake_quant.steps[f].output] = f;
@@ -224,13 +257,27 @@ struct Session::Plan {
       const std::vector<NodeId> readers = graph.consumers(v);
       return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
     };
-    struct Writer {
-      NodeId quantize = -1, clip = -1;
-      std::optional<size_t> fake_quant;
-      Int8CodesOut codes;
+    auto round_trip_after = [&](ValueId x) -> std::optional<std::pair<size_t, size_t>> {  // (step, chain)
+      auto f = fake_quant_output.find(x);
+      if (f == fake_quant_output.end()) return std::nullopt;
+      const FakeQuantStep& pair = fake_quant.steps[f->second];
+      auto producer = int8_output.find(pair.x);
+      if (producer == int8_output.end() || !only_reader(pair.x, pair.pair.quantize) ||
+          !only_reader(graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
+        return std::nullopt;
+      return std::make_pair(f->second, producer->second);
     };
-    std::map<size_t, Writer> writers;  // by chain
-    std::set<NodeId> written;           // their QuantizeLinears
+    auto round_trip_of = [&](size_t f) {
+      const FakeQuantPair& p = fake_quant.steps[f].pair;
+      return Int8Requantize::RoundTrip{p.scale, p.zero_point, p.type, fake_quant.steps[f].after};
+    };
+    auto accepts = [&](size_t c, const Int8Requantize& r) {  // post-ops the requantization cannot follow
+      const FusedChain& chain = chains[c];
+      return dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, int8.steps.at(c).input.spec, chain.post_ops,
+                                        chain.scale, chain.shift, r) != nullptr;
+    };
+    std::map<size_t, Requantizing> found;
+    std::set<NodeId> written;
     for (const auto& [reader, step] : int8.steps) {
       const Int8ConvInput& in = step.input;
       if (in.quantize < 0 || in.gathered_before_quantize || written.count(in.quantize) ||
@@ -239,70 +286,59 @@ struct Session::Plan {
       if (in.clip >= 0 ? !only_reader(in.x, in.clip) || !only_reader(graph.nodes[in.clip].outputs[0], in.quantize)
                        : !only_reader(in.x, in.quantize))
         continue;
-      Writer w{in.quantize, in.clip, std::nullopt, {}};
-      auto producer = int8_output.find(in.x);
-      if (producer == int8_output.end()) {
-        auto f = fake_quant_output.find(in.x);
-        if (f == fake_quant_output.end()) continue;
-        const FakeQuantStep& pair = fake_quant.steps[f->second];
-        producer = int8_output.find(pair.x);
-        if (producer == int8_output.end() || !only_reader(pair.x, pair.pair.quantize) ||
-            !only_reader(graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
-          continue;
-        w.fake_quant = f->second;
-        w.codes.round_trip = Int8CodesOut::RoundTrip{pair.pair.scale, pair.pair.zero_point, pair.pair.type, pair.after};
+      Requantizing r{in.quantize, in.clip, std::nullopt, {}};
+      std::optional<size_t> c;
+      if (auto producer = int8_output.find(in.x); producer != int8_output.end()) {
+        c = producer->second;
+      } else if (auto trip = round_trip_after(in.x)) {
+        r.fake_quant = trip->first;
+        r.requantize.round_trip = round_trip_of(trip->first);
+        c = trip->second;
       }
-      const size_t c = producer->second;
-      if (writers.count(c)) continue;
-      w.codes.clip_low = in.spec.clip_low;
-      w.codes.clip_high = in.spec.clip_high;
-      w.codes.scale = in.spec.scale;
-      w.codes.zero_point = in.spec.zero_point;
-      w.codes.type = in.spec.type;
-      const FusedChain& chain = chains[c];
-      if (!dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, int8.steps[c].input.spec, chain.post_ops,
-                                      chain.scale, chain.shift, w.codes))
-        continue;  // post-ops the codes cannot follow
-      written.insert(w.quantize);
-      writers[c] = std::move(w);
+      if (!c || found.count(*c)) continue;
+      r.requantize.codes =
+          Int8Requantize::Codes{in.spec.clip_low, in.spec.clip_high, in.spec.scale, in.spec.zero_point, in.spec.type};
+      if (!accepts(*c, r.requantize)) continue;
+      written.insert(r.quantize);
+      found[*c] = std::move(r);
     }
-    if (writers.empty()) return;
-    for (auto& [c, w] : writers) {
-      FusedChain& chain = chains[c];
-      std::vector<NodeId> taken{w.quantize};
-      if (w.clip >= 0) taken.push_back(w.clip);
-      if (w.fake_quant) {
-        FakeQuantStep& pair = fake_quant.steps[*w.fake_quant];
-        for (NodeId n : pair.nodes) fake_quant.step_of.erase(n);
-        taken.insert(taken.end(), pair.nodes.begin(), pair.nodes.end());
+    if (disabled("roundtrip")) return found;
+    for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
+      const auto trip = round_trip_after(fake_quant.steps[f].output);
+      if (!trip || found.count(trip->second)) continue;  // it writes codes through this round trip
+      Requantizing r{-1, -1, f, {}};
+      r.requantize.round_trip = round_trip_of(f);
+      if (accepts(trip->second, r.requantize)) found[trip->second] = std::move(r);
+    }
+    return found;
+  }
+
+  // Moves the nodes `r` takes over into chain c, out of the int8 chain that hid them and out of
+  // the fake-quantize steps and the fallbacks' reruns.
+  static void take_over(const Graph& graph, size_t c, const Requantizing& r, std::vector<bool>& in_chain,
+                        std::vector<FusedChain>& chains, Int8Steps& int8, FakeQuantPlan& fake_quant) {
+    FusedChain& chain = chains[c];
+    std::vector<NodeId> taken;
+    if (r.quantize >= 0) taken.push_back(r.quantize);
+    if (r.clip >= 0) taken.push_back(r.clip);
+    if (r.fake_quant) {
+      const FakeQuantStep& pair = fake_quant.steps[*r.fake_quant];
+      for (NodeId n : pair.nodes) fake_quant.step_of.erase(n);
+      taken.insert(taken.end(), pair.nodes.begin(), pair.nodes.end());
+    }
+    for (NodeId n : taken) {
+      if (auto hidden_in = int8.chain_of_hidden.find(n); hidden_in != int8.chain_of_hidden.end()) {
+        std::vector<NodeId>& nodes = chains[hidden_in->second].nodes;
+        nodes.erase(std::remove(nodes.begin(), nodes.end(), n), nodes.end());
       }
-      for (NodeId n : taken) {
-        if (auto hidden_in = int8.chain_of_hidden.find(n); hidden_in != int8.chain_of_hidden.end()) {
-          std::vector<NodeId>& nodes = chains[hidden_in->second].nodes;
-          nodes.erase(std::remove(nodes.begin(), nodes.end(), n), nodes.end());
-        }
-        in_chain[n] = int8.hidden[n] = true;
-        int8.chain_of_hidden[n] = c;
-        chain.nodes.push_back(n);
-      }
-      std::sort(chain.nodes.begin(), chain.nodes.end());
-      chain.output = graph.nodes[w.quantize].outputs[0];
-      for (auto& [chain_id, extra] : int8.fallback_extra)
-        extra.erase(std::remove(extra.begin(), extra.end(), w.quantize), extra.end());
+      in_chain[n] = int8.hidden[n] = true;
+      int8.chain_of_hidden[n] = c;
+      chain.nodes.push_back(n);
     }
-    for (auto& [c, step] : int8.steps) {
-      const bool reads = written.count(step.input.quantize) > 0;
-      auto writer = writers.find(c);
-      if (!reads && writer == writers.end()) continue;
-      Int8ConvSpec spec = step.input.spec;
-      spec.codes_in = reads;
-      if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
-      const FusedChain& chain = chains[c];
-      step.kernel = dnnl_make_layout_int8_conv(
-          graph.nodes[chain.head], graph, std::move(spec), chain.post_ops, chain.scale, chain.shift,
-          writer == writers.end() ? std::nullopt : std::optional<Int8CodesOut>(writer->second.codes));
-      OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
-    }
+    std::sort(chain.nodes.begin(), chain.nodes.end());
+    chain.output = r.quantize >= 0 ? graph.nodes[r.quantize].outputs[0] : fake_quant.steps[*r.fake_quant].output;
+    for (auto& [chain_id, extra] : int8.fallback_extra)
+      extra.erase(std::remove(extra.begin(), extra.end(), r.quantize), extra.end());
   }
 
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,

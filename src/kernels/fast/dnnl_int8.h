@@ -27,47 +27,51 @@ struct Int8ConvSpec {
   Tensor weights;                  // int8 [M, C/group, kh, kw], zero point 0
   std::vector<float> weight_scales;  // 1 (per tensor) or M (per output channel)
   // The step reads the QuantizeLinear's codes (of `type`, `zero_point`) instead of x: an int8
-  // Conv in front wrote them (Int8CodesOut). The Clip is then behind them already.
+  // Conv in front wrote them (Int8Requantize). The Clip is then behind them already.
   bool codes_in = false;
 };
 
-// Codes instead of a float output: an int8 Conv followed (in the graph) by
-//     y -> [Q1 -> DQ1 -> f] -> [Clip] -> Q
-// (a Q -> DQ pair that round-trips y, with element-wise functions f after it, as the deployable
-// layout writes between layers; then the next layer's quantization) writes Q's codes directly,
-// as oneDNN's output conversion: the scale 1 / s folded into the output scales, the pair as clip
-// and round post-ops, f as post-ops, Q's zero point as a final linear post-op, and the rounding
-// and saturation of the uint8/int8 destination. The codes stay in oneDNN memory (channels-last)
-// for the next int8 Conv, which reads them as they are (codes_in). Numbers: x / s becomes
-// x * (1 / s) and the zero point is added before the rounding, so a code may differ from the
-// nodes' only where the value lies within float rounding of a rounding boundary (docs/INT8.md).
-struct Int8CodesOut {
+// What an int8 Conv computes after its post-ops, inside the primitive: a Q -> DQ pair that
+// round-trips its output and the element-wise functions f after it (the deployable layout's
+// quantized tensors between layers), and/or the next layer's quantization:
+//     y -> [Q1 -> DQ1 -> f] -> [Clip -> Q]
+// The scale 1 / s of the first quantization is folded into the output scales, the round trip
+// is a clip and a round post-op (times s1), f are post-ops, and the codes are Q's zero point as
+// a final linear post-op and the rounding and saturation of a uint8/int8 destination (kept
+// channels-last in oneDNN memory for the next int8 Conv, which reads them as they are:
+// codes_in); without codes the destination is float32. Numbers: x / s becomes x * (1 / s) and a
+// zero point is added before the rounding, so a code may differ from the nodes' only where the
+// value lies within float rounding of a rounding boundary (docs/INT8.md).
+struct Int8Requantize {
   struct RoundTrip {  // Q1 -> DQ1 and the functions after DQ1
     float scale = 1.0f;
     int32_t zero_point = 0;
     DType type = DType::UInt8;
     std::vector<EltwiseOp> after;
   };
+  struct Codes {  // [Clip ->] Q
+    std::optional<float> clip_low, clip_high;
+    float scale = 1.0f;
+    int32_t zero_point = 0;
+    DType type = DType::UInt8;
+  };
   std::optional<RoundTrip> round_trip;
-  std::optional<float> clip_low, clip_high;
-  float scale = 1.0f;  // Q's
-  int32_t zero_point = 0;
-  DType type = DType::UInt8;
+  std::optional<Codes> codes;
 };
 
 // The Conv `conv` (2-D, constant float bias or none) on int8 data as above, times `scale` plus
-// `shift` (one element or one per output channel), then `post_ops`, then (with `codes_out`) the
-// codes of the quantization after it. Inputs: x (float32, any layout) or its codes (uint8/int8,
-// any layout), then the sum operand when a post-op is a sum. nullptr when the spec is outside
-// this kernel (another zero point, weights that are not int8, a ConvTranspose), or `codes_out`
-// is: a sum post-op, a post-op in front of the codes that does not commute with the scale 1 / s
-// (anything but Relu, LeakyRelu, Clip and linear functions), or two post-ops of one oneDNN
-// algorithm (see engine/fusion.h).
+// `shift` (one element or one per output channel), then `post_ops`, then `requantize`. Inputs: x
+// (float32, any layout) or its codes (uint8/int8, any layout), then the sum operand when a
+// post-op is a sum. nullptr when the spec is outside this kernel (another zero point, weights
+// that are not int8, a ConvTranspose), or `requantize` is: a sum post-op in front of codes, a
+// post-op in front of it that does not commute with the scale 1 / s (anything but Relu,
+// LeakyRelu, Clip, linear functions and a sum), or two post-ops of one oneDNN algorithm (see
+// engine/fusion.h).
 std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const Graph& graph, Int8ConvSpec spec,
                                                          std::vector<PostOp> post_ops,
                                                          const std::vector<float>& scale = {1.0f},
                                                          const std::vector<float>& shift = {0.0f},
-                                                         const std::optional<Int8CodesOut>& codes_out = std::nullopt);
+                                                         const Int8Requantize& requantize = {});
 
 // DequantizeLinear(QuantizeLinear(x)) of a float tensor in any layout, per tensor (scale,
 // zero point, and the code type Int8 or UInt8), then the element-wise functions `after`, in one

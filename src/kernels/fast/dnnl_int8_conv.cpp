@@ -10,8 +10,8 @@
 // m is s_x * s_w[m] * scale[m] and the bias scale[m] * b[m] + shift[m]; oneDNN 2.6 adds the bias
 // to the integer sum before the output scale (dst = oscale * (sum + bias)), so the bias is passed
 // divided by the output scale (tests/int8_conv_test.cpp checks this against the reference).
-// With Int8CodesOut the destination is uint8/int8 channels-last and the post-ops end in the
-// codes (dnnl_int8.h); a step with codes_in copies its input codes per pixel into the source
+// With Int8Requantize's codes the destination is uint8/int8 channels-last and the post-ops end in
+// the codes (dnnl_int8.h); a step with codes_in copies its input codes per pixel into the source
 // (the OCS channels gathered, uint8 with zero point 128 turned into the int8 view by flipping the
 // top bit), or reads them in place when nothing needs doing.
 #include "kernels/fast/dnnl_int8.h"
@@ -33,7 +33,8 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-// One oneDNN post-op: a sum, or an element-wise function whose result is multiplied by `scale`.
+// One oneDNN post-op: a sum (the destination's contents times `scale` added), or an element-wise
+// function whose result is multiplied by `scale`.
 struct DnnlPostOp {
   bool sum = false;
   dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
@@ -91,19 +92,21 @@ std::pair<float, float> code_range(DType type, int32_t zero_point) {
                               : std::make_pair(-128.0f - zero_point, 127.0f - zero_point);
 }
 
-// The post-ops of the chain, then those that make the codes of `out` (dnnl_int8.h), with the
-// factor `k` the output scales take; nullopt where out is outside this kernel.
-std::optional<std::vector<DnnlPostOp>> codes_post_ops(const std::vector<PostOp>& chain, const Int8CodesOut& out,
-                                                      float& k) {
-  k = 1.0f / (out.round_trip ? out.round_trip->scale : out.scale);
-  if (!std::isfinite(k)) return std::nullopt;
+// The post-ops of the chain, then those of `out` (dnnl_int8.h), with the factor `k` the output
+// scales take; nullopt where `out` is outside this kernel.
+std::optional<std::vector<DnnlPostOp>> requantize_post_ops(const std::vector<PostOp>& chain,
+                                                           const Int8Requantize& out, float& k) {
+  if (!out.round_trip && !out.codes) return std::nullopt;
+  k = 1.0f / (out.round_trip ? out.round_trip->scale : out.codes->scale);
+  if (!std::isfinite(k) || !(k > 0.0f)) return std::nullopt;
   std::vector<DnnlPostOp> ops;
   for (const PostOp& p : chain) {
-    std::optional<DnnlPostOp> op = p.sum ? std::nullopt : scaled_post_op(p.eltwise, k);
-    if (!op) return std::nullopt;  // a sum needs a float destination
+    if (p.sum && out.codes) return std::nullopt;  // the sum operand is float
+    std::optional<DnnlPostOp> op = p.sum ? DnnlPostOp{true, {}, k} : scaled_post_op(p.eltwise, k);
+    if (!op) return std::nullopt;
     ops.push_back(*op);
   }
-  float unit = k;  // 1 / the scale the values are in now (relative to the real values)
+  float unit = k;  // the values are now the real ones times `unit`
   if (out.round_trip) {
     const auto [low, high] = code_range(out.round_trip->type, out.round_trip->zero_point);
     ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low, high}));
@@ -114,20 +117,23 @@ std::optional<std::vector<DnnlPostOp>> codes_post_ops(const std::vector<PostOp>&
     for (const EltwiseOp& e : out.round_trip->after) push_merged(ops, dnnl_post_op(e));
     unit = 1.0f;
   }
-  if (out.clip_low || out.clip_high) {  // on the real values, here in units of 1 / unit
-    const float low = out.clip_low.value_or(-std::numeric_limits<float>::infinity());
-    const float high = out.clip_high.value_or(std::numeric_limits<float>::infinity());
-    ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low * unit, high * unit}));
-  }
-  const float to_codes = 1.0f / (out.scale * unit);  // 1 when the scale is in the output scales
-  // codes = round(v * to_codes + zero_point), saturated by the destination type
-  const float zero_point = static_cast<float>(out.zero_point);
-  if (to_codes != 1.0f || zero_point != 0.0f) {
-    DnnlPostOp linear;
-    linear.algorithm = dnnl::algorithm::eltwise_linear;
-    linear.alpha = to_codes;
-    linear.beta = zero_point;
-    push_merged(ops, linear);
+  if (const auto& codes = out.codes) {
+    if (!(codes->scale > 0.0f) || !std::isfinite(codes->scale)) return std::nullopt;
+    if (codes->clip_low || codes->clip_high) {
+      const float low = codes->clip_low.value_or(-std::numeric_limits<float>::infinity());
+      const float high = codes->clip_high.value_or(std::numeric_limits<float>::infinity());
+      ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low * unit, high * unit}));
+    }
+    // codes = round(v * to_codes + zero_point), saturated by the destination type
+    const float to_codes = 1.0f / (codes->scale * unit);  // 1 when the scale is in the output scales
+    const float zero_point = static_cast<float>(codes->zero_point);
+    if (to_codes != 1.0f || zero_point != 0.0f) {
+      DnnlPostOp linear;
+      linear.algorithm = dnnl::algorithm::eltwise_linear;
+      linear.alpha = to_codes;
+      linear.beta = zero_point;
+      push_merged(ops, linear);
+    }
   }
   // oneDNN 2.6 computes a repeated algorithm with the first one's constants (engine/fusion.h).
   for (size_t i = 0; i < ops.size(); ++i)
@@ -326,7 +332,7 @@ class LayoutInt8Conv final : public LayoutKernel {
     attr.set_output_scales(out_scales_.size() == 1 ? 0 : 1 << 1, out_scales_);
     dnnl::post_ops ops;
     for (const DnnlPostOp& p : post_ops_) {
-      if (p.sum) ops.append_sum(1.0f);
+      if (p.sum) ops.append_sum(p.scale);
       else ops.append_eltwise(p.scale, p.algorithm, p.alpha, p.beta);
     }
     attr.set_post_ops(ops);
@@ -380,7 +386,7 @@ class LayoutInt8Conv final : public LayoutKernel {
 std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const Graph& graph, Int8ConvSpec spec,
                                                          std::vector<PostOp> post_ops, const std::vector<float>& scale,
                                                          const std::vector<float>& shift,
-                                                         const std::optional<Int8CodesOut>& codes_out) {
+                                                         const Int8Requantize& requantize) {
   if (!conv.domain.empty() || conv.op_type != "Conv" || conv.inputs.size() < 2) return nullptr;
   const Tensor& w = spec.weights;
   if (w.dtype() != DType::Int8 || w.rank() != 4) return nullptr;
@@ -398,13 +404,10 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
   }
   float units = 1.0f;  // the factor folded into the output scales and the bias (codes out)
   std::vector<DnnlPostOp> ops;
-  if (codes_out) {
-    if (!(codes_out->scale > 0.0f) || !std::isfinite(codes_out->scale) ||
-        (codes_out->type != DType::UInt8 && codes_out->type != DType::Int8))
+  if (requantize.round_trip || requantize.codes) {
+    if (requantize.codes && requantize.codes->type != DType::UInt8 && requantize.codes->type != DType::Int8)
       return nullptr;
-    if (codes_out->round_trip && (!(codes_out->round_trip->scale > 0.0f) || !std::isfinite(codes_out->round_trip->scale)))
-      return nullptr;
-    std::optional<std::vector<DnnlPostOp>> made = codes_post_ops(post_ops, *codes_out, units);
+    std::optional<std::vector<DnnlPostOp>> made = requantize_post_ops(post_ops, requantize, units);
     if (!made) return nullptr;
     ops = std::move(*made);
   } else {
@@ -432,7 +435,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
   }
   return std::make_unique<LayoutInt8Conv>(
       conv, std::move(spec), std::move(bias), std::move(out_scales), std::move(ops),
-      codes_out ? std::optional<DType>(codes_out->type) : std::nullopt);
+      requantize.codes ? std::optional<DType>(requantize.codes->type) : std::nullopt);
 }
 
 }  // namespace ocs
