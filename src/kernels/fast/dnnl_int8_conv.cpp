@@ -17,6 +17,7 @@
 #include "kernels/fast/dnnl_int8.h"
 
 #include "kernels/fast/dnnl_conv_geometry.h"
+#include "kernels/fast/dnnl_post_ops.h"
 #include "kernels/fast/plan_cache.h"
 #include "kernels/fast/quant_loops.h"
 
@@ -32,30 +33,6 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
-
-// One oneDNN post-op: a sum (the destination's contents times `scale` added), or an element-wise
-// function whose result is multiplied by `scale`.
-struct DnnlPostOp {
-  bool sum = false;
-  dnnl::algorithm algorithm = dnnl::algorithm::eltwise_relu;
-  float scale = 1.0f, alpha = 0.0f, beta = 0.0f;
-};
-
-DnnlPostOp dnnl_post_op(const EltwiseOp& e) {
-  DnnlPostOp op;
-  switch (e.kind) {
-    case EltwiseOp::Kind::Relu: op.algorithm = dnnl::algorithm::eltwise_relu; return op;
-    case EltwiseOp::Kind::LeakyRelu: op.algorithm = dnnl::algorithm::eltwise_relu; break;
-    case EltwiseOp::Kind::Clip: op.algorithm = dnnl::algorithm::eltwise_clip_v2; break;
-    case EltwiseOp::Kind::Sigmoid: op.algorithm = dnnl::algorithm::eltwise_logistic; break;
-    case EltwiseOp::Kind::Tanh: op.algorithm = dnnl::algorithm::eltwise_tanh; break;
-    case EltwiseOp::Kind::HardSwish: op.algorithm = dnnl::algorithm::eltwise_hardswish; break;
-    case EltwiseOp::Kind::Linear: op.algorithm = dnnl::algorithm::eltwise_linear; break;
-  }
-  op.alpha = e.alpha;
-  op.beta = e.beta;
-  return op;
-}
 
 // f(k x) = k f(x) for k > 0: the chain's functions in front of the codes with the scale k already
 // folded into the output scales (Clip and linear functions get their bounds and shift scaled).
@@ -74,24 +51,6 @@ std::optional<DnnlPostOp> scaled_post_op(const EltwiseOp& e, float k) {
   return dnnl_post_op(scaled);
 }
 
-// Appends `op`, composing a linear function with a linear one right before it (one float
-// rounding away from the two).
-void push_merged(std::vector<DnnlPostOp>& ops, const DnnlPostOp& op) {
-  const auto linear = dnnl::algorithm::eltwise_linear;
-  if (!ops.empty() && !op.sum && !ops.back().sum && op.algorithm == linear && ops.back().algorithm == linear &&
-      op.scale == 1.0f && ops.back().scale == 1.0f) {
-    ops.back().beta = op.alpha * ops.back().beta + op.beta;
-    ops.back().alpha *= op.alpha;
-    return;
-  }
-  ops.push_back(op);
-}
-
-std::pair<float, float> code_range(DType type, int32_t zero_point) {
-  return type == DType::UInt8 ? std::make_pair(0.0f - zero_point, 255.0f - zero_point)
-                              : std::make_pair(-128.0f - zero_point, 127.0f - zero_point);
-}
-
 // The post-ops of the chain, then those of `out` (dnnl_int8.h), with the factor `k` the output
 // scales take; nullopt where `out` is outside this kernel.
 std::optional<std::vector<DnnlPostOp>> requantize_post_ops(const std::vector<PostOp>& chain,
@@ -108,13 +67,8 @@ std::optional<std::vector<DnnlPostOp>> requantize_post_ops(const std::vector<Pos
   }
   float unit = k;  // the values are now the real ones times `unit`
   if (out.round_trip) {
-    const auto [low, high] = code_range(out.round_trip->type, out.round_trip->zero_point);
-    ops.push_back(dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Clip, low, high}));
-    DnnlPostOp round;
-    round.algorithm = dnnl::algorithm::eltwise_round;  // half to even, times the scale: DQ1(Q1(y))
-    round.scale = out.round_trip->scale;
-    ops.push_back(round);
-    for (const EltwiseOp& e : out.round_trip->after) push_merged(ops, dnnl_post_op(e));
+    dnnl_push_round_trip(ops, out.round_trip->scale, out.round_trip->zero_point, out.round_trip->type);
+    for (const EltwiseOp& e : out.round_trip->after) dnnl_push_merged(ops, dnnl_post_op(e));
     unit = 1.0f;
   }
   if (const auto& codes = out.codes) {
@@ -132,13 +86,10 @@ std::optional<std::vector<DnnlPostOp>> requantize_post_ops(const std::vector<Pos
       linear.algorithm = dnnl::algorithm::eltwise_linear;
       linear.alpha = to_codes;
       linear.beta = zero_point;
-      push_merged(ops, linear);
+      dnnl_push_merged(ops, linear);
     }
   }
-  // oneDNN 2.6 computes a repeated algorithm with the first one's constants (engine/fusion.h).
-  for (size_t i = 0; i < ops.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (!ops[i].sum && !ops[j].sum && ops[i].algorithm == ops[j].algorithm) return std::nullopt;
+  if (dnnl_repeats_an_algorithm(ops)) return std::nullopt;
   return ops;
 }
 
@@ -330,12 +281,7 @@ class LayoutInt8Conv final : public LayoutKernel {
     plan.q_nhwc = dnnl::memory::desc(dnnl_dims(conv_x), src_type_, tag::nhwc);
     dnnl::primitive_attr attr;
     attr.set_output_scales(out_scales_.size() == 1 ? 0 : 1 << 1, out_scales_);
-    dnnl::post_ops ops;
-    for (const DnnlPostOp& p : post_ops_) {
-      if (p.sum) ops.append_sum(p.scale);
-      else ops.append_eltwise(p.scale, p.algorithm, p.alpha, p.beta);
-    }
-    attr.set_post_ops(ops);
+    attr.set_post_ops(dnnl_post_ops_of(post_ops_));
     const dnnl::memory::desc bias_md =
         bias_.defined() ? dnnl::memory::desc({m}, dt::f32, tag::a) : dnnl::memory::desc();
     try {

@@ -3,6 +3,8 @@
 // a run after the first creates no primitive and allocates only from the buffer pool.
 #include "kernels/fast/dnnl_layout.h"
 
+#include "kernels/fast/dnnl_post_ops.h"
+
 #include "kernels/fast/dnnl_conv_geometry.h"
 #include "kernels/fast/plan_cache.h"
 #include "kernels/reference/nn_common.h"
@@ -82,21 +84,6 @@ dnnl::memory reordered(const dnnl::memory& from, const dnnl::memory::desc& desc,
   reorder_into(from, to);
   return to;
 }
-
-dnnl::algorithm eltwise_algorithm(EltwiseOp::Kind kind) {
-  switch (kind) {
-    case EltwiseOp::Kind::Relu:
-    case EltwiseOp::Kind::LeakyRelu: return dnnl::algorithm::eltwise_relu;
-    case EltwiseOp::Kind::Clip: return dnnl::algorithm::eltwise_clip_v2;
-    case EltwiseOp::Kind::Sigmoid: return dnnl::algorithm::eltwise_logistic;
-    case EltwiseOp::Kind::Tanh: return dnnl::algorithm::eltwise_tanh;
-    case EltwiseOp::Kind::HardSwish: return dnnl::algorithm::eltwise_hardswish;
-    case EltwiseOp::Kind::Linear: return dnnl::algorithm::eltwise_linear;
-  }
-  return dnnl::algorithm::eltwise_relu;
-}
-
-float eltwise_alpha(const EltwiseOp& op) { return op.kind == EltwiseOp::Kind::Relu ? 0.0f : op.alpha; }
 
 bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
@@ -196,7 +183,7 @@ class LayoutConv final : public LayoutKernel {
     dnnl::post_ops ops;
     for (const PostOp& p : post_ops_) {
       if (p.sum) ops.append_sum(1.0f);
-      else ops.append_eltwise(1.0f, eltwise_algorithm(p.eltwise.kind), eltwise_alpha(p.eltwise), p.eltwise.beta);
+      else ops.append_eltwise(1.0f, dnnl_eltwise_algorithm(p.eltwise.kind), dnnl_eltwise_alpha(p.eltwise), p.eltwise.beta);
     }
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
@@ -453,8 +440,8 @@ class LayoutEltwise final : public LayoutKernel {
       std::optional<std::vector<dnnl::eltwise_forward>> chain(std::in_place);
       try {
         for (const EltwiseOp& op : ops_) {
-          dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, eltwise_algorithm(op.kind),
-                                           src.get_desc(), eltwise_alpha(op), op.beta);
+          dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl_eltwise_algorithm(op.kind),
+                                           src.get_desc(), dnnl_eltwise_alpha(op), op.beta);
           chain->emplace_back(dnnl::eltwise_forward::primitive_desc(desc, dnnl_cpu_engine()));
         }
       } catch (const dnnl::error&) {
