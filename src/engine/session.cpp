@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -82,6 +83,7 @@ struct Session::Plan {
   const Graph* planned_top = nullptr;
   bool profile = false;
   std::map<std::string, std::pair<double, int64_t>> profile_totals;  // label -> ms, count
+  std::deque<Node> rewired_nodes;  // copies of nodes reading another value (plan_binary_round_trips)
 
   Step plain_step(const Node& node, const Graph& graph, const SessionOptions& options) {
     Step step;
@@ -160,9 +162,10 @@ struct Session::Plan {
   // functions after them (engine/fusion.h), as one step where its last node was. Int8 steps that
   // hide other readers of the codes rerun the QuantizeLinear when they fall back.
   struct FakeQuantStep {
-    std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order
+    std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order (and a binary op in front)
     std::unique_ptr<LayoutKernel> kernel;
-    ValueId x = kNoValue, output = kNoValue;
+    ValueId x = kNoValue, output = kNoValue;  // the QuantizeLinear's input, the last function's output
+    std::vector<ValueId> inputs;              // what the kernel reads: x, or the binary op's operands
     std::string label;
     FakeQuantPair pair;
     std::vector<EltwiseOp> after;  // the functions
@@ -193,8 +196,9 @@ struct Session::Plan {
         in_chain[pair.quantize] = in_chain[pair.dequantize] = false;
         continue;
       }
-      FakeQuantStep step{{pair.quantize, pair.dequantize}, std::move(kernel), graph.nodes[pair.quantize].inputs[0],
-                         tail.output, "dnnl QuantizeLinear+DequantizeLinear", pair, tail.ops};
+      const ValueId x = graph.nodes[pair.quantize].inputs[0];
+      FakeQuantStep step{{pair.quantize, pair.dequantize}, std::move(kernel), x, tail.output, {x},
+                         "dnnl QuantizeLinear+DequantizeLinear", pair, tail.ops};
       for (NodeId n : tail.nodes) {
         in_chain[n] = true;
         step.nodes.push_back(n);
@@ -341,12 +345,78 @@ struct Session::Plan {
       extra.erase(std::remove(extra.begin(), extra.end(), r.quantize), extra.end());
   }
 
+  // A binary op (Add, Mul, Sub, Div), with element-wise functions after it, whose result only a
+  // fake-quantize step reads: one step, the functions and the round trip as post-ops of the binary
+  // primitive (dnnl_make_layout_binary). Int8 steps that quantize that result themselves (through
+  // the same QuantizeLinear, no Clip) read the round trip's output instead, which quantizes to the
+  // same codes ((q - z) * s / s rounds back to q - z); when they fall back they quantize that
+  // output (`requantized`: the QuantizeLinear rewired to it).
+  void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
+                               FakeQuantPlan& fake_quant, std::map<NodeId, const Node*>& requantized) {
+    if (!layouts || disabled("binary") || disabled("roundtrip")) return;
+    auto only_reader = [&](ValueId v, NodeId reader) {
+      const std::vector<NodeId> readers = graph.consumers(v);
+      return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
+    };
+    for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
+      FakeQuantStep& step = fake_quant.steps[f];
+      if (!fake_quant.step_of.count(step.pair.quantize)) continue;  // an int8 chain took it
+      std::vector<NodeId> front;  // the functions, then the binary op (walking back)
+      std::vector<EltwiseOp> before;
+      ValueId v = step.x;
+      NodeId reader = step.pair.quantize;
+      std::optional<NodeId> binary;
+      while (!binary && front.size() < 4 && only_reader(v, reader)) {
+        const std::optional<NodeId> p = graph.producer(v);
+        if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
+        const Node& node = graph.nodes[*p];
+        std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, node, node.inputs[0], opset);
+        const bool is_binary = node.inputs.size() == 2 && (node.op_type == "Add" || node.op_type == "Mul" ||
+                                                           node.op_type == "Sub" || node.op_type == "Div");
+        if (!ops && !is_binary) break;
+        front.push_back(*p);
+        if (!ops) binary = *p;
+        else before.insert(before.begin(), ops->begin(), ops->end());
+        reader = *p;
+        v = node.inputs[0];
+      }
+      if (!binary) continue;
+      std::vector<size_t> quantizing;  // int8 steps reading step.x
+      bool rewirable = step.after.empty();
+      for (const auto& [c, s] : int8.steps)
+        if (s.x == step.x) {
+          quantizing.push_back(c);
+          rewirable = rewirable && s.input.quantize == step.pair.quantize && s.input.clip < 0;
+        }
+      if (!quantizing.empty() && !rewirable) continue;
+      std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_binary(
+          graph.nodes[*binary],
+          RoundTripOps{before, step.pair.scale, step.pair.zero_point, step.pair.type, step.after});
+      if (!kernel) continue;
+      step.kernel = std::move(kernel);
+      step.inputs = graph.nodes[*binary].inputs;
+      for (NodeId n : front) {
+        in_chain[n] = true;
+        fake_quant.step_of[n] = f;
+        step.nodes.push_back(n);
+      }
+      std::sort(step.nodes.begin(), step.nodes.end());
+      step.label = "dnnl";
+      for (NodeId n : step.nodes) step.label += (n == step.nodes.front() ? " " : "+") + graph.nodes[n].op_type;
+      if (quantizing.empty()) continue;
+      Node& rewired = rewired_nodes.emplace_back(graph.nodes[step.pair.quantize]);
+      rewired.inputs[0] = step.output;
+      requantized[step.pair.quantize] = &rewired;
+      for (size_t c : quantizing) int8.steps[c].x = step.output;
+    }
+  }
+
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
                        const SessionOptions& options) {
     Step step;
     step.node = &graph.nodes[planned.nodes[1]];
     step.layout = std::move(planned.kernel);
-    step.layout_inputs = {planned.x};
+    step.layout_inputs = planned.inputs;
     step.layout_output = planned.output;
     for (NodeId n : planned.nodes) step.parts.push_back(plain_step(graph.nodes[n], graph, options));
     step.label = planned.label;
@@ -391,6 +461,8 @@ struct Session::Plan {
     Int8Steps int8 = plan_int8_steps(graph, chains, in_chain, options);
     FakeQuantPlan fake_quant = plan_fake_quant(graph, opset, in_chain, int8);
     plan_codes(graph, chains, in_chain, int8, fake_quant);
+    std::map<NodeId, const Node*> requantized;
+    plan_binary_round_trips(graph, opset, in_chain, int8, fake_quant, requantized);
     chain_at_tail.clear();
     for (size_t c = 0; c < chains.size(); ++c) chain_at_tail[chains[c].tail()] = c;
     std::vector<bool> from_layout(graph.values.size(), false);
@@ -425,8 +497,10 @@ struct Session::Plan {
         }
         if (chain.sum_operand != kNoValue) step.layout_inputs.push_back(chain.sum_operand);
         step.layout_output = chain.output;
-        for (NodeId n : with_fallback_quantizers(chain.nodes, int8.fallback_extra[it->second])) {
-          step.parts.push_back(plain_step(graph.nodes[n], graph, options));
+        const std::vector<NodeId>& extra = int8.fallback_extra[it->second];
+        for (NodeId n : with_fallback_quantizers(chain.nodes, extra)) {
+          const bool rerun = std::count(extra.begin(), extra.end(), n) > 0 && requantized.count(n) > 0;
+          step.parts.push_back(plain_step(rerun ? *requantized.at(n) : graph.nodes[n], graph, options));
           if (n > chain.head) step.label += "+" + graph.nodes[n].op_type;
         }
         from_layout[chain.output] = true;

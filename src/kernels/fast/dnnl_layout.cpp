@@ -10,6 +10,7 @@
 #include "kernels/reference/nn_common.h"
 #include "core/memory_budget.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -366,7 +367,8 @@ class LayoutPool final : public LayoutKernel {
 
 class LayoutBinary final : public LayoutKernel {
  public:
-  LayoutBinary(dnnl::algorithm algorithm, bool commutative) : algorithm_(algorithm), commutative_(commutative) {}
+  LayoutBinary(dnnl::algorithm algorithm, bool commutative, std::vector<DnnlPostOp> post_ops)
+      : algorithm_(algorithm), commutative_(commutative), post_ops_(std::move(post_ops)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     if (inputs.size() != 2 || !inputs[0]->defined() || !inputs[1]->defined()) return false;
@@ -405,7 +407,9 @@ class LayoutBinary final : public LayoutKernel {
       std::optional<dnnl::binary> made;
       try {
         dnnl::binary::desc desc(algorithm_, m0.get_desc(), m1.get_desc(), m0.get_desc());
-        made = dnnl::binary(dnnl::binary::primitive_desc(desc, dnnl_cpu_engine()));
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(dnnl_post_ops_of(post_ops_));
+        made = dnnl::binary(dnnl::binary::primitive_desc(desc, attr, dnnl_cpu_engine()));
       } catch (const dnnl::error&) {
       }
       return made;
@@ -420,6 +424,7 @@ class LayoutBinary final : public LayoutKernel {
  private:
   const dnnl::algorithm algorithm_;
   const bool commutative_;
+  const std::vector<DnnlPostOp> post_ops_;
   PlanCache<std::string, dnnl::binary> plans_;  // key: desc_key of both operands
 };
 
@@ -761,12 +766,23 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Grap
   return nullptr;
 }
 
-std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node) {
+std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node, const std::optional<RoundTripOps>& then) {
   if (node.inputs.size() != 2) return nullptr;
-  if (node.op_type == "Add") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_add, true);
-  if (node.op_type == "Mul") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_mul, true);
-  if (node.op_type == "Sub") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_sub, false);
-  if (node.op_type == "Div") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_div, false);
+  std::vector<DnnlPostOp> ops;
+  if (then) {
+    if (!(then->scale > 0.0f) || !std::isfinite(then->scale)) return nullptr;
+    if (then->type != DType::UInt8 && then->type != DType::Int8) return nullptr;
+    for (const EltwiseOp& e : then->before) dnnl_push_merged(ops, dnnl_post_op(e));
+    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
+    dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
+    for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
+    if (dnnl_repeats_an_algorithm(ops)) return nullptr;
+  }
+  const std::string& op = node.op_type;
+  if (op == "Add") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_add, true, std::move(ops));
+  if (op == "Mul") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_mul, true, std::move(ops));
+  if (op == "Sub") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_sub, false, std::move(ops));
+  if (op == "Div") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_div, false, std::move(ops));
   return nullptr;
 }
 

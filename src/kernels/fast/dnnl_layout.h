@@ -103,9 +103,23 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
 int64_t dnnl_layout_conv_channels(const Node& conv, const Graph& graph);
 // MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph);
+// A quantized tensor's round trip, DequantizeLinear(QuantizeLinear(x)) per tensor, with the
+// element-wise functions in front of it and after it, as post-ops of another step's primitive
+// (dnnl_post_ops.h): x / s becomes x * (1 / s), so a value may round differently from the nodes
+// only within float rounding of a rounding boundary (docs/INT8.md).
+struct RoundTripOps {
+  std::vector<EltwiseOp> before;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  DType type = DType::UInt8;
+  std::vector<EltwiseOp> after;
+};
+
 // Add, Mul, Sub, Div of two 4-D float32 tensors; the second may broadcast along axes of size 1
-// (Add and Mul also take the broadcasting operand first).
-std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node);
+// (Add and Mul also take the broadcasting operand first). With `then`, followed by it in the same
+// primitive; nullptr when that needs two post-ops of one oneDNN algorithm (engine/fusion.h).
+std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node,
+                                                      const std::optional<RoundTripOps>& then = std::nullopt);
 // Resize (opset >= 11), mode nearest, with constant scales or sizes that upsample H and W by
 // integer factors, in the coordinate modes where oneDNN's nearest resampling reads the same
 // element as ONNX (see dnnl_layout.cpp); other configurations decline at run time.
