@@ -384,5 +384,42 @@ TEST(EngineInt8, Int8ConvWritesTheCodesTheNextInt8ConvReads) {
   }
 }
 
+// The deployable layout's residual: Add of two dequantized layers, Relu, then Q -> DQ for the next
+// residual and OCS copies on the codes for the next int8 Conv. The Add, the Relu and the round
+// trip run as one oneDNN binary step (dnnl_make_layout_binary with RoundTripOps); the int8 Conv
+// quantizes the round trip's output, which gives the same codes; with a channel index out of
+// range it falls back, quantizes that output again and the Gather reports the index.
+TEST(EngineInt8, BinaryOpAndItsRoundTripRunAsOneStep) {
+  for (int64_t copied : {int64_t{5}, int64_t{99}}) {
+    QdqBuilder b;
+    ValueId x = b.input("x", {1, 8, 12, 12});
+    const float s0 = 0.0107f, s1 = 0.0213f, s2 = 0.0311f, s3 = 0.0419f;
+    ValueId left = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 8, 3, 41, true, s0);
+    ValueId right = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 8, 1, 42, false, s0);
+    ValueId sum = b.add("Add", {b.quantize(left, s1, DType::UInt8, 128), b.quantize(right, s1, DType::UInt8, 128)});
+    ValueId codes = b.add("QuantizeLinear", {b.add("Relu", {sum}), b.constant(Tensor::scalar<float>(s2)),
+                                             b.constant(Tensor::scalar<uint8_t>(0))});
+    ValueId residual = b.dequantize(codes, s2, DType::UInt8, 0);
+    ValueId copies = b.gather(codes, {0, 1, 2, 3, 4, 5, 6, 7, 1, copied});
+    ValueId y = b.conv(b.dequantize(copies, s2, DType::UInt8, 0), 10, 8, 3, 43, true, s2);
+    b.output(b.quantize(b.add("Add", {y, residual}), s3, DType::UInt8, 128));
+    const std::shared_ptr<const Graph> graph = b.done();
+    const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 8, 12, 12}, 44, -1.0f, 1.0f)}};
+    Session fast(graph, SessionOptions{false, 2});
+    EXPECT_EQ(count_labels(fast, "dnnl Add+Relu+QuantizeLinear+DequantizeLinear"), 1) << all_labels(fast);
+    // the last Conv takes the residual Add as a sum and the output's round trip as post-ops
+    EXPECT_EQ(count_labels(fast, "int8 Conv+Add+QuantizeLinear+DequantizeLinear"), 1) << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "int8 Conv"), 3) << all_labels(fast);
+    Session reference(graph, {true, 2});
+    if (copied == 99) {
+      EXPECT_THROW(fast.run(inputs), UserError);
+      EXPECT_THROW(reference.run(inputs), UserError);
+      continue;
+    }
+    const Tensor expected = reference.run(inputs)[0];
+    for (int repeat = 0; repeat < 2; ++repeat) expect_within_rule(fast.run(inputs)[0], expected, s3, "binary");
+  }
+}
+
 }  // namespace
 }  // namespace ocs
