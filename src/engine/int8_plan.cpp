@@ -1,0 +1,292 @@
+#include "engine/int8_plan.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+namespace ocs {
+
+namespace {
+
+using Disabled = Int8Disabled;
+
+// Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
+// computes itself (the quantization of its input), and runs as an int8 convolution.
+Int8Steps plan_int8_steps(const Graph& graph, const Graph* original, std::vector<FusedChain>& chains,
+                          std::vector<bool>& in_chain) {
+  Int8Steps int8;
+  int8.hidden.assign(graph.nodes.size(), false);
+  if (!original) return int8;
+  for (size_t c = 0; c < chains.size(); ++c) {
+    FusedChain& chain = chains[c];
+    std::optional<Int8ConvInput> input = int8_match_conv_input(graph, *original, chain.head, in_chain);
+    if (!input) continue;
+    std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, input->spec,
+                                                                      chain.post_ops, chain.scale, chain.shift);
+    if (!kernel) continue;
+    for (NodeId n : input->hidden) {
+      in_chain[n] = int8.hidden[n] = true;
+      int8.chain_of_hidden[n] = c;
+    }
+    chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
+    std::sort(chain.nodes.begin(), chain.nodes.end());
+    int8.steps[c] = {std::move(kernel), input->x, std::move(*input)};
+  }
+  return int8;
+}
+
+// Q -> DQ pairs that round-trip a float tensor (engine/int8_layers.h), with the element-wise
+// functions after them (engine/fusion.h), as one step where its last node was. Int8 steps that
+// hide other readers of the codes rerun the QuantizeLinear when they fall back.
+FakeQuantPlan plan_fake_quant(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
+                              const Disabled& disabled) {
+  FakeQuantPlan planned;
+  if (disabled("qdq")) return planned;
+  for (const FakeQuantPair& pair : int8_match_fake_quant_pairs(graph, in_chain, int8.hidden)) {
+    auto rerun_in_fallbacks = [&] {
+      for (NodeId reader : graph.consumers(graph.nodes[pair.quantize].outputs[0]))
+        if (int8.hidden[reader]) int8.fallback_extra[int8.chain_of_hidden.at(reader)].push_back(pair.quantize);
+    };
+    if (pair.dequantize < 0) {  // its codes are needed only if an int8 step falls back
+      in_chain[pair.quantize] = true;
+      rerun_in_fallbacks();
+      continue;
+    }
+    const Node& dq = graph.nodes[pair.dequantize];
+    in_chain[pair.quantize] = in_chain[pair.dequantize] = true;
+    EltwiseTail tail = fusion_eltwise_tail(graph, opset, dq.outputs[0], in_chain);
+    std::unique_ptr<LayoutKernel> kernel =
+        dnnl_make_layout_fake_quant(pair.scale, pair.zero_point, pair.type, tail.ops);
+    if (!kernel) {
+      in_chain[pair.quantize] = in_chain[pair.dequantize] = false;
+      continue;
+    }
+    const ValueId x = graph.nodes[pair.quantize].inputs[0];
+    FakeQuantStep step{{pair.quantize, pair.dequantize}, std::move(kernel), x, tail.output, {x},
+                       "dnnl QuantizeLinear+DequantizeLinear", pair, tail.ops};
+    for (NodeId n : tail.nodes) {
+      in_chain[n] = true;
+      step.nodes.push_back(n);
+      step.label += "+" + graph.nodes[n].op_type;
+    }
+    std::sort(step.nodes.begin(), step.nodes.end());
+    rerun_in_fallbacks();
+    for (NodeId n : step.nodes) planned.step_of[n] = planned.steps.size();
+    planned.steps.push_back(std::move(step));
+  }
+  return planned;
+}
+
+// What an int8 chain computes after its post-ops (dnnl_int8.h, Int8Requantize), and the nodes
+// it takes over for that: a fake-quantize step (with its functions), a Clip and a QuantizeLinear.
+struct Requantizing {
+  NodeId quantize = -1, clip = -1;
+  std::optional<size_t> fake_quant;
+  Int8Requantize requantize;
+};
+
+// The chains of plan_codes and what each takes over (the kernel is known to accept it).
+std::map<size_t, Requantizing> find_requantizing(const Graph& graph, const std::vector<FusedChain>& chains,
+                                                 const Int8Steps& int8, const FakeQuantPlan& fake_quant,
+                                                 const Disabled& disabled) {
+  std::map<ValueId, size_t> int8_output, fake_quant_output;  // value -> the int8 chain / step computing it
+  for (const auto& [c, step] : int8.steps) int8_output[chains[c].output] = c;
+  for (size_t f = 0; f < fake_quant.steps.size(); ++f) fake_quant_output[fake_quant.steps[f].output] = f;
+  auto only_reader = [&](ValueId v, NodeId reader) {
+    const std::vector<NodeId> readers = graph.consumers(v);
+    return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
+  };
+  auto round_trip_after = [&](ValueId x) -> std::optional<std::pair<size_t, size_t>> {  // (step, chain)
+    auto f = fake_quant_output.find(x);
+    if (f == fake_quant_output.end()) return std::nullopt;
+    const FakeQuantStep& pair = fake_quant.steps[f->second];
+    auto producer = int8_output.find(pair.x);
+    if (producer == int8_output.end() || !only_reader(pair.x, pair.pair.quantize) ||
+        !only_reader(graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
+      return std::nullopt;
+    return std::make_pair(f->second, producer->second);
+  };
+  auto round_trip_of = [&](size_t f) {
+    const FakeQuantPair& p = fake_quant.steps[f].pair;
+    return Int8Requantize::RoundTrip{p.scale, p.zero_point, p.type, fake_quant.steps[f].after};
+  };
+  auto accepts = [&](size_t c, const Int8Requantize& r) {  // post-ops the requantization cannot follow
+    const FusedChain& chain = chains[c];
+    return dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, int8.steps.at(c).input.spec, chain.post_ops,
+                                      chain.scale, chain.shift, r) != nullptr;
+  };
+  std::map<size_t, Requantizing> found;
+  std::set<NodeId> written;
+  for (const auto& [reader, step] : int8.steps) {
+    const Int8ConvInput& in = step.input;
+    if (in.quantize < 0 || in.gathered_before_quantize || written.count(in.quantize) ||
+        fake_quant.step_of.count(in.quantize))
+      continue;
+    if (in.clip >= 0 ? !only_reader(in.x, in.clip) || !only_reader(graph.nodes[in.clip].outputs[0], in.quantize)
+                     : !only_reader(in.x, in.quantize))
+      continue;
+    Requantizing r{in.quantize, in.clip, std::nullopt, {}};
+    std::optional<size_t> c;
+    if (auto producer = int8_output.find(in.x); producer != int8_output.end()) {
+      c = producer->second;
+    } else if (auto trip = round_trip_after(in.x)) {
+      r.fake_quant = trip->first;
+      r.requantize.round_trip = round_trip_of(trip->first);
+      c = trip->second;
+    }
+    if (!c || found.count(*c)) continue;
+    r.requantize.codes =
+        Int8Requantize::Codes{in.spec.clip_low, in.spec.clip_high, in.spec.scale, in.spec.zero_point, in.spec.type};
+    if (!accepts(*c, r.requantize)) continue;
+    written.insert(r.quantize);
+    found[*c] = std::move(r);
+  }
+  if (disabled("roundtrip")) return found;
+  for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
+    const auto trip = round_trip_after(fake_quant.steps[f].output);
+    if (!trip || found.count(trip->second)) continue;  // it writes codes through this round trip
+    Requantizing r{-1, -1, f, {}};
+    r.requantize.round_trip = round_trip_of(f);
+    if (accepts(trip->second, r.requantize)) found[trip->second] = std::move(r);
+  }
+  return found;
+}
+
+// Moves the nodes `r` takes over into chain c, out of the int8 chain that hid them and out of
+// the fake-quantize steps and the fallbacks' reruns.
+void take_over(const Graph& graph, size_t c, const Requantizing& r, std::vector<bool>& in_chain,
+                      std::vector<FusedChain>& chains, Int8Steps& int8, FakeQuantPlan& fake_quant) {
+  FusedChain& chain = chains[c];
+  std::vector<NodeId> taken;
+  if (r.quantize >= 0) taken.push_back(r.quantize);
+  if (r.clip >= 0) taken.push_back(r.clip);
+  if (r.fake_quant) {
+    const FakeQuantStep& pair = fake_quant.steps[*r.fake_quant];
+    for (NodeId n : pair.nodes) fake_quant.step_of.erase(n);
+    taken.insert(taken.end(), pair.nodes.begin(), pair.nodes.end());
+  }
+  for (NodeId n : taken) {
+    if (auto hidden_in = int8.chain_of_hidden.find(n); hidden_in != int8.chain_of_hidden.end()) {
+      std::vector<NodeId>& nodes = chains[hidden_in->second].nodes;
+      nodes.erase(std::remove(nodes.begin(), nodes.end(), n), nodes.end());
+    }
+    in_chain[n] = int8.hidden[n] = true;
+    int8.chain_of_hidden[n] = c;
+    chain.nodes.push_back(n);
+  }
+  std::sort(chain.nodes.begin(), chain.nodes.end());
+  chain.output = r.quantize >= 0 ? graph.nodes[r.quantize].outputs[0] : fake_quant.steps[*r.fake_quant].output;
+  for (auto& [chain_id, extra] : int8.fallback_extra)
+    extra.erase(std::remove(extra.begin(), extra.end(), r.quantize), extra.end());
+}
+
+// Int8 Convs that write the codes the next int8 Convs read: where an int8 step's
+// QuantizeLinear (and its Clip) reads the output of an int8 Conv, directly or through a
+// fake-quantize step whose input the Conv's output is, and nothing else reads those values, the
+// Conv's step takes over the fake-quantize step, the Clip and the QuantizeLinear and writes the
+// codes; every int8 step behind that QuantizeLinear reads them (a step that falls back runs its
+// nodes from the DequantizeLinear on, on the codes made plain). The other fake-quantize steps
+// right after an int8 Conv run inside it too (the Conv's output stays float).
+void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector<bool>& in_chain, Int8Steps& int8,
+                FakeQuantPlan& fake_quant, const Disabled& disabled) {
+  if (disabled("codes") || int8.steps.empty()) return;
+  std::map<size_t, Requantizing> by_chain = find_requantizing(graph, chains, int8, fake_quant, disabled);
+  std::set<NodeId> written;  // QuantizeLinears whose codes int8 chains write
+  for (auto& [c, r] : by_chain) {
+    take_over(graph, c, r, in_chain, chains, int8, fake_quant);
+    if (r.quantize >= 0) written.insert(r.quantize);
+  }
+  for (auto& [c, step] : int8.steps) {
+    const bool reads = written.count(step.input.quantize) > 0;
+    auto found = by_chain.find(c);
+    if (!reads && found == by_chain.end()) continue;
+    Int8ConvSpec spec = step.input.spec;
+    spec.codes_in = reads;
+    if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
+    const FusedChain& chain = chains[c];
+    step.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(spec), chain.post_ops,
+                                             chain.scale, chain.shift,
+                                             found == by_chain.end() ? Int8Requantize{} : found->second.requantize);
+    OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+  }
+}
+
+// A binary op (Add, Mul, Sub, Div), with element-wise functions after it, whose result only a
+// fake-quantize step reads: one step, the functions and the round trip as post-ops of the binary
+// primitive (dnnl_make_layout_binary). Int8 steps that quantize that result themselves (through
+// the same QuantizeLinear, no Clip) read the round trip's output instead, which quantizes to the
+// same codes ((q - z) * s / s rounds back to q - z); when they fall back they quantize that
+// output (`requantized`: the QuantizeLinear rewired to it).
+void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
+                             FakeQuantPlan& fake_quant, const Disabled& disabled) {
+  if (disabled("binary") || disabled("roundtrip")) return;
+  auto only_reader = [&](ValueId v, NodeId reader) {
+    const std::vector<NodeId> readers = graph.consumers(v);
+    return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
+  };
+  for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
+    FakeQuantStep& step = fake_quant.steps[f];
+    if (!fake_quant.step_of.count(step.pair.quantize)) continue;  // an int8 chain took it
+    std::vector<NodeId> front;  // the functions, then the binary op (walking back)
+    std::vector<EltwiseOp> before;
+    ValueId v = step.x;
+    NodeId reader = step.pair.quantize;
+    std::optional<NodeId> binary;
+    while (!binary && front.size() < 4 && only_reader(v, reader)) {
+      const std::optional<NodeId> p = graph.producer(v);
+      if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
+      const Node& node = graph.nodes[*p];
+      std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, node, node.inputs[0], opset);
+      const bool is_binary = node.inputs.size() == 2 && (node.op_type == "Add" || node.op_type == "Mul" ||
+                                                         node.op_type == "Sub" || node.op_type == "Div");
+      if (!ops && !is_binary) break;
+      front.push_back(*p);
+      if (!ops) binary = *p;
+      else before.insert(before.begin(), ops->begin(), ops->end());
+      reader = *p;
+      v = node.inputs[0];
+    }
+    if (!binary) continue;
+    std::vector<size_t> quantizing;  // int8 steps reading step.x
+    bool rewirable = step.after.empty();
+    for (const auto& [c, s] : int8.steps)
+      if (s.x == step.x) {
+        quantizing.push_back(c);
+        rewirable = rewirable && s.input.quantize == step.pair.quantize && s.input.clip < 0;
+      }
+    if (!quantizing.empty() && !rewirable) continue;
+    std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_binary(
+        graph.nodes[*binary],
+        RoundTripOps{before, step.pair.scale, step.pair.zero_point, step.pair.type, step.after});
+    if (!kernel) continue;
+    step.kernel = std::move(kernel);
+    step.inputs = graph.nodes[*binary].inputs;
+    for (NodeId n : front) {
+      in_chain[n] = true;
+      fake_quant.step_of[n] = f;
+      step.nodes.push_back(n);
+    }
+    std::sort(step.nodes.begin(), step.nodes.end());
+    step.label = "dnnl";
+    for (NodeId n : step.nodes) step.label += (n == step.nodes.front() ? " " : "+") + graph.nodes[n].op_type;
+    if (quantizing.empty()) continue;
+    auto rewired = std::make_shared<Node>(graph.nodes[step.pair.quantize]);
+    rewired->inputs[0] = step.output;
+    int8.requantized[step.pair.quantize] = std::move(rewired);
+    for (size_t c : quantizing) int8.steps[c].x = step.output;
+  }
+}
+
+}  // namespace
+
+Int8Plan plan_int8(const Graph& graph, const Graph* original, int64_t opset, std::vector<FusedChain>& chains,
+                   std::vector<bool>& in_chain, const Int8Disabled& disabled) {
+  Int8Plan plan;
+  plan.int8 = plan_int8_steps(graph, original, chains, in_chain);
+  plan.fake_quant = plan_fake_quant(graph, opset, in_chain, plan.int8, disabled);
+  plan_codes(graph, chains, in_chain, plan.int8, plan.fake_quant, disabled);
+  plan_binary_round_trips(graph, opset, in_chain, plan.int8, plan.fake_quant, disabled);
+  return plan;
+}
+
+}  // namespace ocs
