@@ -12,6 +12,7 @@
 #include "nn_test_util.h"
 
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 
 namespace ocs {
@@ -49,7 +50,9 @@ void expect_fast_matches_reference(const OneNodeGraph& g, const std::string& wha
   for (int repeat = 0; repeat < 2; ++repeat) {
     const int64_t fallbacks_before = dnnl_fallback_count();
     const std::vector<Tensor> actual = g.run_fast(*fast);
-    if (expect_fast) EXPECT_EQ(dnnl_fallback_count(), fallbacks_before) << "fell back to the reference";
+    if (expect_fast) {
+      EXPECT_EQ(dnnl_fallback_count(), fallbacks_before) << "fell back to the reference";
+    }
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t o = 0; o < expected.size(); ++o) {
       if (!expected[o].defined()) continue;
@@ -253,6 +256,48 @@ TEST(NnFastPool, OneAndThreeDAndGlobal) {
 TEST(NnFastPool, MaxPoolWithIndicesStaysOnReference) {
   OneNodeGraph g("MaxPool", {{"kernel_shape", attr_ints({2, 2})}}, {Tensor(DType::Float32, {1, 1, 4, 4})}, 2);
   EXPECT_EQ(g.make_fast(), nullptr);
+}
+
+// ---- Softmax and LogSoftmax ----------------------------------------------------------------
+
+// Both meanings of `axis` (opset 11: the input coerced to 2-D at axis; opset 13: one axis), with
+// values spread over [-20, 20] so that exp spans many orders of magnitude.
+TEST(NnFastSoftmax, AxesOfBothOpsetsAgainstTheReference) {
+  std::mt19937 rng(77);
+  const std::vector<Shape> shapes{{1, 40, 6625}, {2, 8, 40, 40}, {5}, {3, 1, 7}, {2, 3, 4, 5, 6}};
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (const Shape& shape : shapes) {
+      const int64_t rank = static_cast<int64_t>(shape.size());
+      for (int64_t opset : {int64_t{11}, int64_t{13}}) {
+        for (int64_t axis = -rank; axis < rank; ++axis) {
+          OneNodeGraph g(op, {{"axis", attr_int(axis)}}, {random_tensor(shape, rng, -20.0f, 20.0f)}, 1, {}, opset);
+          expect_fast_matches_reference(g, std::string(op) + " " + shape_str(shape) + " opset " +
+                                               std::to_string(opset) + " axis " + std::to_string(axis));
+        }
+      }
+    }
+  }
+}
+
+// NaN or an infinity in the input, or an axis out of range: the reference kernel runs (its
+// results, its error).
+TEST(NnFastSoftmax, NonFiniteInputsAndBadAxesRunTheReference) {
+  std::mt19937 rng(78);
+  for (float odd : {std::nanf(""), INFINITY, -INFINITY}) {
+    Tensor x = random_tensor({2, 9}, rng);
+    x.data<float>()[4] = odd;
+    OneNodeGraph g("Softmax", {{"axis", attr_int(1)}}, {x}, 1, {}, 13);
+    std::unique_ptr<FastKernel> fast = g.make_fast();
+    ASSERT_NE(fast, nullptr);
+    const int64_t before = dnnl_fallback_count();
+    const Tensor actual = g.run_fast(*fast)[0], expected = g.run_reference()[0];
+    EXPECT_EQ(dnnl_fallback_count(), before + 1);
+    EXPECT_EQ(std::memcmp(actual.raw(), expected.raw(), static_cast<size_t>(expected.numel()) * sizeof(float)), 0);
+  }
+  OneNodeGraph bad("Softmax", {{"axis", attr_int(2)}}, {random_tensor({2, 9}, rng)}, 1, {}, 13);
+  std::unique_ptr<FastKernel> fast = bad.make_fast();
+  ASSERT_NE(fast, nullptr);
+  EXPECT_THROW(bad.run_fast(*fast), UserError);
 }
 
 // ---- MatMul and Gemm -----------------------------------------------------------------------

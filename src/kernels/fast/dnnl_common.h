@@ -78,6 +78,7 @@ std::unique_ptr<FastKernel> dnnl_make_gemm(const Node& node, const Graph& graph)
 std::unique_ptr<FastKernel> dnnl_make_max_pool(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_average_pool(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_global_average_pool(const Node& node, const Graph& graph);
+std::unique_ptr<FastKernel> dnnl_make_softmax(const Node& node, const Graph& graph);  // and LogSoftmax
 std::unique_ptr<FastKernel> dnnl_make_lstm(const Node& node, const Graph& graph);
 std::unique_ptr<FastKernel> dnnl_make_gru(const Node& node, const Graph& graph);
 // QuantizeLinear and DequantizeLinear (quant_fast.cpp; plain loops, not oneDNN).

@@ -14,6 +14,8 @@ void register_fast_kernels(KernelRegistry& registry) {
   registry.add_fast("GlobalAveragePool", dnnl_make_global_average_pool);
   registry.add_fast("LSTM", dnnl_make_lstm);
   registry.add_fast("GRU", dnnl_make_gru);
+  registry.add_fast("Softmax", dnnl_make_softmax);
+  registry.add_fast("LogSoftmax", dnnl_make_softmax);
   registry.add_fast("QuantizeLinear", fast_make_quantize_linear);
   registry.add_fast("DequantizeLinear", fast_make_dequantize_linear);
 }
