@@ -357,11 +357,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
     if (!made) return nullptr;
     ops = std::move(*made);
   } else {
-    for (const PostOp& p : post_ops) {
-      DnnlPostOp op = p.sum ? DnnlPostOp{} : dnnl_post_op(p.eltwise);
-      op.sum = p.sum;
-      ops.push_back(op);
-    }
+    ops = dnnl_post_ops_from(post_ops);
   }
   auto at = [](const std::vector<float>& v, int64_t k) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(k)]; };
   const bool per_channel = spec.weight_scales.size() != 1 || scale.size() != 1;

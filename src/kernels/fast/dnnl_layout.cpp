@@ -181,13 +181,8 @@ class LayoutConv final : public LayoutKernel {
   }
 
   dnnl::primitive_attr post_ops_attr() const {
-    dnnl::post_ops ops;
-    for (const PostOp& p : post_ops_) {
-      if (p.sum) ops.append_sum(1.0f);
-      else ops.append_eltwise(1.0f, dnnl_eltwise_algorithm(p.eltwise.kind), dnnl_eltwise_alpha(p.eltwise), p.eltwise.beta);
-    }
     dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
+    attr.set_post_ops(dnnl_post_ops_of(dnnl_post_ops_from(post_ops_)));
     return attr;
   }
 

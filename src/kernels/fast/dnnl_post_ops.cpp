@@ -25,6 +25,16 @@ DnnlPostOp dnnl_post_op(const EltwiseOp& op) {
   return made;
 }
 
+std::vector<DnnlPostOp> dnnl_post_ops_from(const std::vector<PostOp>& chain) {
+  std::vector<DnnlPostOp> ops;
+  for (const PostOp& p : chain) {
+    DnnlPostOp op = p.sum ? DnnlPostOp{} : dnnl_post_op(p.eltwise);
+    op.sum = p.sum;
+    ops.push_back(op);
+  }
+  return ops;
+}
+
 void dnnl_push_merged(std::vector<DnnlPostOp>& ops, const DnnlPostOp& op) {
   const auto linear = dnnl::algorithm::eltwise_linear;
   if (!ops.empty() && !op.sum && !ops.back().sum && op.algorithm == linear && ops.back().algorithm == linear &&

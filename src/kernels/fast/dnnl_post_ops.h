@@ -22,6 +22,8 @@ struct DnnlPostOp {
 dnnl::algorithm dnnl_eltwise_algorithm(EltwiseOp::Kind kind);
 float dnnl_eltwise_alpha(const EltwiseOp& op);  // Relu has none
 DnnlPostOp dnnl_post_op(const EltwiseOp& op);
+// A fused chain's post-ops (engine/fusion.h) as they are: sums of scale 1, the functions.
+std::vector<DnnlPostOp> dnnl_post_ops_from(const std::vector<PostOp>& chain);
 
 // Appends `op`, composing a linear function with a linear one right before it (one float rounding
 // away from the two).
