@@ -10,6 +10,12 @@ namespace {
 
 using Disabled = Int8Disabled;
 
+// `reader` is the one node reading `v`, which is not a graph output.
+bool only_reader(const Graph& graph, ValueId v, NodeId reader) {
+  const std::vector<NodeId> readers = graph.consumers(v);
+  return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
+}
+
 // Quantized Convs: the chain grows by the nodes in front of its head that the int8 step
 // computes itself (the quantization of its input), and runs as an int8 convolution.
 Int8Steps plan_int8_steps(const Graph& graph, const Graph* original, std::vector<FusedChain>& chains,
@@ -92,17 +98,13 @@ std::map<size_t, Requantizing> find_requantizing(const Graph& graph, const std::
   std::map<ValueId, size_t> int8_output, fake_quant_output;  // value -> the int8 chain / step computing it
   for (const auto& [c, step] : int8.steps) int8_output[chains[c].output] = c;
   for (size_t f = 0; f < fake_quant.steps.size(); ++f) fake_quant_output[fake_quant.steps[f].output] = f;
-  auto only_reader = [&](ValueId v, NodeId reader) {
-    const std::vector<NodeId> readers = graph.consumers(v);
-    return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
-  };
   auto round_trip_after = [&](ValueId x) -> std::optional<std::pair<size_t, size_t>> {  // (step, chain)
     auto f = fake_quant_output.find(x);
     if (f == fake_quant_output.end()) return std::nullopt;
     const FakeQuantStep& pair = fake_quant.steps[f->second];
     auto producer = int8_output.find(pair.x);
-    if (producer == int8_output.end() || !only_reader(pair.x, pair.pair.quantize) ||
-        !only_reader(graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
+    if (producer == int8_output.end() || !only_reader(graph, pair.x, pair.pair.quantize) ||
+        !only_reader(graph, graph.nodes[pair.pair.quantize].outputs[0], pair.pair.dequantize))
       return std::nullopt;
     return std::make_pair(f->second, producer->second);
   };
@@ -122,8 +124,9 @@ std::map<size_t, Requantizing> find_requantizing(const Graph& graph, const std::
     if (in.quantize < 0 || in.gathered_before_quantize || written.count(in.quantize) ||
         fake_quant.step_of.count(in.quantize))
       continue;
-    if (in.clip >= 0 ? !only_reader(in.x, in.clip) || !only_reader(graph.nodes[in.clip].outputs[0], in.quantize)
-                     : !only_reader(in.x, in.quantize))
+    const ValueId clipped = in.clip >= 0 ? graph.nodes[in.clip].outputs[0] : kNoValue;
+    if (in.clip >= 0 ? !only_reader(graph, in.x, in.clip) || !only_reader(graph, clipped, in.quantize)
+                     : !only_reader(graph, in.x, in.quantize))
       continue;
     Requantizing r{in.quantize, in.clip, std::nullopt, {}};
     std::optional<size_t> c;
@@ -220,10 +223,6 @@ void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector
 void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
                              FakeQuantPlan& fake_quant, const Disabled& disabled) {
   if (disabled("binary") || disabled("roundtrip")) return;
-  auto only_reader = [&](ValueId v, NodeId reader) {
-    const std::vector<NodeId> readers = graph.consumers(v);
-    return !graph.is_graph_output(v) && readers.size() == 1 && readers[0] == reader;
-  };
   for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
     FakeQuantStep& step = fake_quant.steps[f];
     if (!fake_quant.step_of.count(step.pair.quantize)) continue;  // an int8 chain took it
@@ -232,7 +231,7 @@ void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool
     ValueId v = step.x;
     NodeId reader = step.pair.quantize;
     std::optional<NodeId> binary;
-    while (!binary && front.size() < 4 && only_reader(v, reader)) {
+    while (!binary && front.size() < 4 && only_reader(graph, v, reader)) {
       const std::optional<NodeId> p = graph.producer(v);
       if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
       const Node& node = graph.nodes[*p];

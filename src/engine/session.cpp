@@ -124,7 +124,7 @@ struct Session::Plan {
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
                        const SessionOptions& options) {
     Step step;
-    step.node = &graph.nodes[planned.nodes[1]];
+    step.node = &graph.nodes[planned.pair.dequantize];
     step.layout = std::move(planned.kernel);
     step.layout_inputs = planned.inputs;
     step.layout_output = planned.output;
@@ -146,9 +146,8 @@ struct Session::Plan {
     GraphPlan& plan = graphs[&graph];
     plan.graph = &graph;
     plan.opset = opset;
-    // Fusion chains, keyed by the node where each runs (its last node).
+    // Fusion chains (engine/fusion.h), then the int8 plan on top of them (engine/int8_plan.h).
     std::vector<FusedChain> chains;
-    std::map<NodeId, size_t> chain_at_tail;
     std::vector<bool> in_chain(graph.nodes.size(), false);
     if (layouts && !disabled("conv")) {
       chains = fusion_find_chains(graph, opset, [&](const Node& conv) {
@@ -163,17 +162,16 @@ struct Session::Plan {
           chain.sum_operand = kNoValue;
           chain.output = graph.nodes[chain.head].outputs[0];
         }
-      for (size_t c = 0; c < chains.size(); ++c) {
-        chain_at_tail[chains[c].tail()] = c;
-        for (NodeId n : chains[c].nodes) in_chain[n] = true;
-      }
+      for (const FusedChain& chain : chains)
+        for (NodeId n : chain.nodes) in_chain[n] = true;
     }
     const bool int8_on = options.int8 && original && &graph == planned_top && !disabled("int8");
     Int8Plan planned = layouts ? plan_int8(graph, int8_on ? original : nullptr, opset, chains, in_chain, disabled)
                                : Int8Plan{};
     auto& [int8, fake_quant] = planned;
     for (const auto& [quantize, node] : int8.requantized) kept_nodes.push_back(node);
-    chain_at_tail.clear();
+    // Fusion chains, keyed by the node where each runs (its last node, after the int8 plan).
+    std::map<NodeId, size_t> chain_at_tail;
     for (size_t c = 0; c < chains.size(); ++c) chain_at_tail[chains[c].tail()] = c;
     std::vector<bool> from_layout(graph.values.size(), false);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {

@@ -31,6 +31,11 @@ dnnl::memory::desc dnnl_plain_desc(const Shape& shape) {
   return dnnl_strided_desc(shape, shape_strides(shape));
 }
 
+dnnl::memory::desc dnnl_plain_desc(const Shape& shape, dnnl::memory::data_type type) {
+  const std::vector<int64_t> strides = shape_strides(shape);
+  return dnnl::memory::desc(dnnl_dims(shape), type, dnnl::memory::dims(strides.begin(), strides.end()));
+}
+
 dnnl::memory::desc dnnl_strided_desc(const Shape& shape, const std::vector<int64_t>& strides) {
   return dnnl::memory::desc(dnnl_dims(shape), dnnl::memory::data_type::f32,
                             dnnl::memory::dims(strides.begin(), strides.end()));

@@ -24,6 +24,8 @@ dnnl::stream& dnnl_cpu_stream();
 dnnl::memory::dims dnnl_dims(const Shape& shape);
 // Row-major float32 descriptor of `shape`.
 dnnl::memory::desc dnnl_plain_desc(const Shape& shape);
+// Row-major descriptor of `shape` with another element type (the uint8/int8 codes).
+dnnl::memory::desc dnnl_plain_desc(const Shape& shape, dnnl::memory::data_type type);
 // Float32 descriptor with explicit strides (in elements).
 dnnl::memory::desc dnnl_strided_desc(const Shape& shape, const std::vector<int64_t>& strides);
 // A memory object viewing `tensor`'s buffer (no copy). Inputs are only ever read through it.

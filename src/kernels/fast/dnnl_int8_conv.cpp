@@ -178,12 +178,7 @@ class LayoutInt8Conv final : public LayoutKernel {
   dnnl::memory source_of_codes(const DnnlValue& codes, const Shape& x_shape, const dnnl::memory::desc& q_nhwc,
                                std::shared_ptr<void>& reordered, std::shared_ptr<void>& q_owner) const {
     dnnl::memory memory = codes.memory;
-    if (!codes.has_memory) {
-      const std::vector<int64_t> strides = shape_strides(x_shape);
-      memory = dnnl::memory(dnnl::memory::desc(dnnl_dims(x_shape), code_type(),
-                                               dnnl::memory::dims(strides.begin(), strides.end())),
-                            dnnl_cpu_engine(), const_cast<void*>(codes.plain.raw()));
-    }
+    if (!codes.has_memory) memory = dnnl_view(dnnl_plain_desc(x_shape, code_type()), codes.plain);
     const dnnl::memory::desc nhwc(dnnl_dims(x_shape), code_type(), tag::nhwc);
     const uint8_t flip = spec_.zero_point == 128 ? 0x80 : 0;
     if (memory.get_desc() == nhwc && flip == 0 && spec_.gather.empty() && q_nhwc == nhwc) return memory;

@@ -44,8 +44,6 @@ dnnl::memory memory_of(const DnnlValue& value) {
   return dnnl_view(dnnl_plain_desc(value.plain.shape()), value.plain);
 }
 
-bool is_float(const DnnlValue& value) { return dnnl_value_is_float(value); }
-
 // A reorder between two descs, created once per pair.
 dnnl::reorder& cached_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
   static PlanCache<std::string, dnnl::reorder> cache;
@@ -100,14 +98,14 @@ class LayoutConv final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
-    if (!x.defined() || !is_float(x)) return false;
+    if (!x.defined() || !dnnl_value_is_float(x)) return false;
     const dnnl::memory src = memory_of(x);
     const auto lock = plans_.lock();
     Plan* found = plans_.get(desc_key(src.get_desc()), [&] { return build_plan(src.get_desc()); });
     if (!found) return false;
     Plan& plan = *found;
     DnnlValue* sum = has_sum_ ? inputs.back() : nullptr;
-    if (sum && (!sum->defined() || !is_float(*sum) || sum->shape() != plan.y_shape)) return false;
+    if (sum && (!sum->defined() || !dnnl_value_is_float(*sum) || sum->shape() != plan.y_shape)) return false;
 
     std::shared_ptr<void> src_owner;
     const dnnl::memory src_ready = reordered(src, plan.src_md, src_owner);
@@ -282,7 +280,7 @@ class LayoutPool final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
-    if (!x.defined() || !is_float(x)) return false;
+    if (!x.defined() || !dnnl_value_is_float(x)) return false;
     const dnnl::memory src = memory_of(x);
     const auto* data = static_cast<const float*>(src.get_data_handle());
     const auto floats = static_cast<int64_t>(src.get_desc().get_size() / sizeof(float));
@@ -367,7 +365,7 @@ class LayoutBinary final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     if (inputs.size() != 2 || !inputs[0]->defined() || !inputs[1]->defined()) return false;
-    if (!is_float(*inputs[0]) || !is_float(*inputs[1])) return false;
+    if (!dnnl_value_is_float(*inputs[0]) || !dnnl_value_is_float(*inputs[1])) return false;
     Shape a = inputs[0]->shape(), b = inputs[1]->shape();
     if (a.size() != 4 || b.size() > 4 || shape_numel(a) == 0 || shape_numel(b) == 0) return false;
     b.insert(b.begin(), 4 - b.size(), 1);
@@ -431,7 +429,7 @@ class LayoutEltwise final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
-    if (!x.defined() || !is_float(x)) return false;
+    if (!x.defined() || !dnnl_value_is_float(x)) return false;
     const Shape shape = x.shape();
     if (shape.empty() || shape.size() > 6 || shape_numel(shape) == 0) return false;
     const dnnl::memory src = memory_of(x);
@@ -483,7 +481,7 @@ class LayoutResize final : public LayoutKernel {
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
-    if (!x.defined() || !is_float(x)) return false;
+    if (!x.defined() || !dnnl_value_is_float(x)) return false;
     const Shape in = x.shape();
     if (in.size() != 4 || shape_numel(in) == 0) return false;
     Shape out(4);
@@ -547,7 +545,7 @@ class LayoutConcat final : public LayoutKernel {
     const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
     if (axis < 0 || axis >= rank) return false;
     for (DnnlValue* in : inputs) {
-      if (!in->defined() || !is_float(*in)) return false;
+      if (!in->defined() || !dnnl_value_is_float(*in)) return false;
       const Shape shape = in->shape();
       if (shape.size() != 4 || shape_numel(shape) == 0) return false;
       for (int64_t a = 0; a < rank; ++a)
@@ -610,11 +608,7 @@ const Tensor& dnnl_materialize(DnnlValue& value) {
                       : type == dnnl::memory::data_type::s8 ? DType::Int8
                                                             : DType::Float32;
   Tensor plain(dtype, dims_of(value.memory.get_desc()));
-  const Shape& shape = plain.shape();
-  const std::vector<int64_t> strides = shape_strides(shape);
-  reorder_into(value.memory, dnnl_view(dnnl::memory::desc(dnnl_dims(shape), type,
-                                                          dnnl::memory::dims(strides.begin(), strides.end())),
-                                       plain));
+  reorder_into(value.memory, dnnl_view(dnnl_plain_desc(plain.shape(), type), plain));
   dnnl_cpu_stream().wait();
   value.plain = std::move(plain);
   return value.plain;
