@@ -4,18 +4,55 @@
 #include "core/error.h"
 #include "core/memory_budget.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <malloc.h>
+#include <string>
 #include <unistd.h>
 
-// oneDNN threads with OpenMP, whose default wait policy spins at every barrier. On a machine
-// with other work running, 2-thread runs then stall (resnet50: 456 ms instead of 65 ms, see
-// docs/PERFORMANCE.md). libgomp reads the policy before main() runs, so when the user has not
-// chosen one we choose passive and restart once with it set.
-static void prefer_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+// oneDNN threads with OpenMP. A thread waiting at a barrier either spins (OpenMP's default, for
+// about 300,000 turns) or sleeps until woken (passive). Spinning stalls 2-thread runs whenever
+// other work runs on the machine (resnet50: 456 ms instead of 65 ms); sleeping costs a futex
+// wake per oneDNN primitive, which on a free machine is a third of a PP-OCRv4 rec run. So when
+// the user has not chosen (OMP_WAIT_POLICY, GOMP_SPINCOUNT), the threads spin briefly if the
+// cores they need are free when ocs starts, and sleep at once otherwise (docs/PERFORMANCE.md,
+// "OpenMP waiting"). libgomp reads both before main() runs: we set them and restart once.
+// Turns of the brief spin: 1% of OpenMP's default (docs/PERFORMANCE.md measures the choice).
+static const char* const kBriefSpin = "3000";
+
+static int threads_asked(int argc, char** argv, int cores) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--threads" && i + 1 < argc) return std::max(1, std::atoi(argv[i + 1]));
+    if (arg.rfind("--threads=", 0) == 0) return std::max(1, std::atoi(arg.c_str() + 10));
+  }
+  return cores;
+}
+
+// Runnable tasks other than this one, the most seen in a few looks at /proc/loadavg ("R/T").
+static int others_running() {
+  int most = 0;
+  for (int look = 0; look < 4; ++look) {
+    if (look > 0) usleep(500);
+    std::FILE* f = std::fopen("/proc/loadavg", "r");
+    if (!f) return 1 << 20;  // unknown: assume busy
+    double l1, l5, l15;
+    int running = 0, total = 0;
+    const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total);
+    std::fclose(f);
+    if (got != 5) return 1 << 20;
+    most = std::max(most, running - 1);
+  }
+  return most;
+}
+
+static void choose_openmp_waiting(int argc, char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "passive", 1);
+  const int cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (others_running() + threads_asked(argc, argv, cores) <= cores) setenv("GOMP_SPINCOUNT", kBriefSpin, 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default policy
 }
 
@@ -29,7 +66,7 @@ static void reuse_freed_memory() {
 }
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp(argv);
+  choose_openmp_waiting(argc, argv);
   reuse_freed_memory();
   CLI::App app{"ocs: run, inspect and quantize ONNX models (Outlier Channel Splitting)"};
   app.require_subcommand(1);

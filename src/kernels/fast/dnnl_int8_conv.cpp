@@ -96,9 +96,9 @@ std::optional<std::vector<DnnlPostOp>> requantize_post_ops(const std::vector<Pos
 class LayoutInt8Conv final : public LayoutKernel {
  public:
   LayoutInt8Conv(const Node& node, Int8ConvSpec spec, Tensor bias, std::vector<float> out_scales,
-                 std::vector<DnnlPostOp> post_ops, std::optional<DType> codes_out)
+                 std::vector<DnnlPostOp> post_ops, std::optional<DType> codes_out, bool int8_view_out)
       : node_(node), spec_(std::move(spec)), bias_(std::move(bias)), out_scales_(std::move(out_scales)),
-        post_ops_(std::move(post_ops)), codes_out_(codes_out) {
+        post_ops_(std::move(post_ops)), codes_out_(codes_out), int8_view_out_(int8_view_out) {
     for (const DnnlPostOp& p : post_ops_) has_sum_ = has_sum_ || p.sum;
     src_type_ = spec_.type == DType::UInt8 && spec_.zero_point == 0 ? dt::u8 : dt::s8;
   }
@@ -135,6 +135,7 @@ class LayoutInt8Conv final : public LayoutKernel {
       dnnl_reorder_into(q, src);
     }
     dnnl_allocate_value(plan.dst_md, output);
+    output.int8_view_of_u8 = int8_view_out_;
     if (sum) dnnl_reorder_into(dnnl_memory_of(*sum), output.memory);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, output.memory}};
@@ -155,8 +156,12 @@ class LayoutInt8Conv final : public LayoutKernel {
 
   dt code_type() const { return spec_.type == DType::UInt8 ? dt::u8 : dt::s8; }
 
+  // The type of the codes as `v` holds them: uint8 with zero point 128 may be held as int8.
+  dt held_type(const DnnlValue& v) const { return v.has_memory && v.int8_view_of_u8 ? dt::s8 : code_type(); }
+
   bool holds_codes(const DnnlValue& v) const {
-    if (v.has_memory) return v.memory.get_desc().data_type() == code_type();
+    if (v.int8_view_of_u8 && (spec_.type != DType::UInt8 || spec_.zero_point != 128)) return false;
+    if (v.has_memory) return v.memory.get_desc().data_type() == held_type(v);
     return v.plain.dtype() == spec_.type;
   }
 
@@ -174,13 +179,13 @@ class LayoutInt8Conv final : public LayoutKernel {
 
   // The conv's source from the codes: in place when they are channels-last, of the source type
   // and not gathered; else copied per pixel (gathering channels, flipping the top bit of uint8
-  // with zero point 128 into the int8 view).
+  // with zero point 128 into the int8 view unless the writer left them so).
   dnnl::memory source_of_codes(const DnnlValue& codes, const Shape& x_shape, const dnnl::memory::desc& q_nhwc,
                                std::shared_ptr<void>& reordered, std::shared_ptr<void>& q_owner) const {
     dnnl::memory memory = codes.memory;
     if (!codes.has_memory) memory = dnnl_view(dnnl_plain_desc(x_shape, code_type()), codes.plain);
-    const dnnl::memory::desc nhwc(dnnl_dims(x_shape), code_type(), tag::nhwc);
-    const uint8_t flip = spec_.zero_point == 128 ? 0x80 : 0;
+    const dnnl::memory::desc nhwc(dnnl_dims(x_shape), held_type(codes), tag::nhwc);
+    const uint8_t flip = spec_.zero_point == 128 && !codes.int8_view_of_u8 ? 0x80 : 0;
     if (memory.get_desc() == nhwc && flip == 0 && spec_.gather.empty() && q_nhwc == nhwc) return memory;
     const uint8_t* from = static_cast<const uint8_t*>(memory.get_data_handle());
     if (memory.get_desc() != nhwc) {
@@ -194,19 +199,33 @@ class LayoutInt8Conv final : public LayoutKernel {
     return dnnl::memory(q_nhwc, dnnl_cpu_engine(), q_owner.get());
   }
 
+  // Each pixel's row: the leading channels that map to themselves as one contiguous copy (eight
+  // bytes at a time when the top bit flips), then the gathered OCS copies one by one.
   void copy_codes(const uint8_t* from, const Shape& x_shape, uint8_t flip, uint8_t* to) const {
     const int64_t in_channels = x_shape[1], pixels = x_shape[0] * x_shape[2] * x_shape[3];
     const int64_t channels = spec_.gather.empty() ? in_channels : static_cast<int64_t>(spec_.gather.size());
     const int64_t* gather = spec_.gather.data();
+    int64_t prefix = 0;
+    while (prefix < std::min(channels, in_channels) && (spec_.gather.empty() || gather[prefix] == prefix)) ++prefix;
+    const uint64_t flip8 = 0x0101010101010101ull * flip;
 #pragma omp parallel for schedule(static) if (pixels * channels >= kQuantParallelMin)
     for (int64_t p = 0; p < pixels; ++p) {
       const uint8_t* row = from + p * in_channels;
       uint8_t* out = to + p * channels;
-      if (spec_.gather.empty()) {
-        for (int64_t c = 0; c < channels; ++c) out[c] = row[c] ^ flip;
+      int64_t c = 0;
+      if (flip == 0) {
+        std::memcpy(out, row, static_cast<size_t>(prefix));
+        c = prefix;
       } else {
-        for (int64_t c = 0; c < channels; ++c) out[c] = row[gather[c]] ^ flip;
+        for (; c + 8 <= prefix; c += 8) {
+          uint64_t word;
+          std::memcpy(&word, row + c, 8);
+          word ^= flip8;
+          std::memcpy(out + c, &word, 8);
+        }
+        for (; c < prefix; ++c) out[c] = row[c] ^ flip;
       }
+      for (; c < channels; ++c) out[c] = row[gather[c]] ^ flip;
     }
   }
 
@@ -317,6 +336,7 @@ class LayoutInt8Conv final : public LayoutKernel {
   const std::vector<float> out_scales_;  // s_x * s_w[m] * scale[m] (1 or M), times k with codes out
   const std::vector<DnnlPostOp> post_ops_;
   const std::optional<DType> codes_out_;  // the destination's code type, else float32
+  const bool int8_view_out_;              // the codes are uint8 with zero point 128, written as int8
   bool has_sum_ = false;
   dt src_type_ = dt::s8;
   PlanCache<Shape, Plan> plans_;
@@ -345,10 +365,17 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
   }
   float units = 1.0f;  // the factor folded into the output scales and the bias (codes out)
   std::vector<DnnlPostOp> ops;
-  if (requantize.round_trip || requantize.codes) {
-    if (requantize.codes && requantize.codes->type != DType::UInt8 && requantize.codes->type != DType::Int8)
-      return nullptr;
-    std::optional<std::vector<DnnlPostOp>> made = requantize_post_ops(post_ops, requantize, units);
+  // uint8 codes with zero point 128 are written as their int8 view q - 128 (int8 with zero point
+  // 0, the same grid and saturation), which the next int8 Conv reads in place.
+  Int8Requantize out = requantize;
+  const bool int8_view = out.codes && out.codes->type == DType::UInt8 && out.codes->zero_point == 128;
+  if (int8_view) {
+    out.codes->type = DType::Int8;
+    out.codes->zero_point = 0;
+  }
+  if (out.round_trip || out.codes) {
+    if (out.codes && out.codes->type != DType::UInt8 && out.codes->type != DType::Int8) return nullptr;
+    std::optional<std::vector<DnnlPostOp>> made = requantize_post_ops(post_ops, out, units);
     if (!made) return nullptr;
     ops = std::move(*made);
   } else {
@@ -372,7 +399,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_int8_conv(const Node& conv, const
   }
   return std::make_unique<LayoutInt8Conv>(
       conv, std::move(spec), std::move(bias), std::move(out_scales), std::move(ops),
-      requantize.codes ? std::optional<DType>(requantize.codes->type) : std::nullopt);
+      out.codes ? std::optional<DType>(out.codes->type) : std::nullopt, int8_view);
 }
 
 }  // namespace ocs

@@ -610,6 +610,13 @@ const Tensor& dnnl_materialize(DnnlValue& value) {
   Tensor plain(dtype, dims_of(value.memory.get_desc()));
   reorder_into(value.memory, dnnl_view(dnnl_plain_desc(plain.shape(), type), plain));
   dnnl_cpu_stream().wait();
+  if (value.int8_view_of_u8) {  // q - 128 back to q: flip the top bit
+    Tensor codes(DType::UInt8, plain.shape());
+    const auto* from = plain.data<int8_t>();
+    auto* to = codes.data<uint8_t>();
+    for (int64_t i = 0; i < plain.numel(); ++i) to[i] = static_cast<uint8_t>(from[i]) ^ 0x80u;
+    plain = std::move(codes);
+  }
   value.plain = std::move(plain);
   return value.plain;
 }

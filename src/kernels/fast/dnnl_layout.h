@@ -37,6 +37,9 @@ struct DnnlValue {
   // Set by the engine while the step that reads the value last runs: a kernel may then write its
   // output into this value's pooled buffer (the sum operand of a fused Conv).
   bool dies_here = false;
+  // The memory holds uint8 codes with zero point 128 as their int8 view q - 128 (an int8 Conv
+  // writes them so for the next one, which reads int8; dnnl_int8.h). The value is the uint8 codes.
+  bool int8_view_of_u8 = false;
 
   bool defined() const { return has_memory || plain.defined(); }
   Shape shape() const;
