@@ -392,6 +392,42 @@ TEST(EngineInt8, Int8ConvWritesTheCodesTheNextInt8ConvReads) {
   }
 }
 
+// uint8 codes with zero point 128 that an int8 Conv writes for the next one are held as their
+// int8 view (q - 128, read in place); where the codes themselves are needed (here a graph
+// output) they are the QuantizeLinear's uint8 codes again, within one code of the reference's at
+// rounding boundaries.
+TEST(EngineInt8, CodesHeldAsTheirInt8ViewAreUint8WhereRead) {
+  QdqBuilder b;
+  ValueId x = b.input("x", {1, 8, 12, 12});
+  const float s0 = 0.0107f, s1 = 0.0213f;
+  ValueId a = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 16, 3, 41, true, s0);
+  ValueId codes = b.add("QuantizeLinear", {a, b.constant(Tensor::scalar<float>(s1)),
+                                           b.constant(Tensor::scalar<uint8_t>(128))});
+  ValueId y = b.conv(b.dequantize(codes, s1, DType::UInt8, 128), 16, 8, 1, 42, false, s1);
+  b.output(y);
+  b.output(codes);
+  const std::shared_ptr<const Graph> graph = b.done();
+  Session fast(graph, SessionOptions{false, 2});
+  EXPECT_EQ(count_labels(fast, "int8 Conv+QuantizeLinear"), 1) << all_labels(fast);
+  Session reference(graph, {true, 2});
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 8, 12, 12}, 43, -1.0f, 1.0f)}};
+  const std::vector<Tensor> got = fast.run(inputs), want = reference.run(inputs);
+  expect_within_rule(got[0], want[0], 0.0f, "output");
+  ASSERT_EQ(got[1].dtype(), DType::UInt8);
+  ASSERT_EQ(got[1].shape(), want[1].shape());
+  int64_t off_by_one = 0, low = 255, high = 0;
+  for (int64_t i = 0; i < want[1].numel(); ++i) {
+    const int g = got[1].data<uint8_t>()[i], w = want[1].data<uint8_t>()[i];
+    ASSERT_LE(std::abs(g - w), 1) << "code " << i;
+    off_by_one += g != w;
+    low = std::min<int64_t>(low, w);
+    high = std::max<int64_t>(high, w);
+  }
+  EXPECT_LE(off_by_one * 100, want[1].numel());
+  EXPECT_LT(low, 128);  // codes on both sides of the zero point
+  EXPECT_GT(high, 128);
+}
+
 // The deployable layout's residual: Add of two dequantized layers, Relu, then Q -> DQ for the next
 // residual and OCS copies on the codes for the next int8 Conv. The Add, the Relu and the round
 // trip run as one oneDNN binary step (dnnl_make_layout_binary with RoundTripOps); the int8 Conv
