@@ -414,6 +414,31 @@ TEST(EngineFusion, ConvTransposeChainsMatchReference) {
                                                            "dnnl ConvTranspose+Add+Sigmoid"}));
 }
 
+// A ConvTranspose whose strides equal its kernel is a matrix product per kernel row
+// (dnnl_deconv_patches.h): many outputs per row written straight into y, few (one channel, PP-OCR
+// det's heat map) as one transposed product scattered into y. Square and non-square kernels, with
+// and without a bias and post-ops, on a graph input (plain) and after a Conv (blocked).
+TEST(EngineFusion, ConvTransposeWithStridesEqualToItsKernelMatchesReference) {
+  struct Case {
+    int64_t out, kh, kw;
+    bool bias, after_conv;
+  };
+  for (const Case& k : std::vector<Case>{{12, 2, 2, true, true}, {1, 2, 2, true, true}, {5, 3, 2, false, false},
+                                         {1, 2, 3, false, false}, {2, 1, 4, true, false}}) {
+    SCOPED_TRACE(fmt::format("out {} kernel {}x{}", k.out, k.kh, k.kw));
+    Builder b;
+    const ValueId x = b.input("x", {2, 6, 5, 7});
+    const ValueId in = k.after_conv ? b.conv(x, 6, 6, 3, 111) : x;
+    std::vector<ValueId> inputs{in, b.constant(random_tensor({6, k.out, k.kh, k.kw}, 112, -0.5f, 0.5f))};
+    if (k.bias) inputs.push_back(b.constant(random_tensor({k.out}, 113)));
+    ValueId v = b.add("ConvTranspose", inputs, {{"kernel_shape", Builder::ints({k.kh, k.kw})},
+                                                {"strides", Builder::ints({k.kh, k.kw})}});
+    if (k.bias) v = b.add("Sigmoid", {v});
+    b.output(v);
+    check(b.done(), {{"x", random_tensor({2, 6, 5, 7}, 18)}});
+  }
+}
+
 // Resize nearest by integer factors on blocked values, in the coordinate modes where oneDNN
 // reads the same element as ONNX, then Add and Concat on blocked values (PP-OCR det's neck).
 TEST(EngineFusion, ResizeAndConcatMatchReference) {

@@ -3,9 +3,9 @@
 // a run after the first creates no primitive and allocates only from the buffer pool.
 #include "kernels/fast/dnnl_layout.h"
 
-#include "kernels/fast/dnnl_post_ops.h"
-
 #include "kernels/fast/dnnl_conv_geometry.h"
+#include "kernels/fast/dnnl_deconv_patches.h"
+#include "kernels/fast/dnnl_post_ops.h"
 #include "kernels/fast/plan_cache.h"
 #include "kernels/reference/nn_common.h"
 #include "core/memory_budget.h"
@@ -720,7 +720,12 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
   for (int64_t m = 0; m < channels; ++m) identity = identity && scale_of(m) == 1.0f && shift_of(m) == 0.0f;
   const Tensor& w = *c->weights;
   Tensor b = c->bias ? *c->bias : Tensor();
-  if (identity) return std::make_unique<LayoutConv>(conv, transposed, w, b, std::move(post_ops));
+  auto make = [&](Tensor weights, Tensor bias) -> std::unique_ptr<LayoutKernel> {
+    if (transposed && dnnl_deconv_is_patchwise(conv, weights.shape()))
+      if (auto patches = dnnl_make_layout_patch_deconv(conv, weights, bias, post_ops)) return patches;
+    return std::make_unique<LayoutConv>(conv, transposed, std::move(weights), std::move(bias), std::move(post_ops));
+  };
+  if (identity) return make(w, b);
 
   // (W * x + B)[m] * scale[m] + shift[m] == (scale[m] W[m]) * x + (scale[m] B[m] + shift[m]).
   Tensor scaled_w = w.clone();
@@ -745,7 +750,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
   Tensor shifted_b(DType::Float32, {channels});
   float* out = shifted_b.data<float>();
   for (int64_t m = 0; m < channels; ++m) out[m] = (b.defined() ? b.data<float>()[m] * scale_of(m) : 0.0f) + shift_of(m);
-  return std::make_unique<LayoutConv>(conv, transposed, scaled_w, shifted_b, std::move(post_ops));
+  return make(scaled_w, shifted_b);
 }
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph) {
