@@ -214,38 +214,58 @@ void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector
   }
 }
 
-// A binary op (Add, Mul, Sub, Div), with element-wise functions after it, whose result only a
-// fake-quantize step reads: one step, the functions and the round trip as post-ops of the binary
-// primitive (dnnl_make_layout_binary). Int8 steps that quantize that result themselves (through
+// The layout kernel of `node` followed by `then` in its primitive, and the values it reads: a
+// binary op (Add, Mul, Sub, Div), a pooling or a nearest Resize; no kernel for other ops or
+// where the kernel cannot take it.
+struct WithRoundTrip {
+  std::unique_ptr<LayoutKernel> kernel;
+  std::vector<ValueId> inputs;
+};
+WithRoundTrip with_round_trip(const Graph& graph, const Node& node, int64_t opset, const RoundTripOps& then) {
+  const std::string& op = node.op_type;
+  if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") return {dnnl_make_layout_binary(node, then), node.inputs};
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool")
+    return {dnnl_make_layout_pool(node, graph, then), {node.inputs[0]}};
+  if (op == "Resize") return {dnnl_make_layout_resize(node, graph, opset, then), {node.inputs[0]}};
+  return {};
+}
+
+// A binary op (Add, Mul, Sub, Div), a pooling or a nearest Resize, with element-wise functions
+// after it, whose result only a fake-quantize step reads: one step, the functions and the round
+// trip as post-ops of its primitive (with_round_trip). Int8 steps that quantize that result themselves (through
 // the same QuantizeLinear, no Clip) read the round trip's output instead, which quantizes to the
 // same codes ((q - z) * s / s rounds back to q - z); when they fall back they quantize that
 // output (`requantized`: the QuantizeLinear rewired to it).
-void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
+void plan_layer_round_trips(const Graph& graph, int64_t opset, std::vector<bool>& in_chain, Int8Steps& int8,
                              FakeQuantPlan& fake_quant, const Disabled& disabled) {
   if (disabled("binary") || disabled("roundtrip")) return;
   for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
     FakeQuantStep& step = fake_quant.steps[f];
     if (!fake_quant.step_of.count(step.pair.quantize)) continue;  // an int8 chain took it
-    std::vector<NodeId> front;  // the functions, then the binary op (walking back)
+    std::vector<NodeId> front;  // the functions, then the op whose primitive runs them (walking back)
     std::vector<EltwiseOp> before;
     ValueId v = step.x;
     NodeId reader = step.pair.quantize;
-    std::optional<NodeId> binary;
-    while (!binary && front.size() < 4 && only_reader(graph, v, reader)) {
+    std::optional<NodeId> layer;
+    WithRoundTrip made;
+    while (!layer && front.size() < 4 && only_reader(graph, v, reader)) {
       const std::optional<NodeId> p = graph.producer(v);
       if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
       const Node& node = graph.nodes[*p];
       std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, node, node.inputs[0], opset);
-      const bool is_binary = node.inputs.size() == 2 && (node.op_type == "Add" || node.op_type == "Mul" ||
-                                                         node.op_type == "Sub" || node.op_type == "Div");
-      if (!ops && !is_binary) break;
+      if (!ops) {
+        made = with_round_trip(graph, node, opset,
+                               RoundTripOps{before, step.pair.scale, step.pair.zero_point, step.pair.type, step.after});
+        if (!made.kernel) break;
+        layer = *p;
+      } else {
+        before.insert(before.begin(), ops->begin(), ops->end());
+      }
       front.push_back(*p);
-      if (!ops) binary = *p;
-      else before.insert(before.begin(), ops->begin(), ops->end());
       reader = *p;
       v = node.inputs[0];
     }
-    if (!binary) continue;
+    if (!layer) continue;
     std::vector<size_t> quantizing;  // int8 steps reading step.x
     bool rewirable = step.after.empty();
     for (const auto& [c, s] : int8.steps)
@@ -254,12 +274,8 @@ void plan_binary_round_trips(const Graph& graph, int64_t opset, std::vector<bool
         rewirable = rewirable && s.input.quantize == step.pair.quantize && s.input.clip < 0;
       }
     if (!quantizing.empty() && !rewirable) continue;
-    std::unique_ptr<LayoutKernel> kernel = dnnl_make_layout_binary(
-        graph.nodes[*binary],
-        RoundTripOps{before, step.pair.scale, step.pair.zero_point, step.pair.type, step.after});
-    if (!kernel) continue;
-    step.kernel = std::move(kernel);
-    step.inputs = graph.nodes[*binary].inputs;
+    step.kernel = std::move(made.kernel);
+    step.inputs = std::move(made.inputs);
     for (NodeId n : front) {
       in_chain[n] = true;
       fake_quant.step_of[n] = f;
@@ -284,7 +300,7 @@ Int8Plan plan_int8(const Graph& graph, const Graph* original, int64_t opset, std
   plan.int8 = plan_int8_steps(graph, original, chains, in_chain);
   plan.fake_quant = plan_fake_quant(graph, opset, in_chain, plan.int8, disabled);
   plan_codes(graph, chains, in_chain, plan.int8, plan.fake_quant, disabled);
-  plan_binary_round_trips(graph, opset, in_chain, plan.int8, plan.fake_quant, disabled);
+  plan_layer_round_trips(graph, opset, in_chain, plan.int8, plan.fake_quant, disabled);
   return plan;
 }
 

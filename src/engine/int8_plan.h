@@ -2,9 +2,9 @@
 // engine/fusion.h: which Convs run as int8 steps and the nodes in front of them they compute
 // themselves (engine/int8_layers.h); the Q -> DQ pairs that run as fake-quantize steps; what an
 // int8 Conv computes after its post-ops (the codes the next int8 Conv reads, or a round trip);
-// binary ops that run with the round trip after them. engine/session.cpp turns the result into
-// steps: a chain's step runs where its last node is, and runs its nodes one by one (plus the
-// QuantizeLinears of `fallback_extra`) when its kernel declines.
+// binary ops, poolings and resamplings that run with the round trip after them.
+// engine/session.cpp turns the result into steps: a chain's step runs where its last node is, and
+// runs its nodes one by one (plus the QuantizeLinears of `fallback_extra`) when its kernel declines.
 #pragma once
 
 #include "engine/fusion.h"
@@ -29,17 +29,17 @@ struct Int8Steps {
   std::vector<bool> hidden;                            // per node: inside an int8 step
   std::map<NodeId, size_t> chain_of_hidden;            // such a node -> its chain
   std::map<size_t, std::vector<NodeId>> fallback_extra;  // chain -> QuantizeLinears its fallback reruns
-  // Of those, the ones a fallback reruns on another input (plan_binary_round_trips): a copy of
+  // Of those, the ones a fallback reruns on another input (plan_layer_round_trips): a copy of
   // the node that reads it.
   std::map<NodeId, std::shared_ptr<const Node>> requantized;
 };
-// A fake-quantize step (Q -> DQ with the functions after it; with a binary op in front, a
-// oneDNN binary step), where its last node is.
+// A fake-quantize step (Q -> DQ with the functions after it; with a binary op, a pooling or a
+// Resize in front, that op's oneDNN step), where its last node is.
 struct FakeQuantStep {
-  std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order (and a binary op in front)
+  std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order (and the op in front)
   std::unique_ptr<LayoutKernel> kernel;
   ValueId x = kNoValue, output = kNoValue;  // the QuantizeLinear's input, the last function's output
-  std::vector<ValueId> inputs;              // what the kernel reads: x, or the binary op's operands
+  std::vector<ValueId> inputs;              // what the kernel reads: x, or the op's data operands
   std::string label;
   FakeQuantPair pair;
   std::vector<EltwiseOp> after;  // the functions

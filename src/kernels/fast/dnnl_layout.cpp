@@ -86,6 +86,21 @@ dnnl::memory reordered(const dnnl::memory& from, const dnnl::memory::desc& desc,
 
 bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
+// The post-ops of `then` (none without it); nullopt when they are outside oneDNN (another code
+// type, an invalid scale, two post-ops of one algorithm: engine/fusion.h).
+std::optional<std::vector<DnnlPostOp>> round_trip_post_ops(const std::optional<RoundTripOps>& then) {
+  std::vector<DnnlPostOp> ops;
+  if (!then) return ops;
+  if (!(then->scale > 0.0f) || !std::isfinite(then->scale)) return std::nullopt;
+  if (then->type != DType::UInt8 && then->type != DType::Int8) return std::nullopt;
+  for (const EltwiseOp& e : then->before) dnnl_push_merged(ops, dnnl_post_op(e));
+  dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
+  dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
+  for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
+  if (dnnl_repeats_an_algorithm(ops)) return std::nullopt;
+  return ops;
+}
+
 // ---- Conv + post-ops --------------------------------------------------------------------------
 
 class LayoutConv final : public LayoutKernel {
@@ -276,7 +291,8 @@ enum class PoolKind { Max, Average, GlobalAverage };
 
 class LayoutPool final : public LayoutKernel {
  public:
-  LayoutPool(const Node& node, PoolKind kind) : node_(node), kind_(kind) {}
+  LayoutPool(const Node& node, PoolKind kind, std::vector<DnnlPostOp> post_ops = {})
+      : node_(node), kind_(kind), post_ops_(std::move(post_ops)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
@@ -344,7 +360,10 @@ class LayoutPool final : public LayoutKernel {
                                           dnnl::memory::desc(dnnl_dims(y_shape), f32, tag::any),
                                           to_dims(g.strides), to_dims(g.kernel), to_dims(dilates),
                                           to_dims(g.pads_begin), to_dims(pad_end));
-      dnnl::pooling_v2_forward::primitive_desc pd(desc, dnnl_cpu_engine());
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(dnnl_post_ops_of(post_ops_));
+      dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+      if (!post_ops_.empty() && is_reference_impl(pd.impl_info_str())) return std::nullopt;
       return Plan{dnnl::pooling_v2_forward(pd), pd.dst_desc()};
     } catch (const dnnl::error&) {
       return std::nullopt;
@@ -353,6 +372,7 @@ class LayoutPool final : public LayoutKernel {
 
   const Node& node_;
   const PoolKind kind_;
+  const std::vector<DnnlPostOp> post_ops_;  // a round trip after the pooling (RoundTripOps)
   PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
@@ -476,8 +496,8 @@ class LayoutEltwise final : public LayoutKernel {
 class LayoutResize final : public LayoutKernel {
  public:
   // `scales` (4 values) or `sizes` (4 values): whichever the node gives.
-  LayoutResize(std::vector<float> scales, std::vector<int64_t> sizes)
-      : scales_(std::move(scales)), sizes_(std::move(sizes)) {}
+  LayoutResize(std::vector<float> scales, std::vector<int64_t> sizes, std::vector<DnnlPostOp> post_ops)
+      : scales_(std::move(scales)), sizes_(std::move(sizes)), post_ops_(std::move(post_ops)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
@@ -507,8 +527,11 @@ class LayoutResize final : public LayoutKernel {
       try {
         dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest,
                                             src.get_desc(), dnnl::memory::desc(dnnl_dims(out), f32, tag::any));
-        dnnl::resampling_forward::primitive_desc pd(desc, dnnl_cpu_engine());
-        made = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(dnnl_post_ops_of(post_ops_));
+        dnnl::resampling_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+        if (post_ops_.empty() || !is_reference_impl(pd.impl_info_str()))
+          made = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
       } catch (const dnnl::error&) {
       }
       return made;
@@ -527,6 +550,7 @@ class LayoutResize final : public LayoutKernel {
   };
   const std::vector<float> scales_;
   const std::vector<int64_t> sizes_;
+  const std::vector<DnnlPostOp> post_ops_;  // a round trip after the resampling (RoundTripOps)
   PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
@@ -753,37 +777,33 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
   return make(scaled_w, shifted_b);
 }
 
-std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph) {
+std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph,
+                                                    const std::optional<RoundTripOps>& then) {
   if (!dnnl_input_may_be_float(node, graph, 0)) return nullptr;
+  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  if (!ops) return nullptr;
   const int64_t rank = dnnl_input_rank(node, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;
   if (node.op_type == "MaxPool") {
     if (node.outputs.size() > 1 && node.outputs[1] != kNoValue) return nullptr;
     if (node.attr_int("storage_order", 0) != 0) return nullptr;
-    return std::make_unique<LayoutPool>(node, PoolKind::Max);
+    return std::make_unique<LayoutPool>(node, PoolKind::Max, std::move(*ops));
   }
-  if (node.op_type == "AveragePool") return std::make_unique<LayoutPool>(node, PoolKind::Average);
-  if (node.op_type == "GlobalAveragePool") return std::make_unique<LayoutPool>(node, PoolKind::GlobalAverage);
+  if (node.op_type == "AveragePool") return std::make_unique<LayoutPool>(node, PoolKind::Average, std::move(*ops));
+  if (node.op_type == "GlobalAveragePool")
+    return std::make_unique<LayoutPool>(node, PoolKind::GlobalAverage, std::move(*ops));
   return nullptr;
 }
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node, const std::optional<RoundTripOps>& then) {
   if (node.inputs.size() != 2) return nullptr;
-  std::vector<DnnlPostOp> ops;
-  if (then) {
-    if (!(then->scale > 0.0f) || !std::isfinite(then->scale)) return nullptr;
-    if (then->type != DType::UInt8 && then->type != DType::Int8) return nullptr;
-    for (const EltwiseOp& e : then->before) dnnl_push_merged(ops, dnnl_post_op(e));
-    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
-    dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
-    for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
-    if (dnnl_repeats_an_algorithm(ops)) return nullptr;
-  }
+  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  if (!ops) return nullptr;
   const std::string& op = node.op_type;
-  if (op == "Add") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_add, true, std::move(ops));
-  if (op == "Mul") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_mul, true, std::move(ops));
-  if (op == "Sub") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_sub, false, std::move(ops));
-  if (op == "Div") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_div, false, std::move(ops));
+  if (op == "Add") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_add, true, std::move(*ops));
+  if (op == "Mul") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_mul, true, std::move(*ops));
+  if (op == "Sub") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_sub, false, std::move(*ops));
+  if (op == "Div") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_div, false, std::move(*ops));
   return nullptr;
 }
 
@@ -796,8 +816,11 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_eltwise(std::vector<EltwiseOp> op
 
 namespace ocs {
 
-std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset) {
+std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset,
+                                                      const std::optional<RoundTripOps>& then) {
   if (opset < 11 || node.inputs.empty() || !dnnl_input_may_be_float(node, graph, 0)) return nullptr;
+  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  if (!ops) return nullptr;
   const int64_t rank = dnnl_input_rank(node, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;
   if (node.attr_string("mode", "nearest") != "nearest") return nullptr;
@@ -821,12 +844,12 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Gr
   if (sizes && sizes->numel() != 0) {
     if (sizes->dtype() != DType::Int64 || sizes->numel() != 4 || (!absent(2) && (!scales || scales->numel() != 0)))
       return nullptr;
-    return std::make_unique<LayoutResize>(std::vector<float>{}, sizes->to_int64_vector());
+    return std::make_unique<LayoutResize>(std::vector<float>{}, sizes->to_int64_vector(), std::move(*ops));
   }
   if (!absent(3) && !sizes) return nullptr;
   if (!scales || scales->dtype() != DType::Float32 || scales->numel() != 4) return nullptr;
   const float* s = scales->data<float>();
-  return std::make_unique<LayoutResize>(std::vector<float>(s, s + 4), std::vector<int64_t>{});
+  return std::make_unique<LayoutResize>(std::vector<float>(s, s + 4), std::vector<int64_t>{}, std::move(*ops));
 }
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph) {

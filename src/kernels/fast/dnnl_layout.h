@@ -104,8 +104,6 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
                                                     const std::vector<float>& shift = {0.0f});
 // The output channel count of a Conv or ConvTranspose dnnl_make_layout_conv accepts, else 0.
 int64_t dnnl_layout_conv_channels(const Node& conv, const Graph& graph);
-// MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32.
-std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph);
 // A quantized tensor's round trip, DequantizeLinear(QuantizeLinear(x)) per tensor, with the
 // element-wise functions in front of it and after it, as post-ops of another step's primitive
 // (dnnl_post_ops.h): x / s becomes x * (1 / s), so a value may round differently from the nodes
@@ -123,10 +121,15 @@ struct RoundTripOps {
 // primitive; nullptr when that needs two post-ops of one oneDNN algorithm (engine/fusion.h).
 std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node,
                                                       const std::optional<RoundTripOps>& then = std::nullopt);
+// MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32; with `then` as above.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph,
+                                                    const std::optional<RoundTripOps>& then = std::nullopt);
 // Resize (opset >= 11), mode nearest, with constant scales or sizes that upsample H and W by
 // integer factors, in the coordinate modes where oneDNN's nearest resampling reads the same
-// element as ONNX (see dnnl_layout.cpp); other configurations decline at run time.
-std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset);
+// element as ONNX (see dnnl_layout.cpp); other configurations decline at run time. With `then`
+// as above.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset,
+                                                      const std::optional<RoundTripOps>& then = std::nullopt);
 // Concat of 4-D float32 tensors (any layouts) along `axis`.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph);
 // A chain of element-wise functions of one input, applied in order.
