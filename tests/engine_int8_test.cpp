@@ -33,6 +33,12 @@ Attribute ints_attr(std::vector<int64_t> v) {
   a.ints = std::move(v);
   return a;
 }
+Attribute text_attr(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::String;
+  a.s = std::move(v);
+  return a;
+}
 Attribute int_attr(int64_t v) {
   Attribute a;
   a.kind = Attribute::Kind::Int;
@@ -460,4 +466,35 @@ TEST(EngineInt8, BinaryOpAndItsRoundTripRunAsOneStep) {
 }
 
 }  // namespace
+// PP-OCR det's neck: a nearest Resize and a GlobalAveragePool of a dequantized layer, each followed
+// by a round trip (and a Relu after the first), run as one oneDNN resampling or pooling step with
+// the round trip as post-ops; each output follows the rule against the reference kernels.
+TEST(EngineInt8, PoolingAndResizeRunTheirRoundTripAsPostOps) {
+  QdqBuilder b;
+  ValueId x = b.input("x", {1, 8, 6, 6});
+  const float s0 = 0.0107f, s1 = 0.0213f, s2 = 0.0311f, s3 = 0.0419f;
+  ValueId a = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 8, 3, 51, true, s0);
+  ValueId coarse = b.quantize(a, s1, DType::UInt8, 128);
+  Tensor scales(DType::Float32, {4});
+  std::vector<float> factors{1, 1, 2, 2};
+  std::copy(factors.begin(), factors.end(), scales.data<float>());
+  ValueId up = b.add("Resize", {coarse, b.constant(Tensor(DType::Float32, {0})), b.constant(scales)},
+                     {{"mode", text_attr("nearest")}, {"coordinate_transformation_mode", text_attr("asymmetric")},
+                      {"nearest_mode", text_attr("floor")}});
+  b.output(b.add("Relu", {b.quantize(up, s2, DType::UInt8, 128)}));
+  b.output(b.quantize(b.add("GlobalAveragePool", {coarse}), s3, DType::UInt8, 128));
+  const std::shared_ptr<const Graph> graph = b.done();
+  Session fast(graph, SessionOptions{false, 2});
+  EXPECT_EQ(count_labels(fast, "dnnl Resize+QuantizeLinear+DequantizeLinear+Relu"), 1) << all_labels(fast);
+  EXPECT_EQ(count_labels(fast, "dnnl GlobalAveragePool+QuantizeLinear+DequantizeLinear"), 1) << all_labels(fast);
+  Session reference(graph, {true, 2});
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({1, 8, 6, 6}, 52, -1.0f, 1.0f)}};
+  const std::vector<Tensor> expected = reference.run(inputs);
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    const std::vector<Tensor> got = fast.run(inputs);
+    expect_within_rule(got[0], expected[0], s2, "resize");
+    expect_within_rule(got[1], expected[1], s3, "pooling");
+  }
+}
+
 }  // namespace ocs
