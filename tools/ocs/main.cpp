@@ -15,10 +15,11 @@
 // oneDNN threads with OpenMP. A thread waiting at a barrier either spins (OpenMP's default, for
 // about 300,000 turns) or sleeps until woken (passive). Spinning stalls 2-thread runs whenever
 // other work runs on the machine (resnet50: 456 ms instead of 65 ms); sleeping costs a futex
-// wake per oneDNN primitive, which on a free machine is a third of a PP-OCRv4 rec run. So when
-// the user has not chosen (OMP_WAIT_POLICY, GOMP_SPINCOUNT), the threads spin briefly if the
+// wake per oneDNN primitive, up to 45% of a quantized PP-OCRv4 rec run on a free machine. So
+// when the user has not chosen (OMP_WAIT_POLICY, GOMP_SPINCOUNT), the threads spin briefly if the
 // cores they need are free when ocs starts, and sleep at once otherwise (docs/PERFORMANCE.md,
-// "OpenMP waiting"). libgomp reads both before main() runs: we set them and restart once.
+// "Decision: OpenMP threads spin briefly..."). libgomp reads both before main() runs: we set them
+// and restart once.
 // Turns of the brief spin: 1% of OpenMP's default (docs/PERFORMANCE.md measures the choice).
 static const char* const kBriefSpin = "3000";
 

@@ -9,11 +9,12 @@
 // reaches oneDNN; int8 and uint8 with zero point 0 go in as they are. The output scale of channel
 // m is s_x * s_w[m] * scale[m] and the bias scale[m] * b[m] + shift[m]; oneDNN 2.6 adds the bias
 // to the integer sum before the output scale (dst = oscale * (sum + bias)), so the bias is passed
-// divided by the output scale (tests/int8_conv_test.cpp checks this against the reference).
+// divided by the output scale (tests/engine_int8_test.cpp checks this against the reference).
 // With Int8Requantize's codes the destination is uint8/int8 channels-last and the post-ops end in
-// the codes (dnnl_int8.h); a step with codes_in copies its input codes per pixel into the source
-// (the OCS channels gathered, uint8 with zero point 128 turned into the int8 view by flipping the
-// top bit), or reads them in place when nothing needs doing.
+// the codes (dnnl_int8.h); uint8 codes with zero point 128 are written as their int8 view q - 128
+// (DnnlValue::int8_view_of_u8). A step with codes_in reads them in place, or copies them per pixel
+// into the source when the OCS channels are gathered (or uint8 codes with zero point 128 from
+// elsewhere need their top bit flipped into the int8 view).
 #include "kernels/fast/dnnl_int8.h"
 
 #include "kernels/fast/dnnl_conv_geometry.h"
