@@ -8,6 +8,8 @@
 #include "core/option_names.h"
 #include "passes/absorb_channel_gathers.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fold_input_affine.h"
+#include "passes/fuse_hardswish.h"
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
@@ -183,6 +185,19 @@ void prepare(Recipe& r) {
   r.plan.batchnorms_folded = prepared->batchnorms_folded;
   for (const StepRecord& step : prepared->steps) r.plan.steps.push_back({step.step, 0.0, step.extra});
   r.start = Clock::now();
+}
+
+// Step 1c (deployable layout with quantized activations): fewer float ops between the 8-bit
+// tensors, for runtimes that run each as one pass over the data: Paddle's expanded HardSwish as
+// one HardSwish node (passes/fuse_hardswish.h), and scalar affine ops in front of Convs folded
+// into them (passes/fold_input_affine.h). Before calibration: what is calibrated and evaluated
+// is what is written.
+void fuse_for_deploy(Recipe& r) {
+  if (!r.deploy || !r.quantize_activations) return;
+  const int64_t opset = r.graph.opset();
+  const int64_t fused = fuse_hardswish(r.graph);
+  r.record("fuse_hardswish", {{"fused", fused}, {"opset_before", opset}, {"opset_after", r.graph.opset()}});
+  r.record("fold_input_affine", {{"nodes_folded", fold_input_affine(r.graph)}});
 }
 
 // The model's first convolutions: every Conv layer whose input no weighted layer computes (the
@@ -586,6 +601,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     user_error("quantizing activations ({} {}) or activation OCS needs calibration data: pass {}",
                option_name("--abits"), options.activation_bits, option_name("--calib", "calibration"));
   prepare(r);
+  fuse_for_deploy(r);
   choose_layers(r);
   choose_int8_tensors(r);
   r.weight_clip = make_clip_method(options.weight_clip);
