@@ -148,8 +148,16 @@ void specialize(Recipe& r) {
 void fold_and_unroll(Recipe& r) {
   // Counted after specialization: the branches not taken are gone from the model written.
   r.plan.weights_before = weight_count(r.graph);
-  r.plan.batchnorms_folded = r.options.fold_batchnorm ? fold_batchnorm(r.graph) : 0;
-  const int64_t affine_folded = r.options.fold_batchnorm ? fold_affine_constants(r.graph) : 0;
+  // Until neither folds more: a BatchNormalization behind a bias Add (Paddle's ConvTranspose
+  // exports its bias as one) follows the layer only once the Add is folded.
+  r.plan.batchnorms_folded = 0;
+  int64_t affine_folded = 0;
+  for (bool more = r.options.fold_batchnorm; more;) {
+    const int64_t bn = fold_batchnorm(r.graph), affine = fold_affine_constants(r.graph);
+    r.plan.batchnorms_folded += bn;
+    affine_folded += affine;
+    more = bn + affine > 0;
+  }
   r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}, {"affine_ops_folded", affine_folded}});
   if (!r.options.unroll_recurrent) return;
   std::vector<std::string> kept;  // recurrent nodes left whole (float), with the reason
