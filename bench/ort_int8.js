@@ -16,6 +16,12 @@
 //       (default 3) times N runs (default 20, after warm-up) of the float model, then N of the
 //       quantized one, and prints one JSON line with the best round's median of each
 //       (the least disturbed round on a shared machine), every round's medians, and the ratio.
+//   node bench/ort_int8.js interleave [--runs N] [--threads T] FLOAT.onnx QUANT.onnx ... NAME=FILE.npy ...
+//       One session per model at 'all'; N cycles (default 20, after 3 warm-up runs each), each
+//       cycle one run of every model in turn, so that a load change on a shared machine hits
+//       them alike. Prints one JSON line per model: its median, and the median over the cycles
+//       of its time / the first model's time in the same cycle (the ratio a noisy machine
+//       disturbs least).
 //   node bench/ort_int8.js profile [--runs N] [--threads T] MODEL.onnx NAME=FILE.npy ...
 //       Where ORT's time goes: one session at 'all' with ORT's profiler on, 3 warm-up runs then
 //       N runs (default 20); prints one JSON line with the kernel time per op type (ms per run,
@@ -218,6 +224,30 @@ async function profile(ort, options) {
   }
 }
 
+async function interleave(ort, options) {
+  const models = options.positional.filter((a) => a.endsWith('.onnx'));
+  const pairs = options.positional.filter((a) => !a.endsWith('.onnx'));
+  if (models.length < 2) fail('interleave needs two or more MODEL.onnx and NAME=FILE.npy ...');
+  const feeds = readFeeds(ort, pairs);
+  const sessions = [];
+  for (const m of models) sessions.push(await createSession(ort, m, options.threads));
+  for (const s of sessions) for (let w = 0; w < 3; w++) await s.run(feeds);
+  const times = models.map(() => []);
+  for (let i = 0; i < options.runs; i++) {
+    for (const [k, s] of sessions.entries()) {
+      const start = process.hrtime.bigint();
+      await s.run(feeds);
+      times[k].push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  for (const [k, m] of models.entries()) {
+    process.stdout.write(JSON.stringify({ model: path.basename(m), threads: options.threads, runs: options.runs,
+      median_ms: Number(median(times[k]).toFixed(3)),
+      ratio_to_first: Number(median(times[k].map((t, i) => t / times[0][i])).toFixed(3)) }) + '\n');
+  }
+  for (const s of sessions) await s.release();
+}
+
 async function bench(ort, options) {
   const [floatPath, quantPath, ...pairs] = options.positional;
   if (!floatPath || !quantPath) fail('bench needs FLOAT.onnx QUANT.onnx NAME=FILE.npy ...');
@@ -266,11 +296,14 @@ async function main() {
     await count(loadOrtFrom(fail), options.positional[0]);
   } else if (options.command === 'bench') {
     await bench(loadOrtFrom(fail), options);
+  } else if (options.command === 'interleave') {
+    await interleave(loadOrtFrom(fail), options);
   } else if (options.command === 'profile') {
     await profile(loadOrtFrom(fail), options);
   } else {
     fail('usage: node bench/ort_int8.js count MODEL.onnx | bench [--runs N] [--rounds R] ' +
-         '[--threads T] FLOAT.onnx QUANT.onnx NAME=FILE.npy ... | profile [--runs N] [--threads T] ' +
+         '[--threads T] FLOAT.onnx QUANT.onnx NAME=FILE.npy ... | interleave [--runs N] [--threads T] ' +
+         'FLOAT.onnx QUANT.onnx ... NAME=FILE.npy ... | profile [--runs N] [--threads T] ' +
          'MODEL.onnx NAME=FILE.npy ...');
   }
 }
