@@ -16,6 +16,16 @@
 //       (default 3) times N runs (default 20, after warm-up) of the float model, then N of the
 //       quantized one, and prints one JSON line with the best round's median of each
 //       (the least disturbed round on a shared machine), every round's medians, and the ratio.
+//   node bench/ort_int8.js interleave [--runs N] [--threads T] FLOAT.onnx QUANT.onnx ... NAME=FILE.npy ...
+//       One session per model at 'all'; N cycles (default 20, after 3 warm-up runs each), each
+//       cycle one run of every model in turn, so that a load change on a shared machine hits
+//       them alike. Prints one JSON line per model: its median, and the median over the cycles
+//       of its time / the first model's time in the same cycle (the ratio a noisy machine
+//       disturbs least).
+//   node bench/ort_int8.js profile [--runs N] [--threads T] MODEL.onnx NAME=FILE.npy ...
+//       Where ORT's time goes: one session at 'all' with ORT's profiler on, 3 warm-up runs then
+//       N runs (default 20); prints one JSON line with the kernel time per op type (ms per run,
+//       summed over the nodes of that type, largest first) and the share of the total.
 // onnxruntime-node comes from $OCS_CACHE/ort (scripts/fetch_models.sh).
 'use strict';
 
@@ -97,7 +107,7 @@ function nodeOpTypes(buf) {
 
 // ---- sessions ------------------------------------------------------------------------------
 
-async function createSession(ort, modelPath, threads, optimizedModelFilePath) {
+async function createSession(ort, modelPath, threads, optimizedModelFilePath, profilePrefix) {
   if (!fs.existsSync(modelPath)) fail(`${modelPath}: no such model file`);
   const options = {
     executionProviders: ['cpu'],
@@ -107,6 +117,7 @@ async function createSession(ort, modelPath, threads, optimizedModelFilePath) {
     logSeverityLevel: 3,  // not the warning that an 'all' graph is hardware-specific
   };
   if (optimizedModelFilePath) options.optimizedModelFilePath = optimizedModelFilePath;
+  if (profilePrefix) Object.assign(options, { enableProfiling: true, profileFilePrefix: profilePrefix });
   try {
     return await ort.InferenceSession.create(modelPath, options);
   } catch (e) {
@@ -159,11 +170,7 @@ async function timeRuns(session, feeds, runs) {
   return median(times);
 }
 
-async function bench(ort, options) {
-  const [floatPath, quantPath, ...pairs] = options.positional;
-  if (!floatPath || !quantPath) fail('bench needs FLOAT.onnx QUANT.onnx NAME=FILE.npy ...');
-  const sessions = [await createSession(ort, floatPath, options.threads),
-    await createSession(ort, quantPath, options.threads)];
+function readFeeds(ort, pairs) {
   const feeds = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -171,6 +178,82 @@ async function bench(ort, options) {
     const { type, data, dims } = readNpy(pair.slice(eq + 1));
     feeds[pair.slice(0, eq)] = new ort.Tensor(type, data, dims);
   }
+  return feeds;
+}
+
+// ORT's profile (a JSON list of trace events): the kernel time of the timed runs per op type.
+// Node events are named "<node>_kernel_time" and carry args.op_name; the warm-up runs are the
+// first `skip` "model_run" events and everything before the end of the last of them.
+function kernelTimePerOp(events, skip, runs) {
+  const modelRuns = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const from = skip > 0 ? modelRuns[skip - 1].ts + modelRuns[skip - 1].dur : 0;
+  const perOp = {};
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+    const op = (e.args && e.args.op_name) || '?';
+    perOp[op] = (perOp[op] || 0) + e.dur / 1000 / runs;
+    total += e.dur / 1000 / runs;
+  }
+  const rows = Object.entries(perOp).sort((a, b) => b[1] - a[1])
+    .map(([op, ms]) => [op, Number(ms.toFixed(3)), Number((ms / total).toFixed(3))]);
+  return { kernel_ms_per_run: Number(total.toFixed(3)), ops: rows };
+}
+
+async function profile(ort, options) {
+  const [modelPath, ...pairs] = options.positional;
+  if (!modelPath) fail('profile needs MODEL.onnx NAME=FILE.npy ...');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ort_profile_'));
+  try {
+    const session = await createSession(ort, modelPath, options.threads, undefined,
+      path.join(scratch, 'profile'));
+    const feeds = readFeeds(ort, pairs);
+    const warmup = 3;
+    for (let w = 0; w < warmup; w++) await session.run(feeds);
+    const medianMs = await timeRuns(session, feeds, options.runs);
+    session.endProfiling();
+    await session.release();
+    const file = fs.readdirSync(scratch).find((f) => f.endsWith('.json'));
+    if (!file) fail(`${modelPath}: ONNX Runtime wrote no profile`);
+    const events = JSON.parse(fs.readFileSync(path.join(scratch, file), 'utf8'));
+    process.stdout.write(JSON.stringify({ model: path.basename(modelPath), threads: options.threads,
+      runs: options.runs, median_ms: Number(medianMs.toFixed(3)),
+      ...kernelTimePerOp(events, warmup, options.runs) }) + '\n');
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function interleave(ort, options) {
+  const models = options.positional.filter((a) => a.endsWith('.onnx'));
+  const pairs = options.positional.filter((a) => !a.endsWith('.onnx'));
+  if (models.length < 2) fail('interleave needs two or more MODEL.onnx and NAME=FILE.npy ...');
+  const feeds = readFeeds(ort, pairs);
+  const sessions = [];
+  for (const m of models) sessions.push(await createSession(ort, m, options.threads));
+  for (const s of sessions) for (let w = 0; w < 3; w++) await s.run(feeds);
+  const times = models.map(() => []);
+  for (let i = 0; i < options.runs; i++) {
+    for (const [k, s] of sessions.entries()) {
+      const start = process.hrtime.bigint();
+      await s.run(feeds);
+      times[k].push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  for (const [k, m] of models.entries()) {
+    process.stdout.write(JSON.stringify({ model: path.basename(m), threads: options.threads, runs: options.runs,
+      median_ms: Number(median(times[k]).toFixed(3)),
+      ratio_to_first: Number(median(times[k].map((t, i) => t / times[0][i])).toFixed(3)) }) + '\n');
+  }
+  for (const s of sessions) await s.release();
+}
+
+async function bench(ort, options) {
+  const [floatPath, quantPath, ...pairs] = options.positional;
+  if (!floatPath || !quantPath) fail('bench needs FLOAT.onnx QUANT.onnx NAME=FILE.npy ...');
+  const sessions = [await createSession(ort, floatPath, options.threads),
+    await createSession(ort, quantPath, options.threads)];
+  const feeds = readFeeds(ort, pairs);
   for (const [i, s] of sessions.entries()) {
     const missing = s.inputNames.filter((n) => !(n in feeds));
     if (missing.length) fail(`${[floatPath, quantPath][i]}: inputs not given: ${missing.join(', ')}`);
@@ -213,9 +296,15 @@ async function main() {
     await count(loadOrtFrom(fail), options.positional[0]);
   } else if (options.command === 'bench') {
     await bench(loadOrtFrom(fail), options);
+  } else if (options.command === 'interleave') {
+    await interleave(loadOrtFrom(fail), options);
+  } else if (options.command === 'profile') {
+    await profile(loadOrtFrom(fail), options);
   } else {
     fail('usage: node bench/ort_int8.js count MODEL.onnx | bench [--runs N] [--rounds R] ' +
-         '[--threads T] FLOAT.onnx QUANT.onnx NAME=FILE.npy ...');
+         '[--threads T] FLOAT.onnx QUANT.onnx NAME=FILE.npy ... | interleave [--runs N] [--threads T] ' +
+         'FLOAT.onnx QUANT.onnx ... NAME=FILE.npy ... | profile [--runs N] [--threads T] ' +
+         'MODEL.onnx NAME=FILE.npy ...');
   }
 }
 

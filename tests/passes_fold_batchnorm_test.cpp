@@ -107,6 +107,43 @@ TEST(PassesFoldBatchnorm, ConvWithoutBiasGetsOne) {
   expect_same_outputs(before, after, {{"x", random_tensor({2, 3, 6, 6}, 4)}});
 }
 
+// ConvTranspose (weight [C_in, C_out, k, k]) -> per-channel bias Add -> BN, as Paddle exports
+// PP-OCRv4 det's head: the Add folds, then the BN; a grouped ConvTranspose is left alone.
+TEST(PassesFoldBatchnorm, ConvTransposeTakesItsBiasAddThenTheBatchNorm) {
+  for (int64_t group : {1, 2}) {
+    SCOPED_TRACE(fmt::format("group {}", group));
+    onnx::ModelProto m = model(13);
+    auto* g = m.mutable_graph();
+    *g->add_input() = value_info("x", {1, 4, 5, 5});
+    *g->add_output() = value_info("y", {1, 6, 10, 10});
+    tensor_to_proto(random_tensor({4, 6 / group, 2, 2}, 5), "w", g->add_initializer());
+    tensor_to_proto(random_tensor({1, 6, 1, 1}, 6), "bias", g->add_initializer());
+    auto deconv = node("ConvTranspose", {"x", "w"}, {"h"}, "deconv");
+    for (const auto& [key, v] : {std::pair{"strides", int64_t{2}}, std::pair{"kernel_shape", int64_t{2}}}) {
+      auto* a = deconv.add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::INTS);
+      a->add_ints(v);
+      a->add_ints(v);
+    }
+    auto* ga = deconv.add_attribute();
+    ga->set_name("group");
+    ga->set_type(onnx::AttributeProto::INT);
+    ga->set_i(group);
+    *g->add_node() = deconv;
+    *g->add_node() = node("Add", {"h", "bias"}, {"hb"}, "bias_add");
+    add_batchnorm(g, "hb", "y", 6, 40);
+    const Graph before = import_model(m);
+    Graph after = before;
+    const int64_t affine = fold_affine_constants(after);
+    const int64_t bn = fold_batchnorm(after);
+    EXPECT_EQ(affine, group == 1 ? 1 : 0);
+    EXPECT_EQ(bn, group == 1 ? 1 : 0);
+    EXPECT_EQ(after.nodes.size(), group == 1 ? 1u : 3u);
+    expect_same_outputs(before, after, {{"x", random_tensor({1, 4, 5, 5}, 4)}});
+  }
+}
+
 // Not exact, so not folded: the Conv output has a second reader, or is a graph output.
 TEST(PassesFoldBatchnorm, LeavesSharedOrVisibleLayerOutputsAlone) {
   for (bool as_graph_output : {false, true}) {

@@ -34,8 +34,9 @@ bool is_float_constant(const Graph& graph, ValueId id) {
          graph.values[id].constant->dtype() == DType::Float32;
 }
 
-// The layer in front of `x` when a per-channel affine of x can fold into it: a Conv or Gemm with
-// float constant weights (and bias) whose output x is read by nothing else and is no graph output.
+// The layer in front of `x` when a per-channel affine of x can fold into it: a Conv, a ConvTranspose
+// of one group (weight [C_in, C_out, k...]: output channel o is W[:, o]) or a Gemm with float
+// constant weights (and bias) whose output x is read by nothing else and is no graph output.
 std::optional<BatchNormMatch> match_layer(const Graph& graph, ValueId x) {
   if (x == kNoValue || !has_single_consumer(graph, x)) return std::nullopt;
   const std::optional<NodeId> producer = graph.producer(x);
@@ -45,10 +46,11 @@ std::optional<BatchNormMatch> match_layer(const Graph& graph, ValueId x) {
 
   BatchNormMatch m;
   m.layer = *producer;
-  if (layer.op_type == "Conv") {
+  if (layer.op_type == "Conv" || layer.op_type == "ConvTranspose") {
     if (layer.inputs.size() < 2 || !is_float_constant(graph, layer.inputs[1])) return std::nullopt;
     const Tensor& w = *graph.values[layer.inputs[1]].constant;
     if (w.rank() < 3) return std::nullopt;
+    if (layer.op_type == "ConvTranspose" && layer.attr_int("group", 1) != 1) return std::nullopt;
     m.weight_out_axis = weight_output_channel_axis(layer, w.rank());
     m.channels = w.dim(m.weight_out_axis);
     if (layer.inputs.size() > 2 && layer.inputs[2] != kNoValue) {

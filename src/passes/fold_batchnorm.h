@@ -1,4 +1,5 @@
-// fold_batchnorm: merges an inference-mode BatchNormalization into the Conv or Gemm before it.
+// fold_batchnorm: merges an inference-mode BatchNormalization into the Conv, ConvTranspose (one
+// group) or Gemm before it.
 //
 // Per output channel o, with a = gamma / sqrt(var + eps):
 //   BN(y) = gamma * (y - mean) / sqrt(var + eps) + beta = a * y + (beta - a * mean)
@@ -8,7 +9,7 @@
 // Folding is exact in real arithmetic; in float32 it differs by a few ulps of each product.
 //
 // Matched when exact (pure condition, no rewriting): a default-domain BatchNormalization whose
-// input X is produced by a Conv or Gemm, X has that BN as its only consumer and is not a graph
+// input X is produced by a Conv, a ConvTranspose of one group or a Gemm, X has that BN as its only consumer and is not a graph
 // output, scale/B/mean/var are float32 constants (or Identity nodes of such: a parameter PyTorch shares) with one entry per output channel, the layer's
 // weight (and bias) are float32 constants, and the BN runs in inference mode (training_mode = 0
 // from opset 14; its optional statistic outputs unused).

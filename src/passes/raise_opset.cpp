@@ -11,9 +11,10 @@
 namespace ocs {
 namespace {
 
-// Default-domain ops whose meaning does not change from opset 7 to opset 13: later versions only
+// Default-domain ops whose meaning does not change from opset 7 to opset 14: later versions only
 // add element types, negative axes, or optional inputs/outputs/attributes that keep their old
-// defaults.
+// defaults (opset 14: Add/Sub/Mul/Div/Relu/Identity types, Reshape's allowzero = 0,
+// BatchNormalization's training_mode = 0, GRU/LSTM/RNN's layout = 0, CumSum types).
 const std::set<std::string>& opset_stable_ops() {
   static const std::set<std::string> ops = {
       "Abs", "Acos", "Add", "And", "ArgMax", "ArgMin", "Asin", "Atan", "AveragePool",

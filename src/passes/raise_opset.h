@@ -1,8 +1,8 @@
 // raise_opset: moves a model to a higher default-domain opset without changing what it computes,
 // for the passes that add ops of a later opset (insert_qdq: QuantizeLinear/DequantizeLinear need
-// opset 10, Round 11, per-axis scales 13).
+// opset 10, Round 11, per-axis scales 13; fuse_hardswish: HardSwish 14).
 //
-// Most ops mean the same from opset 7 to 13 (a table in raise_opset.cpp). The conversions:
+// Most ops mean the same from opset 7 to 14 (a table in raise_opset.cpp). The conversions:
 //   Slice below 10       starts/ends/axes attributes -> int64 constant inputs
 //   Clip below 11        min/max attributes -> float constant inputs (absent: +-largest float)
 //   at 13                Squeeze/Unsqueeze/ReduceSum `axes` and Split `split` attributes ->

@@ -8,6 +8,8 @@
 #include "core/option_names.h"
 #include "passes/absorb_channel_gathers.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fold_input_affine.h"
+#include "passes/fuse_hardswish.h"
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
@@ -146,8 +148,16 @@ void specialize(Recipe& r) {
 void fold_and_unroll(Recipe& r) {
   // Counted after specialization: the branches not taken are gone from the model written.
   r.plan.weights_before = weight_count(r.graph);
-  r.plan.batchnorms_folded = r.options.fold_batchnorm ? fold_batchnorm(r.graph) : 0;
-  const int64_t affine_folded = r.options.fold_batchnorm ? fold_affine_constants(r.graph) : 0;
+  // Until neither folds more: a BatchNormalization behind a bias Add (Paddle's ConvTranspose
+  // exports its bias as one) follows the layer only once the Add is folded.
+  r.plan.batchnorms_folded = 0;
+  int64_t affine_folded = 0;
+  for (bool more = r.options.fold_batchnorm; more;) {
+    const int64_t bn = fold_batchnorm(r.graph), affine = fold_affine_constants(r.graph);
+    r.plan.batchnorms_folded += bn;
+    affine_folded += affine;
+    more = bn + affine > 0;
+  }
   r.record("fold_batchnorm", {{"folded", r.plan.batchnorms_folded}, {"affine_ops_folded", affine_folded}});
   if (!r.options.unroll_recurrent) return;
   std::vector<std::string> kept;  // recurrent nodes left whole (float), with the reason
@@ -183,6 +193,19 @@ void prepare(Recipe& r) {
   r.plan.batchnorms_folded = prepared->batchnorms_folded;
   for (const StepRecord& step : prepared->steps) r.plan.steps.push_back({step.step, 0.0, step.extra});
   r.start = Clock::now();
+}
+
+// Step 1c (deployable layout with quantized activations): fewer float ops between the 8-bit
+// tensors, for runtimes that run each as one pass over the data: Paddle's expanded HardSwish as
+// one HardSwish node (passes/fuse_hardswish.h), and scalar affine ops in front of Convs folded
+// into them (passes/fold_input_affine.h). Before calibration: what is calibrated and evaluated
+// is what is written.
+void fuse_for_deploy(Recipe& r) {
+  if (!r.deploy || !r.quantize_activations) return;
+  const int64_t opset = r.graph.opset();
+  const int64_t fused = fuse_hardswish(r.graph);
+  r.record("fuse_hardswish", {{"fused", fused}, {"opset_before", opset}, {"opset_after", r.graph.opset()}});
+  r.record("fold_input_affine", {{"nodes_folded", fold_input_affine(r.graph)}});
 }
 
 // The model's first convolutions: every Conv layer whose input no weighted layer computes (the
@@ -586,6 +609,7 @@ QuantizeResult quantize_model(const Graph& float_graph, const QuantizeOptions& o
     user_error("quantizing activations ({} {}) or activation OCS needs calibration data: pass {}",
                option_name("--abits"), options.activation_bits, option_name("--calib", "calibration"));
   prepare(r);
+  fuse_for_deploy(r);
   choose_layers(r);
   choose_int8_tensors(r);
   r.weight_clip = make_clip_method(options.weight_clip);
