@@ -10,15 +10,6 @@
 namespace ocs {
 namespace {
 
-bool is(const Node& node, const char* op) { return is_default_domain(node.domain) && node.op_type == op; }
-
-std::optional<float> scalar(const Graph& graph, ValueId v) {
-  if (v == kNoValue) return std::nullopt;
-  const auto& c = graph.values[v].constant;
-  if (!c || c->dtype() != DType::Float32 || c->numel() != 1) return std::nullopt;
-  return c->data<float>()[0];
-}
-
 bool float_constant(const Graph& graph, ValueId v) {
   return v != kNoValue && graph.values[v].constant && graph.values[v].constant->dtype() == DType::Float32;
 }
@@ -27,7 +18,7 @@ bool float_constant(const Graph& graph, ValueId v) {
 std::optional<std::pair<ValueId, float>> with_scalar(const Graph& graph, const Node& node) {
   if (node.inputs.size() != 2 || node.outputs.size() != 1) return std::nullopt;
   for (int k = 0; k < 2; ++k) {
-    const auto c = scalar(graph, node.inputs[1 - k]);
+    const auto c = float_scalar_constant(graph, node.inputs[1 - k]);
     if (c && !graph.values[node.inputs[k]].constant) return std::make_pair(node.inputs[k], *c);
   }
   return std::nullopt;
@@ -45,7 +36,7 @@ struct Affine {
 // output channel (or none).
 bool foldable_conv(const Graph& graph, NodeId id, ValueId y) {
   const Node& conv = graph.nodes[id];
-  if (!is(conv, "Conv") || conv.inputs.size() < 2 || conv.inputs[0] != y || conv.outputs.size() != 1) return false;
+  if (!is_op(conv, "Conv") || conv.inputs.size() < 2 || conv.inputs[0] != y || conv.outputs.size() != 1) return false;
   for (size_t i = 1; i < conv.inputs.size(); ++i)
     if (conv.inputs[i] == y) return false;
   if (!float_constant(graph, conv.inputs[1]) || graph.values[conv.inputs[1]].constant->rank() < 3) return false;
@@ -65,7 +56,7 @@ bool unpadded(const Node& conv) {
 
 std::optional<Affine> match(const Graph& graph, NodeId mul_id) {
   const Node& mul = graph.nodes[mul_id];
-  if (!is(mul, "Mul")) return std::nullopt;
+  if (!is_op(mul, "Mul")) return std::nullopt;
   const auto scaled = with_scalar(graph, mul);
   if (!scaled) return std::nullopt;
   Affine m;
@@ -76,7 +67,7 @@ std::optional<Affine> match(const Graph& graph, NodeId mul_id) {
   if (has_single_consumer(graph, m.y)) {
     const NodeId next = graph.consumers(m.y)[0];
     const Node& add = graph.nodes[next];
-    if (const auto shifted = is(add, "Add") ? with_scalar(graph, add) : std::nullopt; shifted && shifted->first == m.y) {
+    if (const auto shifted = is_op(add, "Add") ? with_scalar(graph, add) : std::nullopt; shifted && shifted->first == m.y) {
       m.add = next;
       m.b = shifted->second;
       m.y = add.outputs[0];

@@ -13,16 +13,6 @@ namespace {
 
 constexpr int64_t kHardSwishOpset = 14;
 
-bool is(const Node& node, const char* op) { return is_default_domain(node.domain) && node.op_type == op; }
-
-// The value of a one-element float constant.
-std::optional<float> scalar(const Graph& graph, ValueId v) {
-  if (v == kNoValue) return std::nullopt;
-  const auto& c = graph.values[v].constant;
-  if (!c || c->dtype() != DType::Float32 || c->numel() != 1) return std::nullopt;
-  return c->data<float>()[0];
-}
-
 // The one node reading `v` (not a graph output), when there is exactly one.
 std::optional<NodeId> sole_reader(const Graph& graph, ValueId v) {
   if (!has_single_consumer(graph, v)) return std::nullopt;
@@ -38,28 +28,29 @@ std::optional<ValueId> other_input(const Node& node, ValueId v) {
 }
 
 bool clips_0_6(const Graph& graph, const Node& clip, ValueId in) {
-  if (!is(clip, "Clip") || clip.inputs.empty() || clip.inputs[0] != in) return false;
+  if (!is_op(clip, "Clip") || clip.inputs.empty() || clip.inputs[0] != in) return false;
   if (clip.inputs.size() == 1) return clip.attr_float("min", -1.0f) == 0.0f && clip.attr_float("max", -1.0f) == 6.0f;
-  return clip.inputs.size() == 3 && scalar(graph, clip.inputs[1]) == 0.0f && scalar(graph, clip.inputs[2]) == 6.0f;
+  return clip.inputs.size() == 3 && float_scalar_constant(graph, clip.inputs[1]) == 0.0f &&
+         float_scalar_constant(graph, clip.inputs[2]) == 6.0f;
 }
 
 // The pattern starting at the Add `add_id` (header): its four nodes in order, or nothing.
 std::optional<std::vector<NodeId>> match(const Graph& graph, NodeId add_id) {
   const Node& add = graph.nodes[add_id];
-  if (!is(add, "Add") || add.outputs.size() != 1) return std::nullopt;
+  if (!is_op(add, "Add") || add.outputs.size() != 1) return std::nullopt;
   for (ValueId x : add.inputs) {
     const auto three = other_input(add, x);
-    if (!three || scalar(graph, *three) != 3.0f || graph.values[x].constant) continue;
+    if (!three || float_scalar_constant(graph, *three) != 3.0f || graph.values[x].constant) continue;
     const auto clip_id = sole_reader(graph, add.outputs[0]);
     if (!clip_id || !clips_0_6(graph, graph.nodes[*clip_id], add.outputs[0])) continue;
     const ValueId clipped = graph.nodes[*clip_id].outputs[0];
     const auto mul_id = sole_reader(graph, clipped);
-    if (!mul_id || !is(graph.nodes[*mul_id], "Mul") || other_input(graph.nodes[*mul_id], clipped) != x) continue;
+    if (!mul_id || !is_op(graph.nodes[*mul_id], "Mul") || other_input(graph.nodes[*mul_id], clipped) != x) continue;
     const auto div_id = sole_reader(graph, graph.nodes[*mul_id].outputs[0]);
     if (!div_id) continue;
     const Node& div = graph.nodes[*div_id];
-    if (!is(div, "Div") || div.inputs.size() != 2 || div.inputs[0] != graph.nodes[*mul_id].outputs[0] ||
-        scalar(graph, div.inputs[1]) != 6.0f)
+    if (!is_op(div, "Div") || div.inputs.size() != 2 || div.inputs[0] != graph.nodes[*mul_id].outputs[0] ||
+        float_scalar_constant(graph, div.inputs[1]) != 6.0f)
       continue;
     return std::vector<NodeId>{add_id, *clip_id, *mul_id, *div_id};
   }

@@ -20,6 +20,13 @@ void collect_outer_reads(const Graph& graph, std::set<std::string>& names) {
 
 }  // namespace
 
+std::optional<float> float_scalar_constant(const Graph& graph, ValueId v) {
+  if (v == kNoValue) return std::nullopt;
+  const auto& c = graph.values[v].constant;
+  if (!c || c->dtype() != DType::Float32 || c->numel() != 1) return std::nullopt;
+  return c->data<float>()[0];
+}
+
 bool has_single_consumer(const Graph& graph, ValueId value) {
   if (graph.is_graph_output(value)) return false;
   const std::vector<NodeId> readers = graph.consumers(value);

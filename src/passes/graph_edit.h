@@ -17,6 +17,14 @@ namespace ocs {
 // The ONNX default domain: "" or "ai.onnx".
 inline bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
 
+// True when `node` is the default domain's `op_type`.
+inline bool is_op(const Node& node, const char* op_type) {
+  return is_default_domain(node.domain) && node.op_type == op_type;
+}
+
+// The value of `v` when it is a one-element float32 constant.
+std::optional<float> float_scalar_constant(const Graph& graph, ValueId v);
+
 // True when `value` is read by exactly one node (subgraph reads count) and is not a graph output.
 bool has_single_consumer(const Graph& graph, ValueId value);
 

@@ -35,14 +35,8 @@ class LayoutPatchDeconv final : public LayoutKernel {
     const auto lock = plans_.lock();
     Plan* plan = plans_.get(x_shape, [&] { return build_plan(x_shape); });
     if (!plan) return false;
-    const dnnl::memory x_memory = dnnl_memory_of(x);
     std::shared_ptr<void> x_owner, products_owner;
-    void* x_nhwc = x_memory.get_data_handle();
-    if (x_memory.get_desc() != plan->x_nhwc) {
-      x_owner = dnnl_pool_alloc(plan->x_nhwc.get_size());
-      dnnl_reorder_into(x_memory, dnnl::memory(plan->x_nhwc, dnnl_cpu_engine(), x_owner.get()));
-      x_nhwc = x_owner.get();
-    }
+    void* x_nhwc = dnnl_reordered(dnnl_memory_of(x), plan->x_nhwc, x_owner).get_data_handle();
     dnnl_allocate_value(plan->y_nhwc, output);
     void* products = output.memory.get_data_handle();
     if (plan->scatter) products = (products_owner = dnnl_pool_alloc(plan->dst.get_size())).get();

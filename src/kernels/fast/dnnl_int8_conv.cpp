@@ -169,13 +169,10 @@ class LayoutInt8Conv final : public LayoutKernel {
   // x in channels-last float32 (the layout the Convs before leave it in; else one reorder into
   // `owner`).
   static const float* float_nhwc(const DnnlValue& x_value, const Shape& x_shape, std::shared_ptr<void>& owner) {
-    const dnnl::memory x_memory = dnnl_memory_of(x_value);
-    const dnnl::memory::desc x_nhwc(dnnl_dims(x_shape), dt::f32, tag::nhwc);
-    if (x_memory.get_desc() == x_nhwc) return static_cast<const float*>(x_memory.get_data_handle());
-    owner = dnnl_pool_alloc(x_nhwc.get_size());
-    dnnl_reorder_into(x_memory, dnnl::memory(x_nhwc, dnnl_cpu_engine(), owner.get()));
-    dnnl_cpu_stream().wait();
-    return static_cast<const float*>(owner.get());
+    const dnnl::memory x_nhwc =
+        dnnl_reordered(dnnl_memory_of(x_value), dnnl::memory::desc(dnnl_dims(x_shape), dt::f32, tag::nhwc), owner);
+    dnnl_cpu_stream().wait();  // the loops read it on the host
+    return static_cast<const float*>(x_nhwc.get_data_handle());
   }
 
   // The conv's source from the codes: in place when they are channels-last, of the source type
@@ -188,13 +185,8 @@ class LayoutInt8Conv final : public LayoutKernel {
     const dnnl::memory::desc nhwc(dnnl_dims(x_shape), held_type(codes), tag::nhwc);
     const uint8_t flip = spec_.zero_point == 128 && !codes.int8_view_of_u8 ? 0x80 : 0;
     if (memory.get_desc() == nhwc && flip == 0 && spec_.gather.empty() && q_nhwc == nhwc) return memory;
-    const uint8_t* from = static_cast<const uint8_t*>(memory.get_data_handle());
-    if (memory.get_desc() != nhwc) {
-      reordered = dnnl_pool_alloc(nhwc.get_size());
-      dnnl_reorder_into(memory, dnnl::memory(nhwc, dnnl_cpu_engine(), reordered.get()));
-      dnnl_cpu_stream().wait();
-      from = static_cast<const uint8_t*>(reordered.get());
-    }
+    const auto* from = static_cast<const uint8_t*>(dnnl_reordered(memory, nhwc, reordered).get_data_handle());
+    dnnl_cpu_stream().wait();  // copy_codes reads it on the host
     q_owner = dnnl_pool_alloc(q_nhwc.get_size());
     copy_codes(from, x_shape, flip, static_cast<uint8_t*>(q_owner.get()));
     return dnnl::memory(q_nhwc, dnnl_cpu_engine(), q_owner.get());

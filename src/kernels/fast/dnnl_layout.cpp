@@ -651,6 +651,9 @@ bool dnnl_value_is_float(const DnnlValue& value) {
 }
 void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out) { allocate(desc, out); }
 void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to) { reorder_into(from, to); }
+dnnl::memory dnnl_reordered(const dnnl::memory& from, const dnnl::memory::desc& desc, std::shared_ptr<void>& owner) {
+  return reordered(from, desc, owner);
+}
 
 std::shared_ptr<void> dnnl_pool_alloc(size_t bytes) {
   // Values in blocked layouts count against the memory budget while they are handed out, like

@@ -62,6 +62,9 @@ dnnl::memory dnnl_memory_of(const DnnlValue& value);
 bool dnnl_value_is_float(const DnnlValue& value);
 void dnnl_allocate_value(const dnnl::memory::desc& desc, DnnlValue& out);
 void dnnl_reorder_into(const dnnl::memory& from, const dnnl::memory& to);
+// `from` itself when it has layout `desc`, else a scratch copy in `desc` (pooled; lives as long as
+// `owner`).
+dnnl::memory dnnl_reordered(const dnnl::memory& from, const dnnl::memory::desc& desc, std::shared_ptr<void>& owner);
 
 // An element-wise function oneDNN computes as a post-op or an eltwise primitive.
 struct EltwiseOp {
