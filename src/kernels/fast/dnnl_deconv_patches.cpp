@@ -61,7 +61,7 @@ class LayoutPatchDeconv final : public LayoutKernel {
   struct Plan {
     dnnl::matmul primitive;
     dnnl::memory::desc x_nhwc, y_nhwc, src, dst;
-    dnnl::memory weights, bias;  // may be views of the two tensors
+    dnnl::memory weights, bias;  // may be views of the two tensors (no bias when scattering)
     Tensor patch_weights, patch_bias;
     // Few outputs per pixel (kw M < kMinRow): one product per pixel into a buffer, then scattered
     // into y by a reorder: the patches [N H, W, kh, kw M] as y holds them.
@@ -93,7 +93,6 @@ class LayoutPatchDeconv final : public LayoutKernel {
       constant_any = constant_md;
       plan.src = dnnl::memory::desc({1, 1, c, pixels}, dt::f32, tag::abdc);  // x channels-last, seen transposed
       plan.dst = dnnl::memory::desc({1, 1, outputs, pixels}, dt::f32, tag::abcd);
-      bias_md = dnnl::memory::desc({1, 1, outputs, 1}, dt::f32, tag::abcd);
       plan.patches = dnnl::memory::desc({kh, kw * m, n * h, w}, dt::f32, tag::abcd);
       plan.patches_in_y = dnnl::memory::desc({kh, kw * m, n * h, w}, dt::f32,
                                              dnnl::memory::dims{w * kw * m, 1, kh * w * kw * m, kw * m});
@@ -105,21 +104,20 @@ class LayoutPatchDeconv final : public LayoutKernel {
       plan.dst = dnnl::memory::desc({n * h, kh, w, kw * m}, dt::f32, tag::abcd);
       bias_md = dnnl::memory::desc({1, 1, 1, kw * m}, dt::f32, tag::abcd);
     }
-    const dnnl::memory::dims constant_dims = constant_md.dims(), bias_dims = bias_md.dims();
+    const dnnl::memory::dims constant_dims = constant_md.dims();
     plan.patch_weights = Tensor(DType::Float32, Shape(constant_dims.begin(), constant_dims.end()));
-    plan.patch_bias = Tensor(DType::Float32, Shape(bias_dims.begin(), bias_dims.end()));
+    if (!plan.scatter) plan.patch_bias = Tensor(DType::Float32, {1, 1, 1, kw * m});
     const float* from = weights_.data<float>();
     float* to = plan.patch_weights.data<float>();
     for (int64_t i = 0; i < kh; ++i)
       for (int64_t j = 0; j < kw; ++j)
         for (int64_t mi = 0; mi < m; ++mi) {
-          const float bias = bias_.defined() ? bias_.data<float>()[mi] : 0.0f;
           for (int64_t ci = 0; ci < c; ++ci) {
             const float v = from[((ci * m + mi) * kh + i) * kw + j];  // W[ci, mi, i, j]
             if (plan.scatter) to[((i * kw + j) * m + mi) * c + ci] = v;
             else to[(i * c + ci) * kw * m + j * m + mi] = v;
           }
-          plan.patch_bias.data<float>()[plan.scatter ? (i * kw + j) * m + mi : j * m + mi] = bias;
+          if (!plan.scatter) plan.patch_bias.data<float>()[j * m + mi] = bias_.defined() ? bias_.data<float>()[mi] : 0.0f;
         }
     // The transposed product's bias is per row, which oneDNN's fast matmul does not take (as a
     // bias or before other post-ops it runs its reference implementation): the bias and the
@@ -148,7 +146,7 @@ class LayoutPatchDeconv final : public LayoutKernel {
     } catch (const dnnl::error&) {
       return std::nullopt;
     }
-    plan.bias = dnnl_view(bias_md, plan.patch_bias);
+    if (!plan.scatter) plan.bias = dnnl_view(bias_md, plan.patch_bias);
     return plan;
   }
 
