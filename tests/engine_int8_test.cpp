@@ -434,6 +434,28 @@ TEST(EngineInt8, CodesHeldAsTheirInt8ViewAreUint8WhereRead) {
   EXPECT_GT(high, 128);
 }
 
+// Convs with M mod 32 in (16, 32) output channels run with zero channels appended up to the next
+// multiple of 32 (faster in oneDNN, dnnl_int8_conv.cpp) and keep the first M: a 24- and a
+// 56-channel Conv, with a float bias and an int32 one, per channel and per tensor, the first
+// writing the codes the second reads; both follow the rule against the reference kernels and
+// ONNX Runtime.
+TEST(EngineInt8, PaddedOutputChannelsKeepTheFirstOnes) {
+  for (int64_t out : {int64_t{24}, int64_t{56}}) {
+    for (bool per_channel : {true, false}) {
+      QdqBuilder b;
+      ValueId x = b.input("x", {1, 8, 10, 10});
+      const float s0 = 0.0107f, s1 = 0.0213f, s2 = 0.0311f;
+      ValueId a = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, out, 3, 61, per_channel, s0);
+      ValueId y = b.conv(b.quantize(a, s1, DType::UInt8, 128), out, 24, 1, 62, !per_channel);
+      b.output(b.quantize(b.add("Relu", {y}), s2, DType::UInt8, 128));
+      const std::string name = fmt::format("padded_{}_{}", out, per_channel ? "pc" : "pt");
+      Session fast(b.done(), SessionOptions{false, 2});
+      EXPECT_EQ(count_labels(fast, "int8 Conv+QuantizeLinear"), 1) << all_labels(fast);  // writes codes
+      check(b.done(), random_tensor({1, 8, 10, 10}, 63, -1.0f, 1.0f), s2, 2, name);
+    }
+  }
+}
+
 // The deployable layout's residual: Add of two dequantized layers, Relu, then Q -> DQ for the next
 // residual and OCS copies on the codes for the next int8 Conv. The Add, the Relu and the round
 // trip run as one oneDNN binary step (dnnl_make_layout_binary with RoundTripOps); the int8 Conv

@@ -81,6 +81,7 @@ struct Session::Plan {
   const Graph* original = nullptr;
   const Graph* planned_top = nullptr;
   bool profile = false;
+  bool profile_nodes = false;  // OCS_PROFILE=nodes: one row per step, named by its node
   std::map<std::string, std::pair<double, int64_t>> profile_totals;  // label -> ms, count
   std::vector<std::shared_ptr<const Node>> kept_nodes;  // nodes of steps that are not in a graph (int8_plan.h)
 
@@ -364,7 +365,7 @@ void Session::Plan::run_graph(const GraphPlan& plan, Frame& frame, const Observe
     if (profile) {
       const auto start = std::chrono::steady_clock::now();
       run_named_step(step, plan, frame, observer);
-      auto& [ms, count] = profile_totals[step.label];
+      auto& [ms, count] = profile_totals[profile_nodes ? step.label + " @ " + step.node->describe() : step.label];
       ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       ++count;
     } else {
@@ -407,6 +408,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
   plan_->layouts = options_.fuse && !options_.reference_kernels_only;
   const char* profile = std::getenv("OCS_PROFILE");
   plan_->profile = profile && *profile && std::string(profile) != "0";
+  plan_->profile_nodes = plan_->profile && std::string(profile) == "nodes";
   planned_graph_ = graph_;
   if (plan_->layouts) {
     auto folded = std::make_shared<Graph>(*graph_);
@@ -488,6 +490,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, co
     if (!observed_plan_) {
       observed_plan_ = std::make_unique<Plan>();
       observed_plan_->profile = plan_->profile;
+      observed_plan_->profile_nodes = plan_->profile_nodes;
       observed_plan_->build(graph, graph.opset(""), options_);
     }
     plan = observed_plan_.get();
