@@ -487,6 +487,68 @@ TEST(EngineInt8, BinaryOpAndItsRoundTripRunAsOneStep) {
   }
 }
 
+// A binary op, a nearest Resize or a MaxPool whose result only the QuantizeLinear of int8 Convs
+// reads writes those codes itself (RoundTripOps::codes): int8 with zero point 0, uint8 with zero
+// point 0 (after a Relu), uint8 with zero point 128 (as its int8 view); the Convs read them, and
+// with OCS copies on the codes (a channel index out of range: the int8 step falls back and the
+// Gather reports it, as the reference does). Against the reference kernels, ONNX Runtime, and the
+// same graph with the step turned off (OCS_NO_LAYOUT=layercodes).
+TEST(EngineInt8, LayerWritesTheCodesTheInt8ConvsRead) {
+  struct Case {
+    std::string op;
+    DType type;
+    int zero_point;
+    int64_t copied;
+  };
+  for (const Case& k : {Case{"Add", DType::UInt8, 128, 5}, Case{"Add", DType::UInt8, 128, 99},
+                        Case{"Resize", DType::UInt8, 0, 5}, Case{"MaxPool", DType::Int8, 0, 5}}) {
+    QdqBuilder b;
+    ValueId x = b.input("x", {1, 8, 12, 12});
+    const float s0 = 0.0107f, s1 = 0.0213f, s2 = 0.0311f, s3 = 0.0419f;
+    ValueId left = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 8, 3, 71, true, s0);
+    ValueId right = b.conv(b.quantize(x, s0, DType::UInt8, 128), 8, 8, 1, 72, false, s0);
+    ValueId a = b.quantize(left, s1, DType::UInt8, 128);
+    ValueId layer;
+    std::string label;
+    if (k.op == "Add") {
+      layer = b.add("Add", {a, b.quantize(right, s1, DType::UInt8, 128)});
+      label = "dnnl Add+QuantizeLinear";
+    } else if (k.op == "Resize") {
+      Tensor scales = Tensor::from_vector<float>({4}, {1, 1, 2, 2});
+      layer = b.add("Relu", {b.add("Resize", {a, b.constant(Tensor(DType::Float32, {0})), b.constant(scales)},
+                                   {{"mode", text_attr("nearest")}, {"nearest_mode", text_attr("floor")},
+                                    {"coordinate_transformation_mode", text_attr("asymmetric")}})});
+      label = "dnnl Resize+Relu+QuantizeLinear";
+    } else {
+      layer = b.add("MaxPool", {a}, {{"kernel_shape", ints_attr({3, 3})}, {"pads", ints_attr({1, 1, 1, 1})}});
+      label = "dnnl MaxPool+QuantizeLinear";
+    }
+    ValueId codes = b.add("QuantizeLinear", {layer, b.constant(Tensor::scalar<float>(s2)),
+                                             k.type == DType::Int8 ? b.constant(Tensor::scalar<int8_t>(0))
+                                                                   : b.constant(Tensor::scalar<uint8_t>(k.zero_point))});
+    ValueId copies = b.gather(codes, {0, 1, 2, 3, 4, 5, 6, 7, 1, k.copied});
+    ValueId y = b.conv(b.dequantize(copies, s2, k.type, k.zero_point), 10, 8, 3, 73, true, s2);
+    ValueId z = b.conv(b.dequantize(codes, s2, k.type, k.zero_point), 8, 8, 1, 74, false, s2);
+    b.output(b.quantize(b.add("Add", {y, z}), s3, DType::UInt8, 128));
+    const std::shared_ptr<const Graph> graph = b.done();
+    const std::string name = fmt::format("layer_codes_{}_{}", k.op, k.copied);
+    const Shape shape{1, 8, 12, 12};
+    const std::map<std::string, Tensor> inputs{{"x", random_tensor(shape, 75, -1.0f, 1.0f)}};
+    Session fast(graph, SessionOptions{false, 2});
+    EXPECT_EQ(count_labels(fast, label), 1) << name << ": " << all_labels(fast);
+    EXPECT_EQ(count_labels(fast, "int8 Conv"), 4) << name << ": " << all_labels(fast);
+    setenv("OCS_NO_LAYOUT", "layercodes", 1);
+    Session floats(graph, SessionOptions{false, 2});
+    unsetenv("OCS_NO_LAYOUT");
+    EXPECT_EQ(count_labels(floats, label), 0) << name << ": " << all_labels(floats);
+    Session reference(graph, {true, 2});
+    expect_rejected_alike_or_within_rule(fast, reference, inputs, k.copied == 99, s3, name);
+    if (k.copied == 99) continue;
+    expect_within_rule(floats.run(inputs)[0], reference.run(inputs)[0], s3, name + " (off)");
+    check(graph, inputs.at("x"), s3, 4, name);
+  }
+}
+
 }  // namespace
 // PP-OCR det's neck: a nearest Resize and a GlobalAveragePool of a dequantized layer, each followed
 // by a round trip (and a Relu after the first), run as one oneDNN resampling or pooling step with

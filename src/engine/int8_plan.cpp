@@ -207,9 +207,9 @@ void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector
     spec.codes_in = reads;
     if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
     const FusedChain& chain = chains[c];
+    if (found != by_chain.end()) step.requantize = found->second.requantize;
     step.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(spec), chain.post_ops,
-                                             chain.scale, chain.shift,
-                                             found == by_chain.end() ? Int8Requantize{} : found->second.requantize);
+                                             chain.scale, chain.shift, step.requantize);
     OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
   }
 }
@@ -230,6 +230,38 @@ WithRoundTrip with_round_trip(const Graph& graph, const Node& node, int64_t opse
   return {};
 }
 
+// The op in front of `x` (read only by `reader`) whose oneDNN primitive computes x, with the
+// element-wise functions between them as post-ops (at most 3) and `then` after them
+// (with_round_trip); no kernel when there is none. `nodes`: the functions, then the op (walking
+// back).
+struct LayerInFront {
+  std::unique_ptr<LayoutKernel> kernel;
+  std::vector<ValueId> inputs;
+  std::vector<NodeId> nodes;
+};
+LayerInFront layer_in_front(const Graph& graph, int64_t opset, ValueId x, NodeId reader,
+                            const std::vector<bool>& in_chain, RoundTripOps then) {
+  LayerInFront found;
+  ValueId v = x;
+  while (found.nodes.size() < 4 && only_reader(graph, v, reader)) {
+    const std::optional<NodeId> p = graph.producer(v);
+    if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
+    const Node& node = graph.nodes[*p];
+    found.nodes.push_back(*p);
+    std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, node, node.inputs[0], opset);
+    if (!ops) {
+      WithRoundTrip made = with_round_trip(graph, node, opset, then);
+      found.kernel = std::move(made.kernel);
+      found.inputs = std::move(made.inputs);
+      break;
+    }
+    then.before.insert(then.before.begin(), ops->begin(), ops->end());
+    reader = *p;
+    v = node.inputs[0];
+  }
+  return found;
+}
+
 // A binary op (Add, Mul, Sub, Div), a pooling or a nearest Resize, with element-wise functions
 // after it, whose result only a fake-quantize step reads: one step, the functions and the round
 // trip as post-ops of its primitive (with_round_trip). Int8 steps that quantize that result themselves (through
@@ -242,30 +274,10 @@ void plan_layer_round_trips(const Graph& graph, int64_t opset, std::vector<bool>
   for (size_t f = 0; f < fake_quant.steps.size(); ++f) {
     FakeQuantStep& step = fake_quant.steps[f];
     if (!fake_quant.step_of.count(step.pair.quantize)) continue;  // an int8 chain took it
-    std::vector<NodeId> front;  // the functions, then the op whose primitive runs them (walking back)
-    std::vector<EltwiseOp> before;
-    ValueId v = step.x;
-    NodeId reader = step.pair.quantize;
-    std::optional<NodeId> layer;
-    WithRoundTrip made;
-    while (!layer && front.size() < 4 && only_reader(graph, v, reader)) {
-      const std::optional<NodeId> p = graph.producer(v);
-      if (!p || in_chain[*p] || !graph.nodes[*p].domain.empty() || graph.nodes[*p].inputs.empty()) break;
-      const Node& node = graph.nodes[*p];
-      std::optional<std::vector<EltwiseOp>> ops = dnnl_node_as_eltwise(graph, node, node.inputs[0], opset);
-      if (!ops) {
-        made = with_round_trip(graph, node, opset,
-                               RoundTripOps{before, step.pair.scale, step.pair.zero_point, step.pair.type, step.after});
-        if (!made.kernel) break;
-        layer = *p;
-      } else {
-        before.insert(before.begin(), ops->begin(), ops->end());
-      }
-      front.push_back(*p);
-      reader = *p;
-      v = node.inputs[0];
-    }
-    if (!layer) continue;
+    RoundTripOps then{{}, step.pair.scale, step.pair.zero_point, step.pair.type, step.after};
+    LayerInFront made = layer_in_front(graph, opset, step.x, step.pair.quantize, in_chain, then);
+    if (!made.kernel) continue;
+    std::vector<NodeId>& front = made.nodes;
     std::vector<size_t> quantizing;  // int8 steps reading step.x
     bool rewirable = step.after.empty();
     for (const auto& [c, s] : int8.steps)
@@ -292,6 +304,78 @@ void plan_layer_round_trips(const Graph& graph, int64_t opset, std::vector<bool>
   }
 }
 
+// A binary op, a pooling or a nearest Resize (with element-wise functions after it) whose result
+// only the QuantizeLinear of int8 steps reads (no Clip, no OCS Gather in front of it) and whose
+// codes only those steps read: one step computes the op and writes the codes (RoundTripOps::codes,
+// a fake-quantize step without DequantizeLinear), and the int8 steps read them (codes_in) instead
+// of quantizing a float tensor; the QuantizeLinear leaves their fallbacks. PP-OCR det's FPN Add
+// in front of a 3x3 Conv: 2.5 M values written as one byte instead of four, and no quantizing
+// pass (docs/PERFORMANCE.md). A step that falls back runs its nodes one by one.
+void plan_layer_codes(const Graph& graph, int64_t opset, std::vector<FusedChain>& chains, std::vector<bool>& in_chain,
+                      Int8Steps& int8, FakeQuantPlan& fake_quant, const Disabled& disabled) {
+  if (disabled("codes") || disabled("layercodes")) return;
+  std::map<NodeId, std::vector<size_t>> readers_of;  // QuantizeLinear -> the int8 steps quantizing through it
+  for (const auto& [c, step] : int8.steps)
+    if (step.input.quantize >= 0) readers_of[step.input.quantize].push_back(c);
+  for (const auto& [quantize, readers] : readers_of) {
+    const Int8ConvInput& first = int8.steps.at(readers[0]).input;
+    const ValueId codes = graph.nodes[quantize].outputs[0];
+    auto quantizes_x = [&](size_t c) {
+      const Int8Step& step = int8.steps.at(c);
+      return step.input.clip < 0 && !step.input.gathered_before_quantize && !step.input.spec.codes_in &&
+             step.x == first.x && step.input.x == first.x;
+    };
+    auto read_by_them = [&](NodeId reader) {
+      auto in = int8.chain_of_hidden.find(reader);
+      return in != int8.chain_of_hidden.end() &&
+             std::find(readers.begin(), readers.end(), in->second) != readers.end();
+    };
+    const std::vector<NodeId> code_readers = graph.consumers(codes);
+    if (!std::all_of(readers.begin(), readers.end(), quantizes_x) || fake_quant.step_of.count(quantize) ||
+        int8.requantized.count(quantize) || graph.is_graph_output(codes) ||
+        !std::all_of(code_readers.begin(), code_readers.end(), read_by_them))
+      continue;
+    const Int8ConvSpec& spec = first.spec;
+    RoundTripOps then{{}, spec.scale, spec.zero_point, spec.type, {}, true};
+    LayerInFront made = layer_in_front(graph, opset, first.x, quantize, in_chain, then);
+    if (!made.kernel) continue;
+
+    const size_t f = fake_quant.steps.size();
+    FakeQuantStep step{made.nodes, std::move(made.kernel), first.x, codes, std::move(made.inputs), "dnnl", {}, {}};
+    step.pair.quantize = quantize;
+    step.pair.scale = spec.scale;
+    step.pair.zero_point = spec.zero_point;
+    step.pair.type = spec.type;
+    step.nodes.push_back(quantize);
+    std::sort(step.nodes.begin(), step.nodes.end());
+    for (NodeId n : step.nodes) {
+      step.label += (n == step.nodes.front() ? " " : "+") + graph.nodes[n].op_type;
+      in_chain[n] = true;
+      fake_quant.step_of[n] = f;
+    }
+    fake_quant.steps.push_back(std::move(step));
+    // The QuantizeLinear now runs in this step: out of the chain that hid it and of the fallbacks.
+    if (auto hidden_in = int8.chain_of_hidden.find(quantize); hidden_in != int8.chain_of_hidden.end()) {
+      std::vector<NodeId>& nodes = chains[hidden_in->second].nodes;
+      nodes.erase(std::remove(nodes.begin(), nodes.end(), quantize), nodes.end());
+      int8.chain_of_hidden.erase(hidden_in);
+    }
+    for (auto& [chain_id, extra] : int8.fallback_extra)
+      extra.erase(std::remove(extra.begin(), extra.end(), quantize), extra.end());
+    for (size_t c : readers) {
+      Int8Step& reader = int8.steps.at(c);
+      Int8ConvSpec reads_codes = reader.input.spec;
+      reads_codes.codes_in = true;
+      reader.input.spec.codes_in = true;
+      reader.x = codes;
+      const FusedChain& chain = chains[c];
+      reader.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(reads_codes),
+                                                 chain.post_ops, chain.scale, chain.shift, reader.requantize);
+      OCS_CHECK(reader.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+    }
+  }
+}
+
 }  // namespace
 
 Int8Plan plan_int8(const Graph& graph, const Graph* original, int64_t opset, std::vector<FusedChain>& chains,
@@ -301,6 +385,7 @@ Int8Plan plan_int8(const Graph& graph, const Graph* original, int64_t opset, std
   plan.fake_quant = plan_fake_quant(graph, opset, in_chain, plan.int8, disabled);
   plan_codes(graph, chains, in_chain, plan.int8, plan.fake_quant, disabled);
   plan_layer_round_trips(graph, opset, in_chain, plan.int8, plan.fake_quant, disabled);
+  plan_layer_codes(graph, opset, chains, in_chain, plan.int8, plan.fake_quant, disabled);
   return plan;
 }
 

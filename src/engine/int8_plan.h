@@ -2,7 +2,8 @@
 // engine/fusion.h: which Convs run as int8 steps and the nodes in front of them they compute
 // themselves (engine/int8_layers.h); the Q -> DQ pairs that run as fake-quantize steps; what an
 // int8 Conv computes after its post-ops (the codes the next int8 Conv reads, or a round trip);
-// binary ops, poolings and resamplings that run with the round trip after them.
+// binary ops, poolings and resamplings that run with the round trip after them, or that write the
+// codes the int8 Convs after them read.
 // engine/session.cpp turns the result into steps: a chain's step runs where its last node is, and
 // runs its nodes one by one (plus the QuantizeLinears of `fallback_extra`) when its kernel declines.
 #pragma once
@@ -23,6 +24,7 @@ struct Int8Step {
   std::unique_ptr<LayoutKernel> kernel;
   ValueId x = kNoValue;  // what the step reads: the input's x, or the QuantizeLinear's codes
   Int8ConvInput input;   // as matched
+  Int8Requantize requantize;  // what it computes after its post-ops (plan_codes)
 };
 struct Int8Steps {
   std::map<size_t, Int8Step> steps;                    // by chain
@@ -34,7 +36,9 @@ struct Int8Steps {
   std::map<NodeId, std::shared_ptr<const Node>> requantized;
 };
 // A fake-quantize step (Q -> DQ with the functions after it; with a binary op, a pooling or a
-// Resize in front, that op's oneDNN step), where its last node is.
+// Resize in front, that op's oneDNN step), where its last node is. A step of such an op that
+// writes the codes of a QuantizeLinear only int8 steps read has no DequantizeLinear
+// (pair.dequantize < 0) and ends in the QuantizeLinear.
 struct FakeQuantStep {
   std::vector<NodeId> nodes;  // Q, DQ and the functions, in graph order (and the op in front)
   std::unique_ptr<LayoutKernel> kernel;
@@ -54,7 +58,7 @@ struct Int8Plan {
   FakeQuantPlan fake_quant;
 };
 
-// OCS_NO_LAYOUT's kinds this plan reads: qdq, codes, roundtrip, binary.
+// OCS_NO_LAYOUT's kinds this plan reads: qdq, codes, roundtrip, binary, layercodes.
 using Int8Disabled = std::function<bool(const std::string& kind)>;
 
 // `original`: the graph as given when `graph` is its constant-folded copy and the int8 path is on

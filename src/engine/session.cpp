@@ -97,7 +97,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes,roundtrip turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes,roundtrip,layercodes turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -125,7 +125,7 @@ struct Session::Plan {
   Step fake_quant_step(const Graph& graph, FakeQuantStep& planned, std::vector<bool>& from_layout,
                        const SessionOptions& options) {
     Step step;
-    step.node = &graph.nodes[planned.pair.dequantize];
+    step.node = &graph.nodes[planned.pair.dequantize >= 0 ? planned.pair.dequantize : planned.pair.quantize];
     step.layout = std::move(planned.kernel);
     step.layout_inputs = planned.inputs;
     step.layout_output = planned.output;

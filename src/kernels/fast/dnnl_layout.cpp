@@ -25,6 +25,7 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 constexpr auto f32 = dnnl::memory::data_type::f32;
+using dt = dnnl::memory::data_type;
 
 // A byte-exact key of a memory desc for plan caches (descs come zero-initialized from oneDNN).
 std::string desc_key(const dnnl::memory::desc& desc) {
@@ -86,19 +87,44 @@ dnnl::memory reordered(const dnnl::memory& from, const dnnl::memory::desc& desc,
 
 bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
-// The post-ops of `then` (none without it); nullopt when they are outside oneDNN (another code
-// type, an invalid scale, two post-ops of one algorithm: engine/fusion.h).
-std::optional<std::vector<DnnlPostOp>> round_trip_post_ops(const std::optional<RoundTripOps>& then) {
+// What a binary op, a pooling or a resampling computes after its result (RoundTripOps): its
+// post-ops, and the destination's type (float32, or the codes' type) and layout.
+struct LayerTail {
   std::vector<DnnlPostOp> ops;
-  if (!then) return ops;
+  dt type = f32;
+  bool int8_view = false;  // uint8 codes with zero point 128 written as int8
+
+  // The destination of `dims`: any layout for float32 (oneDNN follows the source), channels-last
+  // codes (what the int8 Convs read in place).
+  dnnl::memory::desc destination(const dnnl::memory::dims& dims) const {
+    return dnnl::memory::desc(dims, type, type == f32 ? tag::any : tag::nhwc);
+  }
+};
+
+// The tail of `then` (none without it); nullopt when it is outside oneDNN (another code type or
+// zero point, an invalid scale, two post-ops of one algorithm: engine/fusion.h).
+std::optional<LayerTail> layer_tail(const std::optional<RoundTripOps>& then) {
+  LayerTail tail;
+  if (!then) return tail;
   if (!(then->scale > 0.0f) || !std::isfinite(then->scale)) return std::nullopt;
   if (then->type != DType::UInt8 && then->type != DType::Int8) return std::nullopt;
+  std::vector<DnnlPostOp>& ops = tail.ops;
   for (const EltwiseOp& e : then->before) dnnl_push_merged(ops, dnnl_post_op(e));
-  dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
-  dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
-  for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
+  if (then->codes) {
+    // codes = round(x / s) + zero point, saturated by the destination type; the int8 view of
+    // uint8 codes with zero point 128 is round(x / s) saturated to int8.
+    if (!then->after.empty()) return std::nullopt;
+    tail.int8_view = then->type == DType::UInt8 && then->zero_point == 128;
+    if (then->zero_point != 0 && !tail.int8_view) return std::nullopt;
+    tail.type = then->type == DType::UInt8 && !tail.int8_view ? dt::u8 : dt::s8;
+    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
+  } else {
+    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
+    dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
+    for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
+  }
   if (dnnl_repeats_an_algorithm(ops)) return std::nullopt;
-  return ops;
+  return tail;
 }
 
 // ---- Conv + post-ops --------------------------------------------------------------------------
@@ -291,8 +317,8 @@ enum class PoolKind { Max, Average, GlobalAverage };
 
 class LayoutPool final : public LayoutKernel {
  public:
-  LayoutPool(const Node& node, PoolKind kind, std::vector<DnnlPostOp> post_ops = {})
-      : node_(node), kind_(kind), post_ops_(std::move(post_ops)) {}
+  LayoutPool(const Node& node, PoolKind kind, LayerTail tail = {})
+      : node_(node), kind_(kind), tail_(std::move(tail)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
@@ -306,6 +332,7 @@ class LayoutPool final : public LayoutKernel {
     if (!found) return false;
     Plan& plan = *found;
     allocate(plan.dst_md, output);
+    output.int8_view_of_u8 = tail_.int8_view;
     plan.primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
@@ -357,13 +384,13 @@ class LayoutPool final : public LayoutKernel {
     for (int64_t d : g.dilations) dilates.push_back(d - 1);
     try {
       dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, incoming,
-                                          dnnl::memory::desc(dnnl_dims(y_shape), f32, tag::any),
+                                          tail_.destination(dnnl_dims(y_shape)),
                                           to_dims(g.strides), to_dims(g.kernel), to_dims(dilates),
                                           to_dims(g.pads_begin), to_dims(pad_end));
       dnnl::primitive_attr attr;
-      attr.set_post_ops(dnnl_post_ops_of(post_ops_));
+      attr.set_post_ops(dnnl_post_ops_of(tail_.ops));
       dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
-      if (!post_ops_.empty() && is_reference_impl(pd.impl_info_str())) return std::nullopt;
+      if (!tail_.ops.empty() && is_reference_impl(pd.impl_info_str())) return std::nullopt;
       return Plan{dnnl::pooling_v2_forward(pd), pd.dst_desc()};
     } catch (const dnnl::error&) {
       return std::nullopt;
@@ -372,7 +399,7 @@ class LayoutPool final : public LayoutKernel {
 
   const Node& node_;
   const PoolKind kind_;
-  const std::vector<DnnlPostOp> post_ops_;  // a round trip after the pooling (RoundTripOps)
+  const LayerTail tail_;  // a round trip or the codes after the pooling (RoundTripOps)
   PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
@@ -380,8 +407,8 @@ class LayoutPool final : public LayoutKernel {
 
 class LayoutBinary final : public LayoutKernel {
  public:
-  LayoutBinary(dnnl::algorithm algorithm, bool commutative, std::vector<DnnlPostOp> post_ops)
-      : algorithm_(algorithm), commutative_(commutative), post_ops_(std::move(post_ops)) {}
+  LayoutBinary(dnnl::algorithm algorithm, bool commutative, LayerTail tail)
+      : algorithm_(algorithm), commutative_(commutative), tail_(std::move(tail)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     if (inputs.size() != 2 || !inputs[0]->defined() || !inputs[1]->defined()) return false;
@@ -416,19 +443,23 @@ class LayoutBinary final : public LayoutKernel {
       m1 = dnnl_view(dnnl_plain_desc(s1), plain1);
     }
     const auto lock = plans_.lock();
+    const dnnl::memory::desc dst_md =
+        tail_.type == f32 ? m0.get_desc() : tail_.destination(dnnl_dims(dims_of(m0.get_desc())));
     dnnl::binary* primitive = plans_.get(desc_key(m0.get_desc()) + desc_key(m1.get_desc()), [&] {
       std::optional<dnnl::binary> made;
       try {
-        dnnl::binary::desc desc(algorithm_, m0.get_desc(), m1.get_desc(), m0.get_desc());
+        dnnl::binary::desc desc(algorithm_, m0.get_desc(), m1.get_desc(), dst_md);
         dnnl::primitive_attr attr;
-        attr.set_post_ops(dnnl_post_ops_of(post_ops_));
-        made = dnnl::binary(dnnl::binary::primitive_desc(desc, attr, dnnl_cpu_engine()));
+        attr.set_post_ops(dnnl_post_ops_of(tail_.ops));
+        dnnl::binary::primitive_desc pd(desc, attr, dnnl_cpu_engine());
+        if (tail_.type == f32 || !is_reference_impl(pd.impl_info_str())) made = dnnl::binary(pd);
       } catch (const dnnl::error&) {
       }
       return made;
     });
     if (!primitive) return false;
-    allocate(m0.get_desc(), output);
+    allocate(dst_md, output);
+    output.int8_view_of_u8 = tail_.int8_view;
     primitive->execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
@@ -437,7 +468,7 @@ class LayoutBinary final : public LayoutKernel {
  private:
   const dnnl::algorithm algorithm_;
   const bool commutative_;
-  const std::vector<DnnlPostOp> post_ops_;
+  const LayerTail tail_;  // a round trip or the codes after the op (RoundTripOps)
   PlanCache<std::string, dnnl::binary> plans_;  // key: desc_key of both operands
 };
 
@@ -496,8 +527,8 @@ class LayoutEltwise final : public LayoutKernel {
 class LayoutResize final : public LayoutKernel {
  public:
   // `scales` (4 values) or `sizes` (4 values): whichever the node gives.
-  LayoutResize(std::vector<float> scales, std::vector<int64_t> sizes, std::vector<DnnlPostOp> post_ops)
-      : scales_(std::move(scales)), sizes_(std::move(sizes)), post_ops_(std::move(post_ops)) {}
+  LayoutResize(std::vector<float> scales, std::vector<int64_t> sizes, LayerTail tail)
+      : scales_(std::move(scales)), sizes_(std::move(sizes)), tail_(std::move(tail)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     DnnlValue& x = *inputs[0];
@@ -526,11 +557,11 @@ class LayoutResize final : public LayoutKernel {
       std::optional<Plan> made;
       try {
         dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest,
-                                            src.get_desc(), dnnl::memory::desc(dnnl_dims(out), f32, tag::any));
+                                            src.get_desc(), tail_.destination(dnnl_dims(out)));
         dnnl::primitive_attr attr;
-        attr.set_post_ops(dnnl_post_ops_of(post_ops_));
+        attr.set_post_ops(dnnl_post_ops_of(tail_.ops));
         dnnl::resampling_forward::primitive_desc pd(desc, attr, dnnl_cpu_engine());
-        if (post_ops_.empty() || !is_reference_impl(pd.impl_info_str()))
+        if (tail_.ops.empty() || !is_reference_impl(pd.impl_info_str()))
           made = Plan{dnnl::resampling_forward(pd), pd.dst_desc()};
       } catch (const dnnl::error&) {
       }
@@ -538,6 +569,7 @@ class LayoutResize final : public LayoutKernel {
     });
     if (!plan) return false;
     allocate(plan->dst_md, output);
+    output.int8_view_of_u8 = tail_.int8_view;
     plan->primitive.execute(dnnl_cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, output.memory}});
     dnnl_cpu_stream().wait();
     return true;
@@ -550,7 +582,7 @@ class LayoutResize final : public LayoutKernel {
   };
   const std::vector<float> scales_;
   const std::vector<int64_t> sizes_;
-  const std::vector<DnnlPostOp> post_ops_;  // a round trip after the resampling (RoundTripOps)
+  const LayerTail tail_;  // a round trip or the codes after the resampling (RoundTripOps)
   PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
 };
 
@@ -783,7 +815,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph,
                                                     const std::optional<RoundTripOps>& then) {
   if (!dnnl_input_may_be_float(node, graph, 0)) return nullptr;
-  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  std::optional<LayerTail> ops = layer_tail(then);
   if (!ops) return nullptr;
   const int64_t rank = dnnl_input_rank(node, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;
@@ -800,7 +832,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Grap
 
 std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node, const std::optional<RoundTripOps>& then) {
   if (node.inputs.size() != 2) return nullptr;
-  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  std::optional<LayerTail> ops = layer_tail(then);
   if (!ops) return nullptr;
   const std::string& op = node.op_type;
   if (op == "Add") return std::make_unique<LayoutBinary>(dnnl::algorithm::binary_add, true, std::move(*ops));
@@ -822,7 +854,7 @@ namespace ocs {
 std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset,
                                                       const std::optional<RoundTripOps>& then) {
   if (opset < 11 || node.inputs.empty() || !dnnl_input_may_be_float(node, graph, 0)) return nullptr;
-  std::optional<std::vector<DnnlPostOp>> ops = round_trip_post_ops(then);
+  std::optional<LayerTail> ops = layer_tail(then);
   if (!ops) return nullptr;
   const int64_t rank = dnnl_input_rank(node, graph, 0);
   if (rank != -1 && rank != 4) return nullptr;

@@ -117,6 +117,11 @@ struct RoundTripOps {
   int32_t zero_point = 0;
   DType type = DType::UInt8;
   std::vector<EltwiseOp> after;
+  // The step writes the codes QuantizeLinear(x) themselves instead of their round trip (no
+  // functions after them), channels-last, for int8 Convs that read them (dnnl_int8.h, codes_in):
+  // the destination's type rounds (half to even) and saturates; uint8 codes with zero point 128
+  // are written as their int8 view (DnnlValue::int8_view_of_u8).
+  bool codes = false;
 };
 
 // Add, Mul, Sub, Div of two 4-D float32 tensors; the second may broadcast along axes of size 1
