@@ -487,6 +487,27 @@ TEST(EngineInt8, BinaryOpAndItsRoundTripRunAsOneStep) {
   }
 }
 
+// A float first layer (3 input channels, the plain image) reads the input as it is and writes one
+// block of its 16 or 32 output channels (oneDNN's first-layer kernel); the int8 Conv after it
+// reads 16 channels in place as channels-last (the same bytes) and reorders 32. Both follow the
+// rule against the reference kernels and ONNX Runtime.
+TEST(EngineInt8, FirstLayerOutputInItsBlockedLayoutFeedsTheInt8Conv) {
+  for (int64_t out : {int64_t{16}, int64_t{32}}) {
+    QdqBuilder b;
+    ValueId x = b.input("x", {1, 3, 20, 20});
+    const float s1 = 0.0213f, s2 = 0.0311f;
+    std::map<std::string, Attribute> attrs{{"pads", ints_attr({1, 1, 1, 1})}, {"strides", ints_attr({2, 2})}};
+    ValueId stem = b.add("Conv", {x, b.constant(random_tensor({out, 3, 3, 3}, 81, -0.5f, 0.5f)),
+                                  b.constant(random_tensor({out}, 82, -0.2f, 0.2f))}, attrs);
+    ValueId y = b.conv(b.quantize(stem, s1, DType::UInt8, 128), out, 8, 3, 83, true, s1);
+    b.output(b.quantize(y, s2, DType::UInt8, 128));
+    const std::shared_ptr<const Graph> graph = b.done();
+    Session fast(graph, SessionOptions{false, 2});
+    EXPECT_EQ(count_labels(fast, "dnnl Conv"), 1) << all_labels(fast);
+    check(graph, random_tensor({1, 3, 20, 20}, 84, -1.0f, 1.0f), s2, 1, fmt::format("first_layer_{}", out));
+  }
+}
+
 // A binary op, a nearest Resize or a MaxPool whose result only the QuantizeLinear of int8 Convs
 // reads writes those codes itself (RoundTripOps::codes): int8 with zero point 0, uint8 with zero
 // point 0 (after a Relu), uint8 with zero point 128 (as its int8 view); the Convs read them, and
