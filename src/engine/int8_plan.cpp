@@ -215,8 +215,8 @@ void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector
 }
 
 // The layout kernel of `node` followed by `then` in its primitive, and the values it reads: a
-// binary op (Add, Mul, Sub, Div), a pooling or a nearest Resize; no kernel for other ops or
-// where the kernel cannot take it.
+// binary op (Add, Mul, Sub, Div), a pooling or a nearest Resize, or a Concat writing codes; no
+// kernel for other ops or where the kernel cannot take it.
 struct WithRoundTrip {
   std::unique_ptr<LayoutKernel> kernel;
   std::vector<ValueId> inputs;
@@ -227,6 +227,7 @@ WithRoundTrip with_round_trip(const Graph& graph, const Node& node, int64_t opse
   if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool")
     return {dnnl_make_layout_pool(node, graph, then), {node.inputs[0]}};
   if (op == "Resize") return {dnnl_make_layout_resize(node, graph, opset, then), {node.inputs[0]}};
+  if (op == "Concat") return {dnnl_make_layout_concat(node, graph, then), node.inputs};  // codes only
   return {};
 }
 
@@ -304,8 +305,8 @@ void plan_layer_round_trips(const Graph& graph, int64_t opset, std::vector<bool>
   }
 }
 
-// A binary op, a pooling or a nearest Resize (with element-wise functions after it) whose result
-// only the QuantizeLinear of int8 steps reads (no Clip, no OCS Gather in front of it) and whose
+// A binary op, a pooling, a nearest Resize (with element-wise functions after it) or a Concat whose
+// result only the QuantizeLinear of int8 steps reads (no Clip, no OCS Gather in front of it) and whose
 // codes only those steps read: one step computes the op and writes the codes (RoundTripOps::codes,
 // a fake-quantize step without DequantizeLinear), and the int8 steps read them (codes_in) instead
 // of quantizing a float tensor; the QuantizeLinear leaves their fallbacks. PP-OCR det's FPN Add

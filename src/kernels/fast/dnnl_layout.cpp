@@ -615,9 +615,16 @@ class LayoutResize final : public LayoutKernel {
 
 // ---- Concat -----------------------------------------------------------------------------------
 
+// With `codes` (a QuantizeLinear after it, RoundTripOps::codes): each input is quantized by a
+// reorder (scale 1 / s, the destination type's rounding and saturation) straight into its
+// channels of a channels-last codes destination, so the float result is never written.
 class LayoutConcat final : public LayoutKernel {
  public:
-  explicit LayoutConcat(int64_t axis) : axis_(axis) {}
+  struct Codes {
+    LayerTail tail;         // the destination type and int8 view
+    float to_codes = 1.0f;  // 1 / s
+  };
+  LayoutConcat(int64_t axis, std::optional<Codes> codes) : axis_(axis), codes_(std::move(codes)) {}
 
   bool run(std::span<DnnlValue* const> inputs, DnnlValue& output) override {
     if (inputs.empty()) return false;
@@ -627,14 +634,22 @@ class LayoutConcat final : public LayoutKernel {
     if (rank != 4) return false;
     const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
     if (axis < 0 || axis >= rank) return false;
+    Shape joined = first;
+    joined[static_cast<size_t>(axis)] = 0;
     for (DnnlValue* in : inputs) {
       if (!in->defined() || !dnnl_value_is_float(*in)) return false;
       const Shape shape = in->shape();
       if (shape.size() != 4 || shape_numel(shape) == 0) return false;
       for (int64_t a = 0; a < rank; ++a)
         if (a != axis && shape[a] != first[a]) return false;
+      joined[static_cast<size_t>(axis)] += shape[static_cast<size_t>(axis)];
       srcs.push_back(memory_of(*in));
     }
+    return codes_ ? quantize_into(srcs, axis, joined, output) : concatenate(srcs, axis, output);
+  }
+
+ private:
+  bool concatenate(const std::vector<dnnl::memory>& srcs, int64_t axis, DnnlValue& output) {
     std::string key;
     std::vector<dnnl::memory::desc> descs;
     for (const dnnl::memory& m : srcs) key += desc_key(m.get_desc()), descs.push_back(m.get_desc());
@@ -657,13 +672,51 @@ class LayoutConcat final : public LayoutKernel {
     return true;
   }
 
- private:
+  bool quantize_into(const std::vector<dnnl::memory>& srcs, int64_t axis, const Shape& joined, DnnlValue& output) {
+    const dnnl::memory::desc dst_md = codes_->tail.destination(dnnl_dims(joined));
+    std::vector<dnnl::memory::desc> parts;  // each input's place in the destination
+    dnnl::memory::dims offsets(4, 0);
+    for (const dnnl::memory& m : srcs) {
+      const dnnl::memory::dims dims = m.get_desc().dims();
+      parts.push_back(dst_md.submemory_desc(dims, offsets));
+      offsets[static_cast<size_t>(axis)] += dims[static_cast<size_t>(axis)];
+    }
+    const auto lock = quantizers_.lock();
+    std::vector<dnnl::reorder*> quantizers;
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      dnnl::reorder* made = quantizers_.get(desc_key(srcs[i].get_desc()) + desc_key(parts[i]), [&] {
+        std::optional<dnnl::reorder> r;
+        try {
+          dnnl::primitive_attr attr;
+          attr.set_output_scales(0, {codes_->to_codes});
+          r = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_cpu_engine(), srcs[i].get_desc(), dnnl_cpu_engine(),
+                                                          parts[i], attr));
+        } catch (const dnnl::error&) {
+        }
+        return r;
+      });
+      if (!made) return false;
+      quantizers.push_back(made);
+    }
+    allocate(dst_md, output);
+    output.int8_view_of_u8 = codes_->tail.int8_view;
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      dnnl::memory part(parts[i], dnnl_cpu_engine(), output.memory.get_data_handle());
+      dnnl::memory src = srcs[i];
+      quantizers[i]->execute(dnnl_cpu_stream(), src, part);
+    }
+    dnnl_cpu_stream().wait();
+    return true;
+  }
+
   struct Plan {
     dnnl::concat primitive;
     dnnl::memory::desc dst_md;
   };
   const int64_t axis_;
+  const std::optional<Codes> codes_;
   PlanCache<std::string, Plan> plans_;  // key: desc_key of each input
+  PlanCache<std::string, dnnl::reorder> quantizers_;  // key: desc_key of an input and of its place
 };
 
 // ---- Buffer pool ------------------------------------------------------------------------------
@@ -842,6 +895,7 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_conv(const Node& conv, const Grap
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph,
                                                     const std::optional<RoundTripOps>& then) {
   if (!dnnl_input_may_be_float(node, graph, 0)) return nullptr;
+  if (then && then->codes) return nullptr;  // oneDNN 2.6 pools float into float only
   std::optional<LayerTail> ops = layer_tail(then);
   if (!ops) return nullptr;
   const int64_t rank = dnnl_input_rank(node, graph, 0);
@@ -914,15 +968,23 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Gr
   return std::make_unique<LayoutResize>(std::vector<float>(s, s + 4), std::vector<int64_t>{}, std::move(*ops));
 }
 
-std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph) {
+std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph,
+                                                      const std::optional<RoundTripOps>& then) {
   if (node.inputs.empty()) return nullptr;
+  std::optional<LayoutConcat::Codes> codes;
+  if (then) {  // only the codes, with no functions in front of them (a reorder has no post-ops)
+    if (!then->codes || !then->before.empty()) return nullptr;
+    std::optional<LayerTail> tail = layer_tail(then);
+    if (!tail) return nullptr;
+    codes = LayoutConcat::Codes{std::move(*tail), 1.0f / then->scale};
+  }
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (node.inputs[i] == kNoValue || !dnnl_input_may_be_float(node, graph, i)) return nullptr;
     const int64_t rank = dnnl_input_rank(node, graph, i);
     if (rank != -1 && rank != 4) return nullptr;
   }
   if (!node.has_attr("axis")) return nullptr;
-  return std::make_unique<LayoutConcat>(node.attr_int("axis", 0));
+  return std::make_unique<LayoutConcat>(node.attr_int("axis", 0), std::move(codes));
 }
 
 }  // namespace ocs

@@ -129,7 +129,8 @@ struct RoundTripOps {
 // primitive; nullptr when that needs two post-ops of one oneDNN algorithm (engine/fusion.h).
 std::unique_ptr<LayoutKernel> dnnl_make_layout_binary(const Node& node,
                                                       const std::optional<RoundTripOps>& then = std::nullopt);
-// MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32; with `then` as above.
+// MaxPool (no Indices), AveragePool, GlobalAveragePool on 4-D float32; with `then` as above
+// (not its codes: oneDNN 2.6 pools float into float only).
 std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Graph& graph,
                                                     const std::optional<RoundTripOps>& then = std::nullopt);
 // Resize (opset >= 11), mode nearest, with constant scales or sizes that upsample H and W by
@@ -138,8 +139,10 @@ std::unique_ptr<LayoutKernel> dnnl_make_layout_pool(const Node& node, const Grap
 // as above.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_resize(const Node& node, const Graph& graph, int64_t opset,
                                                       const std::optional<RoundTripOps>& then = std::nullopt);
-// Concat of 4-D float32 tensors (any layouts) along `axis`.
-std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph);
+// Concat of 4-D float32 tensors (any layouts) along `axis`. With `then`, only its codes (no
+// functions): each input quantized straight into its place in the codes.
+std::unique_ptr<LayoutKernel> dnnl_make_layout_concat(const Node& node, const Graph& graph,
+                                                      const std::optional<RoundTripOps>& then = std::nullopt);
 // A chain of element-wise functions of one input, applied in order.
 std::unique_ptr<LayoutKernel> dnnl_make_layout_eltwise(std::vector<EltwiseOp> ops);
 
