@@ -97,7 +97,7 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes,roundtrip turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,depth_to_space,chain,conv,int8,qdq,codes,roundtrip turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
