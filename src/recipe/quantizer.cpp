@@ -12,6 +12,7 @@
 #include "passes/fold_input_affine.h"
 #include "passes/fuse_hardswish.h"
 #include "passes/insert_qdq.h"
+#include "passes/resize_barriers.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
 #include "passes/specialize_inputs.h"
@@ -592,6 +593,8 @@ void quantize_grids(Recipe& r) {
     counts["biases_int32"] = report.biases_int32;
   }
   r.record("insert_qdq", std::move(counts));
+  // On the codes' final form: the Resizes that read a DequantizeLinear (passes/resize_barriers.h).
+  if (r.deploy && r.quantize_activations) r.record("resize_barriers", {{"resizes", add_resize_barriers(r.graph)}});
 }
 
 // The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).

@@ -1,0 +1,73 @@
+#include "passes/resize_barriers.h"
+
+#include "passes/graph_edit.h"
+
+#include <optional>
+#include <vector>
+
+namespace ocs {
+namespace {
+
+// The upsampling factor f of a Resize this pass rewrites (header), else nothing.
+std::optional<int64_t> power_of_two_factor(const Graph& graph, const Node& resize) {
+  if (!is_op(resize, "Resize") || graph.opset() < 11 || resize.inputs.size() != 3 || resize.outputs.size() != 1)
+    return std::nullopt;
+  if (resize.attr_string("mode", "nearest") != "nearest" ||
+      resize.attr_string("coordinate_transformation_mode", "half_pixel") != "asymmetric" ||
+      resize.attr_string("nearest_mode", "round_prefer_floor") != "floor" || resize.attr_int("antialias", 0) != 0)
+    return std::nullopt;
+  const auto& scales = graph.values[resize.inputs[2]].constant;
+  if (!scales || scales->dtype() != DType::Float32 || scales->numel() != 4) return std::nullopt;
+  const float* s = scales->data<float>();
+  if (s[0] != 1.0f || s[1] != 1.0f || s[2] != s[3] || !(s[2] >= 2.0f && s[2] <= 64.0f)) return std::nullopt;
+  const auto f = static_cast<int64_t>(s[2]);
+  if (static_cast<float>(f) != s[2] || (f & (f - 1)) != 0) return std::nullopt;
+  const auto p = graph.producer(resize.inputs[0]);
+  if (!p || !is_op(graph.nodes[*p], "DequantizeLinear")) return std::nullopt;
+  return f;
+}
+
+// The nodes that replace `resize` (its input x, its output y): Shape, Reshape, then Resizes by 2.
+std::vector<Node> barrier_and_steps(Graph& graph, NameTable& names, const Node& resize, int64_t factor) {
+  const ValueId x = resize.inputs[0], y = resize.outputs[0];
+  const Value& xv = graph.values[x];
+  const std::string base = resize.name;
+  std::vector<Node> nodes;
+  const ValueId shape = add_activation(graph, names, xv.name + "_shape", DType::Int64, Shape{4});
+  nodes.push_back(make_node(names, "Shape", base + "_Shape", {x}, {shape}));
+  ValueId cur = add_activation(graph, names, xv.name + "_channels_first", xv.dtype, xv.shape);
+  nodes.push_back(make_node(names, "Reshape", base + "_Reshape", {x, shape}, {cur}));
+  const ValueId by_two = add_constant(graph, names, base + "_scales_2", Tensor::from_vector<float>({4}, {1, 1, 2, 2}));
+  for (int64_t f = factor; f > 1; f /= 2) {
+    const ValueId out = f == 2 ? y : add_activation(graph, names, graph.values[y].name + "_half", xv.dtype, std::nullopt);
+    Node step = make_node(names, "Resize", base + "_x2", {cur, resize.inputs[1], by_two}, {out});
+    step.attributes = resize.attributes;
+    nodes.push_back(std::move(step));
+    cur = out;
+  }
+  return nodes;
+}
+
+}  // namespace
+
+int64_t add_resize_barriers(Graph& graph) {
+  std::vector<std::optional<int64_t>> factor;
+  for (const Node& node : graph.nodes) factor.push_back(power_of_two_factor(graph, node));
+  NameTable names(graph);
+  std::vector<Node> rewritten;
+  std::vector<ValueId> old_scales;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    const Node& node = graph.nodes[id];
+    if (!factor[id]) {
+      rewritten.push_back(node);
+      continue;
+    }
+    old_scales.push_back(node.inputs[2]);
+    for (Node& n : barrier_and_steps(graph, names, node, *factor[id])) rewritten.push_back(std::move(n));
+  }
+  graph.nodes = std::move(rewritten);
+  drop_unused_constants(graph, {old_scales.begin(), old_scales.end()});
+  return static_cast<int64_t>(old_scales.size());
+}
+
+}  // namespace ocs
