@@ -76,6 +76,7 @@ TEST(PassesResizeBarriers, PowerOfTwoUpsamplingBecomesBarrierAndSteps) {
     EXPECT_EQ(count_ops(after, "Resize"), steps) << name;
     EXPECT_EQ(count_ops(after, "Reshape"), 1) << name;
     EXPECT_EQ(count_ops(after, "Shape"), 1) << name;
+    EXPECT_EQ(count_ops(after, "QuantizeLinear"), steps) << name;  // one round trip between two steps
     expect_same_function(before, after, name);
   }
 }
@@ -101,6 +102,7 @@ TEST(PassesIdentityReshapes, BarrierIsSkippedForTheEngine) {
   EXPECT_EQ(count_ops(skipped, "Reshape"), 0);
   EXPECT_EQ(count_ops(skipped, "Shape"), 0);
   EXPECT_EQ(count_ops(skipped, "Resize"), 2);
+  EXPECT_EQ(count_ops(skipped, "DequantizeLinear"), 2);
   expect_same_function(before, skipped, "skipped");
 }
 

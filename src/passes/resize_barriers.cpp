@@ -27,7 +27,8 @@ std::optional<int64_t> power_of_two_factor(const Graph& graph, const Node& resiz
   return f;
 }
 
-// The nodes that replace `resize` (its input x, its output y): Shape, Reshape, then Resizes by 2.
+// The nodes that replace `resize` (its input x, its output y): Shape, Reshape, then Resizes by 2
+// with a round trip on x's grid between two of them.
 std::vector<Node> barrier_and_steps(Graph& graph, NameTable& names, const Node& resize, int64_t factor) {
   const ValueId x = resize.inputs[0], y = resize.outputs[0];
   const Value& xv = graph.values[x];
@@ -38,12 +39,29 @@ std::vector<Node> barrier_and_steps(Graph& graph, NameTable& names, const Node& 
   ValueId cur = add_activation(graph, names, xv.name + "_channels_first", xv.dtype, xv.shape);
   nodes.push_back(make_node(names, "Reshape", base + "_Reshape", {x, shape}, {cur}));
   const ValueId by_two = add_constant(graph, names, base + "_scales_2", Tensor::from_vector<float>({4}, {1, 1, 2, 2}));
+  // Between two steps the values are still codes of x's grid: a QuantizeLinear ->
+  // DequantizeLinear pair on that grid is exact there, and lets ORT run every step on uint8.
+  const Node& dequantize = graph.nodes[*graph.producer(x)];
   for (int64_t f = factor; f > 1; f /= 2) {
     const ValueId out = f == 2 ? y : add_activation(graph, names, graph.values[y].name + "_half", xv.dtype, std::nullopt);
     Node step = make_node(names, "Resize", base + "_x2", {cur, resize.inputs[1], by_two}, {out});
     step.attributes = resize.attributes;
     nodes.push_back(std::move(step));
     cur = out;
+    if (f == 2) break;
+    const ValueId codes = add_activation(graph, names, graph.values[out].name + "_quantized",
+                                         graph.values[dequantize.inputs[0]].dtype, std::nullopt);
+    const ValueId back = add_activation(graph, names, graph.values[out].name + "_dequantized", xv.dtype, std::nullopt);
+    std::vector<ValueId> grid(dequantize.inputs.begin() + 1, dequantize.inputs.end());
+    std::vector<ValueId> q_in = {out}, dq_in = {codes};
+    q_in.insert(q_in.end(), grid.begin(), grid.end());
+    dq_in.insert(dq_in.end(), grid.begin(), grid.end());
+    Node q = make_node(names, "QuantizeLinear", base + "_x2_QuantizeLinear", q_in, {codes});
+    Node dq = make_node(names, "DequantizeLinear", base + "_x2_DequantizeLinear", dq_in, {back});
+    q.attributes = dq.attributes = dequantize.attributes;  // the axis of a per-axis grid
+    nodes.push_back(std::move(q));
+    nodes.push_back(std::move(dq));
+    cur = back;
   }
   return nodes;
 }
