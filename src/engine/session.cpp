@@ -2,6 +2,7 @@
 
 #include "core/memory_budget.h"
 #include "passes/constant_folding.h"
+#include "passes/identity_reshapes.h"
 #include "engine/fusion.h"
 #include "engine/int8_plan.h"
 #include "kernels/fast/dnnl_layout.h"
@@ -97,7 +98,8 @@ struct Session::Plan {
     return step;
   }
 
-  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,chain,conv,int8,qdq,codes,roundtrip,layercodes turns kinds of layout steps off (to bisect).
+  // OCS_NO_LAYOUT=pool,eltwise,binary,resize,concat,depth_to_space,chain,conv,int8,qdq,codes,roundtrip,
+  // layercodes turns kinds of layout steps off (to bisect).
   static bool disabled(const std::string& kind) {
     const char* env = std::getenv("OCS_NO_LAYOUT");
     return env && std::string(",") .append(env).append(",").find(std::string(",") + kind + ",") != std::string::npos;
@@ -412,7 +414,8 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
   planned_graph_ = graph_;
   if (plan_->layouts) {
     auto folded = std::make_shared<Graph>(*graph_);
-    if (fold_constants(*folded) > 0) planned_graph_ = std::move(folded);
+    const int64_t changed = fold_constants(*folded) + skip_identity_reshapes(*folded);
+    if (changed > 0) planned_graph_ = std::move(folded);
   }
   plan_->original = graph_.get();
   plan_->planned_top = planned_graph_.get();

@@ -65,7 +65,7 @@ struct LayoutStep {
 };
 using LayoutKernelFactory = LayoutStep (*)(const LayoutSite& site);
 struct LayoutFactory {
-  std::string kind;  // the name OCS_NO_LAYOUT turns off: pool, resize, concat, eltwise, binary
+  std::string kind;  // the name OCS_NO_LAYOUT turns off: pool, resize, concat, depth_to_space, eltwise, binary
   LayoutKernelFactory make = nullptr;
 };
 

@@ -8,9 +8,11 @@
 #include "core/option_names.h"
 #include "passes/absorb_channel_gathers.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/convtranspose_chains.h"
 #include "passes/fold_input_affine.h"
 #include "passes/fuse_hardswish.h"
 #include "passes/insert_qdq.h"
+#include "passes/resize_barriers.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
 #include "passes/specialize_inputs.h"
@@ -198,14 +200,16 @@ void prepare(Recipe& r) {
 // Step 1c (deployable layout with quantized activations): fewer float ops between the 8-bit
 // tensors, for runtimes that run each as one pass over the data: Paddle's expanded HardSwish as
 // one HardSwish node (passes/fuse_hardswish.h), and scalar affine ops in front of Convs folded
-// into them (passes/fold_input_affine.h). Before calibration: what is calibrated and evaluated
-// is what is written.
+// into them (passes/fold_input_affine.h), and chains of stride-equals-kernel ConvTransposes as
+// 1x1 Convs and one DepthToSpace (passes/convtranspose_chains.h), which then are quantized layers.
+// Before calibration: what is calibrated and evaluated is what is written.
 void fuse_for_deploy(Recipe& r) {
   if (!r.deploy || !r.quantize_activations) return;
   const int64_t opset = r.graph.opset();
   const int64_t fused = fuse_hardswish(r.graph);
   r.record("fuse_hardswish", {{"fused", fused}, {"opset_before", opset}, {"opset_after", r.graph.opset()}});
   r.record("fold_input_affine", {{"nodes_folded", fold_input_affine(r.graph)}});
+  r.record("convtranspose_chains", {{"convtransposes_as_convs", convtranspose_chains_as_convs(r.graph)}});
 }
 
 // The model's first convolutions: every Conv layer whose input no weighted layer computes (the
@@ -589,6 +593,8 @@ void quantize_grids(Recipe& r) {
     counts["biases_int32"] = report.biases_int32;
   }
   r.record("insert_qdq", std::move(counts));
+  // On the codes' final form: the Resizes that read a DequantizeLinear (passes/resize_barriers.h).
+  if (r.deploy && r.quantize_activations) r.record("resize_barriers", {{"resizes", add_resize_barriers(r.graph)}});
 }
 
 // The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).

@@ -1,6 +1,7 @@
 // Which nodes the layout kernels take (kernels/fast/dnnl_layout.h), registered with the other
 // kernels: one entry per op type, each naming the kind that OCS_NO_LAYOUT can turn off. Fused Conv
 // chains are planned by engine/fusion.h instead (they span several nodes).
+#include "kernels/fast/dnnl_depth_to_space.h"
 #include "kernels/fast/dnnl_layout.h"
 
 #include <array>
@@ -84,6 +85,12 @@ LayoutStep resize_step(const LayoutSite& site) {
   return {dnnl_make_layout_resize(site.node, site.graph, site.opset), {site.node.inputs[0]}};
 }
 
+// Wherever its input comes from: one reorder beats the reference kernel's strided copy even on a
+// plain input.
+LayoutStep depth_to_space_step(const LayoutSite& site) {
+  return {dnnl_make_layout_depth_to_space(site.node, site.opset), {site.node.inputs[0]}};
+}
+
 LayoutStep concat_step(const LayoutSite& site) {
   if (!site.any_from_layout()) return {};
   return {dnnl_make_layout_concat(site.node, site.graph), site.node.inputs};
@@ -111,6 +118,7 @@ void register_layout_kernels(KernelRegistry& registry) {
   for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool"}) registry.add_layout(op, "pool", pool_step);
   registry.add_layout("Resize", "resize", resize_step);
   registry.add_layout("Concat", "concat", concat_step);
+  registry.add_layout("DepthToSpace", "depth_to_space", depth_to_space_step);
   for (const char* op : kEltwiseOps) registry.add_layout(op, "eltwise", eltwise_step);
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) registry.add_layout(op, "binary", binary_step);  // after eltwise
 }
