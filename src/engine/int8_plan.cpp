@@ -36,7 +36,7 @@ Int8Steps plan_int8_steps(const Graph& graph, const Graph* original, std::vector
     }
     chain.nodes.insert(chain.nodes.end(), input->hidden.begin(), input->hidden.end());
     std::sort(chain.nodes.begin(), chain.nodes.end());
-    int8.steps[c] = {std::move(kernel), input->x, std::move(*input)};
+    int8.steps[c] = {std::move(kernel), input->x, std::move(*input), {}};
   }
   return int8;
 }
