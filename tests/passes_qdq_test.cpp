@@ -779,6 +779,9 @@ TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
   // x's own DequantizeLinear had no reader left (the copies read the codes): it is gone.
   for (const Node& n : q.nodes)
     EXPECT_TRUE(!q.consumers(n.outputs[0]).empty() || q.is_graph_output(n.outputs[0])) << n.name << " is unread";
+  // Nor is any constant (the Gather's indices went with it; an exported file would keep them).
+  for (ValueId v = 0; v < static_cast<ValueId>(q.values.size()); ++v)
+    if (q.values[v].constant) EXPECT_FALSE(q.consumers(v).empty()) << q.values[v].name << " is unread";
   std::map<std::string, SimLayer> sim{{"conv", SimLayer{layer.weight, 0, layer.activation}}};
   EXPECT_EQ(max_abs_difference(run_engine(q, inputs, true)[0], simulate(g, inputs, sim)[0]), 0.0);
 }

@@ -243,7 +243,7 @@ struct QdqRewrite {
   std::vector<Node> at_start;                        // Deploy: for graph inputs
   std::map<ChainKey, ValueId> chains;
   std::map<WeightKey, std::pair<ValueId, std::vector<float>>> weight_feeds;  // -> feed, scales
-  std::set<ValueId> old_weights;
+  std::set<ValueId> dropped_constants;  // replaced weights, biases and OCS indices, dropped if unread
   std::set<ValueId> point_dequantized;  // the DequantizeLinear output of every point (Deploy)
   // Deploy: the quantized tensors and their grids, the Gathers moved onto codes, and per layer
   // the tensor its input is quantized as.
@@ -304,7 +304,7 @@ void QdqRewrite::quantize_weight_input(NodeId node_id, const QdqWeight& plan, in
     pending.push_back(std::move(dq));
   }
   graph.nodes[node_id].inputs[1] = feed;
-  old_weights.insert(w_id);
+  dropped_constants.insert(w_id);
   weight_feeds.emplace(weight_key, std::make_pair(feed, entry.weight_scales));
   ++report.weights_quantized;
 }
@@ -422,6 +422,7 @@ void QdqRewrite::gather_as_concat(NodeId g) {
   const int64_t axis = gather.attr_int("axis", 0);
   const ValueId codes = gather.inputs[0];
   const Value x = graph.values[codes];
+  dropped_constants.insert(gather.inputs[1]);  // the indices, unread once the Gather is a Concat
   const ValueId axes = add_constant(graph, names, x.name + "_dup_axes", Tensor::from_vector<int64_t>({1}, {axis}));
   std::vector<ValueId> parts = {codes};
   for (size_t j = channels; j < idx.size(); ++j) {
@@ -504,7 +505,7 @@ void QdqRewrite::quantize_bias(NodeId node_id, const QdqWeight& w, const QdqRepo
   Node dq = make_node(names, "DequantizeLinear", bias.name + "_DequantizeLinear", {q, s, z}, {feed});
   if (per_channel) dq.attributes["axis"] = int_attribute(0);
   insert_before[node_id].push_back(std::move(dq));
-  old_weights.insert(graph.nodes[node_id].inputs[2]);
+  dropped_constants.insert(graph.nodes[node_id].inputs[2]);
   graph.nodes[node_id].inputs[2] = feed;
   ++report.biases_int32;
 }
@@ -530,7 +531,7 @@ void QdqRewrite::splice() {
   for (ValueId v : point_dequantized)
     if (graph.consumers(v).empty() && !graph.is_graph_output(v)) unread.insert(v);
   std::erase_if(graph.nodes, [&](const Node& n) { return n.outputs.size() == 1 && unread.count(n.outputs[0]); });
-  if (!old_weights.empty()) drop_unused_constants(graph, old_weights);
+  if (!dropped_constants.empty()) drop_unused_constants(graph, dropped_constants);
 }
 
 }  // namespace
