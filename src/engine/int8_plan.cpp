@@ -318,7 +318,9 @@ void plan_layer_codes(const Graph& graph, int64_t opset, std::vector<FusedChain>
   std::map<NodeId, std::vector<size_t>> readers_of;  // QuantizeLinear -> the int8 steps quantizing through it
   for (const auto& [c, step] : int8.steps)
     if (step.input.quantize >= 0) readers_of[step.input.quantize].push_back(c);
-  for (const auto& [quantize, readers] : readers_of) {
+  for (const auto& entry : readers_of) {
+    const NodeId quantize = entry.first;
+    const std::vector<size_t>& readers = entry.second;  // a lambda cannot capture a structured binding in C++17
     const Int8ConvInput& first = int8.steps.at(readers[0]).input;
     const ValueId codes = graph.nodes[quantize].outputs[0];
     auto quantizes_x = [&](size_t c) {
