@@ -32,14 +32,14 @@ std::optional<int64_t> power_of_two_factor(const Graph& graph, const Node& resiz
 // with a round trip on x's grid between two of them.
 std::vector<Node> barrier_and_steps(Graph& graph, NameTable& names, const Node& resize, int64_t factor) {
   const ValueId x = resize.inputs[0], y = resize.outputs[0];
-  const Value& xv = graph.values[x];
+  const Value xv = graph.values[x];  // copies: adding values below moves graph.values
   const std::string base = resize.name;
   // The barrier stands on the codes, and a DequantizeLinear of its own follows it: the Resize
   // then reads a DequantizeLinear, as before, and ORT runs the Reshape on uint8.
   const Node& dequantize = graph.nodes[*graph.producer(x)];
   const std::vector<ValueId> grid(dequantize.inputs.begin() + 1, dequantize.inputs.end());
   const ValueId codes = dequantize.inputs[0];
-  const Value& cv = graph.values[codes];
+  const Value cv = graph.values[codes];
   std::vector<Node> nodes;
   const ValueId shape = add_activation(graph, names, cv.name + "_shape", DType::Int64, Shape{4});
   nodes.push_back(make_node(names, "Shape", base + "_Shape", {codes}, {shape}));
