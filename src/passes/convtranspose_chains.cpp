@@ -142,20 +142,6 @@ std::optional<Shape> stacked_shape(const std::optional<Shape>& input, int64_t bl
   return s;
 }
 
-Attribute ints_attribute(std::vector<int64_t> values) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(values);
-  return a;
-}
-
-Attribute string_attribute(std::string value) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(value);
-  return a;
-}
-
 // Rewrites one chain (header); returns the constants it no longer reads.
 std::set<ValueId> rewrite(Graph& graph, NameTable& names, const std::vector<NodeId>& chain) {
   std::set<ValueId> unread;

@@ -180,6 +180,20 @@ Attribute int_attribute(int64_t value) {
   return a;
 }
 
+Attribute ints_attribute(std::vector<int64_t> values) {
+  Attribute a;
+  a.kind = Attribute::Kind::Ints;
+  a.ints = std::move(values);
+  return a;
+}
+
+Attribute string_attribute(std::string value) {
+  Attribute a;
+  a.kind = Attribute::Kind::String;
+  a.s = std::move(value);
+  return a;
+}
+
 Attribute float_attribute(float value) {
   Attribute a;
   a.kind = Attribute::Kind::Float;

@@ -72,6 +72,8 @@ ValueId add_activation(Graph& graph, NameTable& names, const std::string& base, 
 Node make_node(NameTable& names, const std::string& op, const std::string& base,
                std::vector<ValueId> inputs, std::vector<ValueId> outputs);
 Attribute int_attribute(int64_t value);
+Attribute ints_attribute(std::vector<int64_t> values);
+Attribute string_attribute(std::string value);
 Attribute float_attribute(float value);
 // Removes the `candidates` that are constants nothing reads any more, renumbering value ids.
 void drop_unused_constants(Graph& graph, const std::set<ValueId>& candidates);

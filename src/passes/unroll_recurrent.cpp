@@ -134,13 +134,6 @@ std::string check_recurrent(const Graph& graph, NodeId id, int64_t gates, Recurr
   return "";
 }
 
-Attribute ints_attribute(std::vector<int64_t> values) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(values);
-  return a;
-}
-
 // Emits the nodes of one unrolled LSTM, in order.
 class Emitter {
  public:
