@@ -183,6 +183,15 @@ void take_over(const Graph& graph, size_t c, const Requantizing& r, std::vector<
     extra.erase(std::remove(extra.begin(), extra.end(), r.quantize), extra.end());
 }
 
+// Builds int8 step c's kernel again after the plan changed what it reads (`input.spec.codes_in`)
+// or what it computes after its post-ops (`requantize`).
+void remake_int8_kernel(const Graph& graph, const std::vector<FusedChain>& chains, size_t c, Int8Step& step) {
+  const FusedChain& chain = chains[c];
+  step.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, step.input.spec, chain.post_ops,
+                                           chain.scale, chain.shift, step.requantize);
+  OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+}
+
 // Int8 Convs that write the codes the next int8 Convs read: where an int8 step's
 // QuantizeLinear (and its Clip) reads the output of an int8 Conv, directly or through a
 // fake-quantize step whose input the Conv's output is, and nothing else reads those values, the
@@ -203,14 +212,10 @@ void plan_codes(const Graph& graph, std::vector<FusedChain>& chains, std::vector
     const bool reads = written.count(step.input.quantize) > 0;
     auto found = by_chain.find(c);
     if (!reads && found == by_chain.end()) continue;
-    Int8ConvSpec spec = step.input.spec;
-    spec.codes_in = reads;
+    step.input.spec.codes_in = reads;
     if (reads) step.x = graph.nodes[step.input.quantize].outputs[0];
-    const FusedChain& chain = chains[c];
     if (found != by_chain.end()) step.requantize = found->second.requantize;
-    step.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(spec), chain.post_ops,
-                                             chain.scale, chain.shift, step.requantize);
-    OCS_CHECK(step.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+    remake_int8_kernel(graph, chains, c, step);
   }
 }
 
@@ -367,14 +372,9 @@ void plan_layer_codes(const Graph& graph, int64_t opset, std::vector<FusedChain>
       extra.erase(std::remove(extra.begin(), extra.end(), quantize), extra.end());
     for (size_t c : readers) {
       Int8Step& reader = int8.steps.at(c);
-      Int8ConvSpec reads_codes = reader.input.spec;
-      reads_codes.codes_in = true;
       reader.input.spec.codes_in = true;
       reader.x = codes;
-      const FusedChain& chain = chains[c];
-      reader.kernel = dnnl_make_layout_int8_conv(graph.nodes[chain.head], graph, std::move(reads_codes),
-                                                 chain.post_ops, chain.scale, chain.shift, reader.requantize);
-      OCS_CHECK(reader.kernel, "{}: the int8 step was planned but has no kernel", graph.nodes[chain.head].describe());
+      remake_int8_kernel(graph, chains, c, reader);
     }
   }
 }
