@@ -76,7 +76,6 @@ void allocate(const dnnl::memory::desc& desc, DnnlValue& out) {
   out.has_memory = true;
 }
 
-// A scratch copy of `from` in layout `desc` (pooled; lives as long as the returned owner).
 // True when `blocked` (4-D, one block of all C channels, e.g. nChw16c with C = 16) puts every
 // element at the same byte as the dense channels-last `nhwc` of the same dims and type: a
 // convolution that reads the plain image writes such a layout, which then needs no reorder.
@@ -98,6 +97,8 @@ bool same_bytes_as_channels_last(const dnnl::memory::desc& blocked, const dnnl::
   return n_is_nhwc && b_is_one_block;
 }
 
+// `from` itself when it has layout `desc` (or the same bytes), else a scratch copy in `desc`
+// (pooled; lives as long as the returned owner).
 dnnl::memory reordered(const dnnl::memory& from, const dnnl::memory::desc& desc, std::shared_ptr<void>& owner) {
   if (from.get_desc() == desc) return from;
   if (same_bytes_as_channels_last(from.get_desc(), desc))
@@ -133,6 +134,7 @@ std::optional<LayerTail> layer_tail(const std::optional<RoundTripOps>& then) {
   if (then->type != DType::UInt8 && then->type != DType::Int8) return std::nullopt;
   std::vector<DnnlPostOp>& ops = tail.ops;
   for (const EltwiseOp& e : then->before) dnnl_push_merged(ops, dnnl_post_op(e));
+  dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
   if (then->codes) {
     // codes = round(x / s) + zero point, saturated by the destination type; the int8 view of
     // uint8 codes with zero point 128 is round(x / s) saturated to int8.
@@ -140,9 +142,7 @@ std::optional<LayerTail> layer_tail(const std::optional<RoundTripOps>& then) {
     tail.int8_view = then->type == DType::UInt8 && then->zero_point == 128;
     if (then->zero_point != 0 && !tail.int8_view) return std::nullopt;
     tail.type = then->type == DType::UInt8 && !tail.int8_view ? dt::u8 : dt::s8;
-    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
   } else {
-    dnnl_push_merged(ops, dnnl_post_op(EltwiseOp{EltwiseOp::Kind::Linear, 1.0f / then->scale, 0.0f}));
     dnnl_push_round_trip(ops, then->scale, then->zero_point, then->type);
     for (const EltwiseOp& e : then->after) dnnl_push_merged(ops, dnnl_post_op(e));
   }
