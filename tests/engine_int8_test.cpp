@@ -9,6 +9,7 @@
 // quantization step away, and such steps are rare (< 1% of the elements).
 // Each case also checks the plan (step labels), so that the int8 path cannot silently stop.
 #include "engine/session.h"
+#include "passes/graph_edit.h"
 #include "ort_runner.h"
 #include "test_util.h"
 
@@ -26,25 +27,6 @@ namespace ocs {
 namespace {
 
 using testing::random_tensor;
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute text_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
 
 class QdqBuilder {
  public:
@@ -93,7 +75,7 @@ class QdqBuilder {
   }
   ValueId gather(ValueId x, std::vector<int64_t> channels) {
     return add("Gather", {x, constant(Tensor::from_vector<int64_t>({static_cast<int64_t>(channels.size())}, channels))},
-               {{"axis", int_attr(1)}});
+               {{"axis", int_attribute(1)}});
   }
   ValueId clip(ValueId x, float low, float high) {
     return add("Clip", {x, constant(Tensor::scalar<float>(low)), constant(Tensor::scalar<float>(high))});
@@ -111,7 +93,7 @@ class QdqBuilder {
     const ValueId w_zero = constant(per_channel ? Tensor(DType::Int8, {out}) : Tensor::scalar<int8_t>(0));
     if (per_channel) std::fill_n(graph_.values[w_zero].constant->data<int8_t>(), out, int8_t{0});
     std::map<std::string, Attribute> dq_attrs;
-    if (per_channel) dq_attrs["axis"] = int_attr(0);
+    if (per_channel) dq_attrs["axis"] = int_attribute(0);
     const ValueId weights = add("DequantizeLinear", {constant(w), w_scale, w_zero}, dq_attrs);
     ValueId bias;
     if (x_scale > 0) {
@@ -122,7 +104,7 @@ class QdqBuilder {
         bias_scales.push_back(x_scale * scales[per_channel ? m : 0]);
       }
       std::map<std::string, Attribute> attrs;
-      attrs["axis"] = int_attr(0);
+      attrs["axis"] = int_attribute(0);
       bias = add("DequantizeLinear", {constant(b), constant(Tensor::from_vector<float>({out}, bias_scales)),
                                       constant(Tensor(DType::Int32, {out}))}, attrs);
       std::fill_n(graph_.values[graph_.nodes.back().inputs[2]].constant->data<int32_t>(), out, 0);
@@ -130,9 +112,9 @@ class QdqBuilder {
       bias = constant(random_tensor({out}, seed + 1, -0.3f, 0.3f));
     }
     std::map<std::string, Attribute> attrs;
-    attrs["pads"] = ints_attr({k / 2, k / 2, k / 2, k / 2});
-    attrs["group"] = int_attr(group);
-    attrs["strides"] = ints_attr({stride, stride});
+    attrs["pads"] = ints_attribute({k / 2, k / 2, k / 2, k / 2});
+    attrs["group"] = int_attribute(group);
+    attrs["strides"] = ints_attribute({stride, stride});
     return add("Conv", {x, weights, bias}, attrs);
   }
   void output(ValueId id) { graph_.outputs.push_back(id); }
@@ -242,7 +224,7 @@ TEST(EngineInt8, DeployableLayoutUint8ZeroPoint128) {
   ValueId a = b.add("Relu", {b.conv(b.quantize(x, s0, DType::UInt8, 128), 4, 12, 3, 11, true, s0)});
   ValueId q1 = b.add("QuantizeLinear", {a, b.constant(Tensor::scalar<float>(s1)), b.constant(Tensor::scalar<uint8_t>(128))});
   ValueId pooled = b.add("MaxPool", {b.dequantize(q1, s1, DType::UInt8, 128)},
-                         {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
+                         {{"kernel_shape", ints_attribute({2, 2})}, {"strides", ints_attribute({2, 2})}});
   ValueId q2 = b.add("QuantizeLinear", {pooled, b.constant(Tensor::scalar<float>(s1)), b.constant(Tensor::scalar<uint8_t>(128))});
   ValueId split = b.gather(q2, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 3, 7});
   ValueId c = b.add("Relu", {b.conv(b.dequantize(split, s1, DType::UInt8, 128), 14, 8, 3, 12, false, s1)});
@@ -266,7 +248,7 @@ TEST(EngineInt8, QuantizedTensorsBetweenLayersRunAsFakeQuantSteps) {
   ValueId gate = b.clip(b.add("Add", {d1, b.constant(Tensor::scalar<float>(3.0f))}), 0.0f, 6.0f);
   ValueId hardswish = b.add("Div", {b.add("Mul", {d1, gate}), b.constant(Tensor::scalar<float>(6.0f))});
   ValueId d2 = b.quantize(hardswish, s2, DType::UInt8, 128);  // pair 2: MaxPool reads it
-  ValueId pooled = b.add("MaxPool", {d2}, {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
+  ValueId pooled = b.add("MaxPool", {d2}, {{"kernel_shape", ints_attribute({2, 2})}, {"strides", ints_attribute({2, 2})}});
   ValueId y = b.conv(b.quantize(pooled, s2, DType::UInt8, 128), 16, 8, 3, 22, false, s2);  // hidden in the int8 step
   b.output(b.quantize(y, s3, DType::UInt8, 128));  // pair 3: a graph output
   const std::shared_ptr<const Graph> graph = b.done();
@@ -496,7 +478,7 @@ TEST(EngineInt8, FirstLayerOutputInItsBlockedLayoutFeedsTheInt8Conv) {
     QdqBuilder b;
     ValueId x = b.input("x", {1, 3, 20, 20});
     const float s1 = 0.0213f, s2 = 0.0311f;
-    std::map<std::string, Attribute> attrs{{"pads", ints_attr({1, 1, 1, 1})}, {"strides", ints_attr({2, 2})}};
+    std::map<std::string, Attribute> attrs{{"pads", ints_attribute({1, 1, 1, 1})}, {"strides", ints_attribute({2, 2})}};
     ValueId stem = b.add("Conv", {x, b.constant(random_tensor({out, 3, 3, 3}, 81, -0.5f, 0.5f)),
                                   b.constant(random_tensor({out}, 82, -0.2f, 0.2f))}, attrs);
     ValueId y = b.conv(b.quantize(stem, s1, DType::UInt8, 128), out, 8, 3, 83, true, s1);
@@ -539,11 +521,11 @@ TEST(EngineInt8, LayerWritesTheCodesTheInt8ConvsRead) {
     } else if (k.op == "Resize") {
       Tensor scales = Tensor::from_vector<float>({4}, {1, 1, 2, 2});
       layer = b.add("Relu", {b.add("Resize", {a, b.constant(Tensor(DType::Float32, {0})), b.constant(scales)},
-                                   {{"mode", text_attr("nearest")}, {"nearest_mode", text_attr("floor")},
-                                    {"coordinate_transformation_mode", text_attr("asymmetric")}})});
+                                   {{"mode", string_attribute("nearest")}, {"nearest_mode", string_attribute("floor")},
+                                    {"coordinate_transformation_mode", string_attribute("asymmetric")}})});
       label = "dnnl Resize+Relu+QuantizeLinear";
     } else if (k.op == "MaxPool") {
-      layer = b.add("MaxPool", {a}, {{"kernel_shape", ints_attr({3, 3})}, {"pads", ints_attr({1, 1, 1, 1})}});
+      layer = b.add("MaxPool", {a}, {{"kernel_shape", ints_attribute({3, 3})}, {"pads", ints_attribute({1, 1, 1, 1})}});
       label = "dnnl MaxPool+QuantizeLinear";
     } else {  // channels 0-4 of one layer, then 3 of the other: the next Convs read 8 channels
       ValueId first = b.add("Slice", {a, b.constant(Tensor::from_vector<int64_t>({1}, {0})),
@@ -553,7 +535,7 @@ TEST(EngineInt8, LayerWritesTheCodesTheInt8ConvsRead) {
                                        b.constant(Tensor::from_vector<int64_t>({1}, {2})),
                                        b.constant(Tensor::from_vector<int64_t>({1}, {5})),
                                        b.constant(Tensor::from_vector<int64_t>({1}, {1}))});
-      layer = b.add("Concat", {first, second}, {{"axis", int_attr(1)}});
+      layer = b.add("Concat", {first, second}, {{"axis", int_attribute(1)}});
       label = "dnnl Concat+QuantizeLinear";
     }
     ValueId codes = b.add("QuantizeLinear", {layer, b.constant(Tensor::scalar<float>(s2)),
@@ -596,8 +578,8 @@ TEST(EngineInt8, PoolingAndResizeRunTheirRoundTripAsPostOps) {
   std::vector<float> factors{1, 1, 2, 2};
   std::copy(factors.begin(), factors.end(), scales.data<float>());
   ValueId up = b.add("Resize", {coarse, b.constant(Tensor(DType::Float32, {0})), b.constant(scales)},
-                     {{"mode", text_attr("nearest")}, {"coordinate_transformation_mode", text_attr("asymmetric")},
-                      {"nearest_mode", text_attr("floor")}});
+                     {{"mode", string_attribute("nearest")}, {"coordinate_transformation_mode", string_attribute("asymmetric")},
+                      {"nearest_mode", string_attribute("floor")}});
   b.output(b.add("Relu", {b.quantize(up, s2, DType::UInt8, 128)}));
   b.output(b.quantize(b.add("GlobalAveragePool", {coarse}), s3, DType::UInt8, 128));
   const std::shared_ptr<const Graph> graph = b.done();
