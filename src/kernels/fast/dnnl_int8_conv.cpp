@@ -20,7 +20,7 @@
 // channels with M mod 32 in (16, 32) than for the next multiple of 32 (24 outputs: 2.0 ms,
 // 32: 1.7 ms, on PP-OCRv4 det's 98 -> 24 3x3 Conv at 160x160). Such a Conv (one group, no sum)
 // runs with zero output channels appended up to that multiple, into a scratch buffer, and its
-// first M channels are copied out (docs/PERFORMANCE.md, "Output channels padded").
+// first M channels are copied out (bench/dnnl_conv_channels.cpp measures it; docs/PERFORMANCE.md).
 #include "kernels/fast/dnnl_int8.h"
 
 #include "kernels/fast/dnnl_conv_geometry.h"

@@ -257,8 +257,7 @@ class LayoutConv final : public LayoutKernel {
     try {
       // A first layer (up to 4 input channels, an image) reads the plain input as it is: oneDNN's
       // kernel for it writes one block of 16 channels, the same bytes as channels-last for 16
-      // outputs (same_bytes_as_channels_last); PP-OCR det's stem went from 0.44 ms of input
-      // reorder plus 0.65 ms to 0.42 ms (a oneDNN test program, 2 threads).
+      // outputs (same_bytes_as_channels_last), and the input needs no reorder (docs/PERFORMANCE.md).
       if (incoming != dnnl_plain_desc(x_shape) || x_shape[1] <= 4) {
         try {
           made = make_primitive(incoming, g, attr);
