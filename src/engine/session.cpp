@@ -1,8 +1,8 @@
 #include "engine/session.h"
 
 #include "core/memory_budget.h"
+#include "passes/channels_last_upsampling.h"
 #include "passes/constant_folding.h"
-#include "passes/identity_reshapes.h"
 #include "engine/fusion.h"
 #include "engine/int8_plan.h"
 #include "kernels/fast/dnnl_layout.h"
@@ -414,7 +414,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
   planned_graph_ = graph_;
   if (plan_->layouts) {
     auto folded = std::make_shared<Graph>(*graph_);
-    const int64_t changed = fold_constants(*folded) + skip_identity_reshapes(*folded);
+    const int64_t changed = fold_constants(*folded) + read_channels_last_upsamplings(*folded);
     if (changed > 0) planned_graph_ = std::move(folded);
   }
   plan_->original = graph_.get();

@@ -7,12 +7,12 @@
 #include "core/error.h"
 #include "core/option_names.h"
 #include "passes/absorb_channel_gathers.h"
+#include "passes/channels_last_upsampling.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/convtranspose_chains.h"
 #include "passes/fold_input_affine.h"
 #include "passes/fuse_hardswish.h"
 #include "passes/insert_qdq.h"
-#include "passes/resize_barriers.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
 #include "passes/specialize_inputs.h"
@@ -593,8 +593,8 @@ void quantize_grids(Recipe& r) {
     counts["biases_int32"] = report.biases_int32;
   }
   r.record("insert_qdq", std::move(counts));
-  // On the codes' final form: the Resizes that read a DequantizeLinear (passes/resize_barriers.h).
-  if (r.deploy && r.quantize_activations) r.record("resize_barriers", {{"resizes", add_resize_barriers(r.graph)}});
+  // On the codes' final form: the Resizes that read a DequantizeLinear (passes/channels_last_upsampling.h).
+  if (r.deploy && r.quantize_activations) r.record("channels_last_upsampling", {{"resizes", write_upsamplings_channels_last(r.graph)}});
 }
 
 // The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).
