@@ -15,6 +15,7 @@
 #include "passes/insert_qdq.h"
 #include "passes/ocs_split_activations.h"
 #include "passes/ocs_split_weights.h"
+#include "passes/pool_before_relu.h"
 #include "passes/specialize_inputs.h"
 #include "passes/unroll_recurrent.h"
 #include "passes/weighted_layer.h"
@@ -594,7 +595,10 @@ void quantize_grids(Recipe& r) {
   }
   r.record("insert_qdq", std::move(counts));
   // On the codes' final form: the Resizes that read a DequantizeLinear (passes/channels_last_upsampling.h).
-  if (r.deploy && r.quantize_activations) r.record("channels_last_upsampling", {{"resizes", write_upsamplings_channels_last(r.graph)}});
+  if (r.deploy && r.quantize_activations) {
+    r.record("channels_last_upsampling", {{"resizes", write_upsamplings_channels_last(r.graph)}});
+    r.record("pool_before_relu", {{"swapped", pool_before_relu(r.graph)}});  // passes/pool_before_relu.h
+  }
 }
 
 // The plan's rows in the order of the quantized graph (unrolling adds the layers of an LSTM).
