@@ -150,6 +150,39 @@ TEST(PassesOcsSplitWeights, MixedLayersGathersAndSkips) {
   EXPECT_EQ(j["layers"].size(), 5u);
 }
 
+// channel_multiple: zero-weight channels pad each split layer's input to a multiple; the splits,
+// the thresholds and the function stay those of the unpadded split.
+TEST(PassesOcsSplitWeights, ZeroChannelsPadTheSplitLayersToAMultiple) {
+  const Graph before = import_onnx_bytes(serialize(mixed_model()), ".", "mixed");
+  OcsSplitWeightsOptions options;
+  options.ratio = 0.3;
+  Graph unpadded = before;
+  const OcsSplitWeightsReport plain = ocs_split_weights(unpadded, options);
+  options.channel_multiple = 4;
+  Graph after = before;
+  const OcsSplitWeightsReport report = ocs_split_weights(after, options);
+  // conv: 4 + 2 -> 8; matmul: 9 + 3 = 12 already; gemm: 8 + 3 -> 12.
+  for (const auto& [name, padded] : {std::pair{"conv", 2}, std::pair{"matmul", 0}, std::pair{"gemm", 1}}) {
+    const auto* layer = find_layer(report, name);
+    const auto* reference = find_layer(plain, name);
+    ASSERT_TRUE(layer && reference) << name;
+    EXPECT_EQ(layer->channels_padded, padded) << name;
+    EXPECT_EQ(layer->splits, reference->splits) << name;
+    EXPECT_EQ(layer->channels_split, reference->channels_split) << name;
+    EXPECT_EQ(layer->threshold_after, reference->threshold_after) << name;
+  }
+  for (const Node& node : after.nodes) {
+    if (node.name != "conv") continue;
+    const Tensor& w = *after.values[node.inputs[1]].constant;
+    ASSERT_EQ(w.shape(), (Shape{8, 8, 3, 3}));
+    for (int64_t o = 0; o < 8; ++o)
+      for (int64_t c = 6; c < 8; ++c)
+        for (int64_t r = 0; r < 9; ++r) EXPECT_EQ(w.data<float>()[(o * 8 + c) * 9 + r], 0.0f) << o << ", " << c;
+  }
+  expect_same_outputs(before, after, {{"x", random_tensor({1, 4, 7, 7}, 11)}});
+  expect_same_outputs(unpadded, after, {{"x", random_tensor({1, 4, 7, 7}, 12)}});
+}
+
 TEST(PassesOcsSplitWeights, ExcludeAndSkipFirstLast) {
   const Graph before = import_onnx_bytes(serialize(mixed_model()), ".", "mixed");
   {

@@ -14,6 +14,7 @@
 #include "kernels/kernel.h"
 #include "model_builder.h"
 #include "onnx/onnx_io.h"
+#include "passes/copy_convs.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/insert_qdq.h"
 
@@ -764,18 +765,38 @@ TEST(PassesQdq, DeployMovesTheOcsGatherOntoTheCodes) {
   Graph q = g;
   const QdqReport report = insert_qdq(q, plan);
   EXPECT_EQ(report.gathers_on_codes, 1);
-  // [0, 1, 2, 3, 2, 0] on the codes: Concat(x, Slice(x, 2), Slice(x, 0)), all uint8.
-  int concats = 0, slices = 0;
+  // [0, 1, 2, 3, 2, 0] on the codes of a Conv's input: a 1x1 Conv with one-hot int8 rows between
+  // the codes' DequantizeLinear and a QuantizeLinear on the same grid (passes/copy_convs.h).
+  int copy_convs = 0;
   for (const Node& n : q.nodes) {
     EXPECT_NE(n.op_type, "Gather");
-    if (n.op_type == "Concat" || n.op_type == "Slice") {
-      EXPECT_EQ(q.values[n.inputs[0]].dtype, DType::UInt8) << n.name;
-      concats += n.op_type == "Concat";
-      slices += n.op_type == "Slice";
-    }
+    EXPECT_NE(n.op_type, "Slice");
+    if (n.op_type != "Conv" || n.name == "conv") continue;  // "conv" is the split layer
+    ++copy_convs;
+    const Node& w = q.nodes[*q.producer(n.inputs[1])];
+    ASSERT_EQ(w.op_type, "DequantizeLinear");
+    const Tensor& rows = *q.values[w.inputs[0]].constant;
+    ASSERT_EQ(rows.dtype(), DType::Int8);
+    EXPECT_EQ(rows.shape(), (Shape{6, 4, 1, 1}));
+    const std::vector<int64_t> idx = {0, 1, 2, 3, 2, 0};
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t c = 0; c < 4; ++c) EXPECT_EQ(rows.data<int8_t>()[r * 4 + c], c == idx[r] ? 1 : 0) << r << ", " << c;
+    const Node& in = q.nodes[*q.producer(n.inputs[0])];
+    EXPECT_EQ(in.op_type, "DequantizeLinear");
+    EXPECT_EQ(q.values[in.inputs[0]].dtype, DType::UInt8);
+    const auto readers = q.consumers(n.outputs[0]);
+    ASSERT_EQ(readers.size(), 1u);
+    EXPECT_EQ(q.nodes[readers[0]].op_type, "QuantizeLinear");
+    EXPECT_EQ(q.nodes[readers[0]].inputs[1], in.inputs[1]);  // the same grid
   }
-  EXPECT_EQ(concats, 1);
-  EXPECT_EQ(slices, 2);
+  EXPECT_EQ(copy_convs, 1);
+  // Our engine reads it back as a Gather on the codes (and the function does not change).
+  Graph read = q;
+  EXPECT_EQ(read_copy_convs(read), 1);
+  read.verify();
+  EXPECT_EQ(count_ops(read, "Gather"), 1);
+  EXPECT_EQ(count_ops(read, "Conv"), 1);
+  EXPECT_EQ(max_abs_difference(run_engine(read, inputs, true)[0], run_engine(q, inputs, true)[0]), 0.0);
   // x's own DequantizeLinear had no reader left (the copies read the codes): it is gone.
   for (const Node& n : q.nodes)
     EXPECT_TRUE(!q.consumers(n.outputs[0]).empty() || q.is_graph_output(n.outputs[0])) << n.name << " is unread";

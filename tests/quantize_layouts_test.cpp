@@ -80,7 +80,8 @@ TEST(QuantizeLayouts, DeployableLayoutIsWhatRuntimesFuse) {
       ASSERT_NE(p, nullptr) << n.name;
       EXPECT_EQ(p->op_type, "DequantizeLinear") << n.name;
     }
-    EXPECT_EQ(g.values[producer(g, n.inputs[2])->inputs[0]].dtype, DType::Int32) << n.name;
+    // A Conv without a bias is the channel copies of weight OCS (passes/copy_convs.h).
+    if (n.inputs.size() > 2) EXPECT_EQ(g.values[producer(g, n.inputs[2])->inputs[0]].dtype, DType::Int32) << n.name;
     ValueId out = n.outputs[0];
     auto readers = g.consumers(out);
     if (readers.size() == 1 && g.nodes[readers[0]].op_type == "Relu") readers = g.consumers(g.nodes[readers[0]].outputs[0]);

@@ -3,6 +3,7 @@
 #include "core/memory_budget.h"
 #include "passes/channels_last_upsampling.h"
 #include "passes/constant_folding.h"
+#include "passes/copy_convs.h"
 #include "engine/fusion.h"
 #include "engine/int8_plan.h"
 #include "kernels/fast/dnnl_layout.h"
@@ -414,7 +415,9 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options)
   planned_graph_ = graph_;
   if (plan_->layouts) {
     auto folded = std::make_shared<Graph>(*graph_);
-    const int64_t changed = fold_constants(*folded) + read_channels_last_upsamplings(*folded);
+    int64_t changed = fold_constants(*folded);
+    changed += read_channels_last_upsamplings(*folded);
+    changed += read_copy_convs(*folded);
     if (changed > 0) planned_graph_ = std::move(folded);
   }
   plan_->original = graph_.get();

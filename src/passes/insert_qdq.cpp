@@ -258,6 +258,7 @@ struct QdqRewrite {
   void deploy_layer_input(NodeId node_id, const QdqActivation& a, QdqReport::Layer& entry);
   void quantize_points();
   void gather_as_concat(NodeId gather);
+  bool gather_as_copy_conv(NodeId gather, ValueId scale, ValueId zero_point);
   void quantize_bias(NodeId node_id, const QdqWeight& w, const QdqReport::Layer& entry);
   void splice();
 
@@ -441,6 +442,51 @@ void QdqRewrite::gather_as_concat(NodeId g) {
   concat.attributes["axis"] = int_attribute(axis);
 }
 
+// A channel-duplicating Gather on the codes of a Conv's input [N, C, H, W] becomes a 1x1 Conv with
+// one-hot int8 rows (row j picks channel idx[j]; weight scale 1) between the codes' own
+// DequantizeLinear and QuantizeLinear: exact (each output is one input times 1, requantized on
+// the same grid), and a runtime runs it as one int8 convolution. ONNX Runtime's fast int8
+// convolution takes it when C is a multiple of 4 and the copies' count a multiple of 8 (the
+// padding of passes/ocs_split_weights.h sees to that); its Slices of channels-last codes are
+// per-element loops (docs/PERFORMANCE.md, issue #11). Returns false, changing nothing, for
+// other Gathers (other axes or ranks, indices that are no duplication), which become Concats.
+bool QdqRewrite::gather_as_copy_conv(NodeId g, ValueId scale, ValueId zero_point) {
+  const Node& gather = graph.nodes[g];
+  const Value x = graph.values[gather.inputs[0]];
+  if (gather.attr_int("axis", 0) != 1 || !x.shape || x.shape->size() != 4 || (*x.shape)[1] <= 0) return false;
+  const int64_t channels = (*x.shape)[1];
+  const std::vector<double> idx = graph.values[gather.inputs[1]].constant->to_double_vector();
+  for (size_t j = 0; j < idx.size(); ++j)
+    if (idx[j] < 0 || idx[j] >= static_cast<double>(channels) || (j < static_cast<size_t>(channels) && idx[j] != j))
+      return false;
+  const auto rows = static_cast<int64_t>(idx.size());
+  if (rows <= channels) return false;
+  Tensor one_hot(DType::Int8, {rows, channels, 1, 1});
+  int8_t* w = one_hot.data<int8_t>();
+  std::fill(w, w + rows * channels, int8_t{0});
+  for (int64_t j = 0; j < rows; ++j) w[j * channels + static_cast<int64_t>(idx[static_cast<size_t>(j)])] = 1;
+  dropped_constants.insert(gather.inputs[1]);
+  const std::string base = x.name + "_ocs_copies";
+  const ValueId w_codes = add_constant(graph, names, base + "_weight", std::move(one_hot));
+  const ValueId w_scale = add_constant(graph, names, base + "_weight_scale", Tensor::scalar<float>(1.0f));
+  const ValueId w_zero = add_constant(graph, names, base + "_weight_zero_point", Tensor::scalar<int8_t>(0));
+  const ValueId weight = add_activation(graph, names, base + "_weight_dequantized", DType::Float32, Shape{rows, channels, 1, 1});
+  Shape out_shape = *x.shape;
+  out_shape[1] = rows;
+  const ValueId input = add_activation(graph, names, x.name + "_dequantized_for_copies", DType::Float32, x.shape);
+  const ValueId copies = add_activation(graph, names, base, DType::Float32, out_shape);
+  const ValueId codes = gather.inputs[0];
+  std::vector<Node>& nodes = insert_before[g];
+  nodes.push_back(make_node(names, "DequantizeLinear", base + "_weight_DequantizeLinear", {w_codes, w_scale, w_zero}, {weight}));
+  nodes.push_back(make_node(names, "DequantizeLinear", base + "_input_DequantizeLinear", {codes, scale, zero_point}, {input}));
+  nodes.push_back(make_node(names, "Conv", base, {input, weight}, {copies}));
+  Node& quantize = graph.nodes[g];  // the Gather's node becomes the QuantizeLinear writing its output
+  quantize.op_type = "QuantizeLinear";
+  quantize.inputs = {copies, scale, zero_point};
+  quantize.attributes.clear();
+  return true;
+}
+
 // Every point: [Clip ->] QuantizeLinear -> DequantizeLinear right after its producer; its readers
 // read the dequantized value, a moved Gather reads the codes and gets its own DequantizeLinear.
 void QdqRewrite::quantize_points() {
@@ -465,7 +511,7 @@ void QdqRewrite::quantize_points() {
         for (ValueId& in : graph.nodes[reader].inputs)
           if (in == gathered) in = deq;
       graph.nodes[g].inputs[0] = codes;
-      gather_as_concat(g);
+      if (!gather_as_copy_conv(g, s, z)) gather_as_concat(g);
       ++report.gathers_on_codes;
     }
   }

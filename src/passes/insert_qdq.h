@@ -24,8 +24,9 @@
 //           DequantizeLinear; codes always uint8 (a signed b-bit grid with zero point 2^(b-1),
 //           q_u8 = q_s8 + 2^(b-1), the same values); a Gather with constant indices in front of
 //           a layer (weight OCS's channel duplication) moves between QuantizeLinear and
-//           DequantizeLinear, onto the codes, as Concat(x, Slice(x, d_1), ...) when its indices
-//           are [0, ..., C-1, d_1, ...]; and a layer with both grids at <= 8 bits gets its
+//           DequantizeLinear, onto the codes, when its indices are [0, ..., C-1, d_1, ...]: as a
+//           1x1 Conv with one-hot int8 rows for a Conv's input (passes/copy_convs.h), else as
+//           Concat(x, Slice(x, d_1), ...); and a layer with both grids at <= 8 bits gets its
 //           bias as int32 codes on the scale s_x * s_w behind a DequantizeLinear (the form
 //           QLinearConv and QGemm take; b_q = round(b / (s_x s_w)), float when it overflows).
 #pragma once

@@ -1,5 +1,6 @@
 #include "passes/ocs_split_weights.h"
 
+#include "core/axis_split.h"
 #include "passes/graph_edit.h"
 #include "quant/fake_quant.h"
 
@@ -111,6 +112,26 @@ void rewrite_layer(Graph& graph, const WeightedLayer& layer, const OcsSplitResul
   insert_node(graph, layer.node, std::move(gather));
 }
 
+// Appends zero-weight channels to `split` until its channel count along `axis` is a multiple of
+// `multiple` (OcsSplitWeightsOptions::channel_multiple); returns how many.
+int64_t pad_with_zero_channels(OcsSplitResult& split, int64_t axis, int64_t multiple) {
+  const int64_t total = split.weight.dim(axis);
+  const int64_t padding = multiple > 1 ? (multiple - total % multiple) % multiple : 0;
+  if (padding == 0) return 0;
+  const int64_t channels = total - static_cast<int64_t>(split.duplicated.size());
+  std::vector<int64_t> indices;
+  for (int64_t c = 0; c < total + padding; ++c) indices.push_back(c < total ? c : 0);
+  Tensor padded = gather_along_axis(split.weight, axis, indices);
+  const AxisSplit s = split_at_axis(padded.shape(), axis);
+  float* w = padded.data<float>();
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t c = total; c < total + padding; ++c)
+      for (int64_t r = 0; r < s.inner; ++r) w[s.index(o, c, r)] = 0.0f;
+  split.weight = std::move(padded);
+  for (int64_t i = 0; i < padding; ++i) split.duplicated.push_back(i % channels);
+  return padding;
+}
+
 }  // namespace
 
 OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptions& options) {
@@ -186,14 +207,15 @@ OcsSplitWeightsReport ocs_split_weights(Graph& graph, const OcsSplitWeightsOptio
     if (split) {
       first_split.emplace(key, index);
       r.channels_split = split->duplicated;
-      r.weights_added = split->weight.numel() - weight.numel();
-      r.weights_added_percent = 100.0 * static_cast<double>(r.weights_added) /
-                                static_cast<double>(std::max<int64_t>(1, r.weights_before));
       r.threshold_after = split->threshold;
       const Tensor effective = ocs_fold_split(
           fake_quantize(split->weight, {split->threshold}, -1, options.bits), c.layer.weight_axis,
           split->duplicated);
       r.sqnr_after_db = sqnr_db(weight, effective);
+      r.channels_padded = pad_with_zero_channels(*split, c.layer.weight_axis, options.channel_multiple);
+      r.weights_added = split->weight.numel() - weight.numel();
+      r.weights_added_percent = 100.0 * static_cast<double>(r.weights_added) /
+                                static_cast<double>(std::max<int64_t>(1, r.weights_before));
       report.weights_before += r.weights_before;
       report.weights_added += r.weights_added;
     }
@@ -219,6 +241,7 @@ nlohmann::json ocs_split_weights_json(const OcsSplitWeightsReport& report) {
   for (const auto& r : report.layers)
     layers.push_back({{"node", r.node}, {"op_type", r.op_type}, {"weight", r.weight}, {"shared_with", r.shared_with},
                       {"skipped", r.skipped}, {"in_channels", r.in_channels}, {"splits", r.splits},
+                      {"channels_padded", r.channels_padded},
                       {"channels_split", r.channels_split}, {"weights_before", r.weights_before},
                       {"weights_added", r.weights_added},
                       {"weights_added_percent", r.weights_added_percent},

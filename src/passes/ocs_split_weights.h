@@ -37,6 +37,12 @@ namespace ocs {
 
 struct OcsSplitWeightsOptions {
   double ratio = 0.05;  // expand ratio r: k = ceil(r * C_in) per layer
+  // A split layer whose C_in + k input channels are no multiple of this gets p more, copies of
+  // channels 0, 1, ... with all-zero weights, up to the next multiple: the layer computes the
+  // same, and its quantized weights are the same (zeros move no scale). ONNX Runtime's fast int8
+  // convolution (MLAS's symmetric one) needs 4 | input channels and, where a producer makes the
+  // copies, 8 | its output channels on AVX2 (docs/PERFORMANCE.md, issue #11). 1: no padding.
+  int64_t channel_multiple = 1;
   OcsSplitMode mode = OcsSplitMode::QuantAware;
   int bits = 8;
   OcsThresholdFn threshold;        // empty: max |w| of the split tensor
@@ -64,6 +70,7 @@ struct OcsWeightLayerReport {
   std::string shared_with;
   int64_t in_channels = 0;              // C_in
   int64_t splits = 0;                   // k
+  int64_t channels_padded = 0;          // p zero-weight channels after the k copies
   std::vector<int64_t> channels_split;  // original channel of each appended channel, in order
   int64_t weights_before = 0;
   int64_t weights_added = 0;

@@ -78,6 +78,7 @@ bool QuantizeOptions::unsigned_grid() const {
 nlohmann::json QuantizeOptions::to_json() const {
   nlohmann::json json = {{"calib", calib}, {"calib_samples", calib_samples}, {"wbits", weight_bits},
           {"abits", activation_bits}, {"ocs_ratio", ocs_ratio}, {"act_ocs_ratio", act_ocs_ratio},
+          {"ocs_channel_multiple", ocs_channel_multiple},
           {"split", split}, {"wclip", weight_clip}, {"ocs_clip_on", ocs_clip_on}, {"aclip", activation_clip},
           {"per_channel", per_channel}, {"unsigned_activations", unsigned_activations},
           {"signed_activations", signed_activations},
@@ -98,6 +99,7 @@ void QuantizeOptions::merge_json(const nlohmann::json& config, const std::string
       else if (key == "abits") activation_bits = value.get<int>();
       else if (key == "ocs_ratio") ocs_ratio = value.get<double>();
       else if (key == "act_ocs_ratio") act_ocs_ratio = value.get<double>();
+      else if (key == "ocs_channel_multiple") ocs_channel_multiple = value.get<int64_t>();
       else if (key == "max_overhead") max_overhead = value.get<double>();
       else if (key == "split") split = value.get<std::string>();
       else if (key == "wclip") weight_clip = value.get<std::string>();

@@ -27,6 +27,10 @@ struct QuantizeOptions {
   // OCS.
   double ocs_ratio = 0.0;      // weight OCS expand ratio r (k = ceil(r * C_in))
   double act_ocs_ratio = 0.0;  // activation OCS expand ratio r_a
+  // Zero-weight input channels pad each weight-split layer to a multiple of this many channels
+  // (passes/ocs_split_weights.h): ONNX Runtime's fast int8 convolutions need aligned channel
+  // counts. 0: 8 in the deployable layout, 1 (no padding) otherwise.
+  int64_t ocs_channel_multiple = 0;
   // A cap on the weights OCS adds to the whole model, in percent of its weights (< 0: none).
   // Within it, weight OCS spends its splits where they gain the most (quant/ocs_budget.h); the
   // ratio still bounds every layer.

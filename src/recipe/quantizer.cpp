@@ -429,6 +429,9 @@ void split_weights(Recipe& r) {
     OcsSplitWeightsOptions split;
     if (r.options.max_overhead >= 0) split.splits = splits_within_cap(r);
     split.ratio = r.options.ocs_ratio;
+    split.channel_multiple = r.options.ocs_channel_multiple > 0 ? r.options.ocs_channel_multiple
+                             : r.deploy && r.quantize_activations ? 8
+                                                                  : 1;
     split.mode = r.options.split_mode();
     split.bits = r.options.weight_bits;
     split.threshold = [&r](const Tensor& w) { return r.weight_threshold(w); };
@@ -483,7 +486,7 @@ void absorb_gathers(Recipe& r) {
       l.channel_duplication = fmt::format("output channels of '{}' duplicated", g.producer);
       ++absorbed;
     } else {
-      l.channel_duplication = fmt::format("copied on the 8-bit codes (Concat of Slices; {})", g.kept_because);
+      l.channel_duplication = fmt::format("copied on the 8-bit codes (a one-hot 1x1 Conv, or Concat of Slices; {})", g.kept_because);
     }
   }
   r.record("absorb_channel_gathers", {{"absorbed", absorbed}, {"kept", static_cast<int>(gathers.size()) - absorbed}});

@@ -32,6 +32,10 @@ Action add_quantize_command(CLI::App& app) {
   cmd->add_option("--wbits", q.weight_bits, "weight bits, 2..16");
   cmd->add_option("--abits", q.activation_bits, "activation bits, 2..16 (0 keeps activations in float)");
   cmd->add_option("--ocs-ratio", q.ocs_ratio, "weight OCS expand ratio r: ceil(r * C_in) channels split per layer");
+  cmd->add_option("--ocs-channel-multiple", q.ocs_channel_multiple,
+                  "pad each weight-split layer with zero-weight input channels up to a multiple of N (default: "
+                  "8 with --format qdq, where ONNX Runtime's fast int8 convolutions need it; 1, none, otherwise)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--act-ocs-ratio", q.act_ocs_ratio, "activation OCS expand ratio");
   cmd->add_option("--max-overhead", q.max_overhead, "PCT: at most PCT% more weights in the whole model from weight OCS; the splits go where they gain the most SQNR per weight added (the ratio still bounds each layer)");
   cmd->add_option("--split", q.split, "qa (quantization-aware, default) or naive");
