@@ -448,13 +448,18 @@ void QdqRewrite::gather_as_concat(NodeId g) {
 // the same grid), and a runtime runs it as one int8 convolution. ONNX Runtime's fast int8
 // convolution takes it when C is a multiple of 4 and the copies' count a multiple of 8 (the
 // padding of passes/ocs_split_weights.h sees to that); its Slices of channels-last codes are
-// per-element loops (docs/PERFORMANCE.md, issue #11). Returns false, changing nothing, for
-// other Gathers (other axes or ranks, indices that are no duplication), which become Concats.
+// per-element loops (docs/PERFORMANCE.md, issue #11). The Conv costs C (C + k) products per
+// pixel, which for wide tensors exceeds what the Slices cost (ResNet-50's 256 to 2048 channels:
+// q/f 0.54 -> 0.66 in ORT), so it is written for C <= kMaxCopyConvChannels only. Returns false,
+// changing nothing, for other Gathers (wider, other axes or ranks, indices that are no
+// duplication), which become Concats.
 bool QdqRewrite::gather_as_copy_conv(NodeId g, ValueId scale, ValueId zero_point) {
   const Node& gather = graph.nodes[g];
   const Value x = graph.values[gather.inputs[0]];
   if (gather.attr_int("axis", 0) != 1 || !x.shape || x.shape->size() != 4 || (*x.shape)[1] <= 0) return false;
   const int64_t channels = (*x.shape)[1];
+  constexpr int64_t kMaxCopyConvChannels = 128;  // det's widest copied tensor has 96 channels
+  if (channels > kMaxCopyConvChannels) return false;
   const std::vector<double> idx = graph.values[gather.inputs[1]].constant->to_double_vector();
   for (size_t j = 0; j < idx.size(); ++j)
     if (idx[j] < 0 || idx[j] >= static_cast<double>(channels) || (j < static_cast<size_t>(channels) && idx[j] != j))
