@@ -3,6 +3,7 @@
 // EXPECT_FLOAT_EQ (4 ulp) unless a tolerance is stated.
 #include "kernels/kernel.h"
 #include "kernels/reference/broadcast.h"
+#include "passes/graph_edit.h"
 
 #include <gtest/gtest.h>
 
@@ -16,24 +17,6 @@ namespace {
 
 using Attributes = std::map<std::string, Attribute>;
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Float;
-  a.f = v;
-  return a;
-}
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
 
 // Runs the reference kernel of `op` on `inputs` (an undefined Tensor is an absent input).
 Tensor run(const std::string& op, std::vector<Tensor> inputs, Attributes attributes = {},
@@ -154,10 +137,10 @@ TEST(ElementwiseBinary, ModSignConventions) {
   Tensor x = make<int32_t>({6}, {-4, 7, 5, 4, -7, 8});
   Tensor y = make<int32_t>({6}, {2, -3, 8, -2, 3, 5});
   expect_values<int32_t>(run("Mod", {x, y}), {6}, {0, -2, 5, 0, 2, 3});
-  expect_values<int32_t>(run("Mod", {x, y}, {{"fmod", int_attr(1)}}), {6}, {0, 1, 5, 0, -1, 3});
+  expect_values<int32_t>(run("Mod", {x, y}, {{"fmod", int_attribute(1)}}), {6}, {0, 1, 5, 0, -1, 3});
   Tensor fx = f32({4}, {-4.5f, 7.5f, 4.5f, -7.5f});
   Tensor fy = f32({4}, {2, -2, -2, 2});
-  expect_floats(run("Mod", {fx, fy}, {{"fmod", int_attr(1)}}), {4}, {-0.5f, 1.5f, 0.5f, -1.5f});
+  expect_floats(run("Mod", {fx, fy}, {{"fmod", int_attribute(1)}}), {4}, {-0.5f, 1.5f, 0.5f, -1.5f});
   expect_floats(run("Mod", {fx, fy}), {4}, {1.5f, -0.5f, -1.5f, 0.5f});
   EXPECT_THROW(run("Mod", {make<int32_t>({1}, {3}), make<int32_t>({1}, {0})}), UserError);
 }
@@ -184,9 +167,9 @@ TEST(ElementwiseBinary, LogicAndBitShift) {
 
   Tensor x = make<uint8_t>({3}, {16, 4, 1});
   Tensor s = make<uint8_t>({3}, {1, 2, 8});
-  expect_values<uint8_t>(run("BitShift", {x, s}, {{"direction", string_attr("RIGHT")}}), {3},
+  expect_values<uint8_t>(run("BitShift", {x, s}, {{"direction", string_attribute("RIGHT")}}), {3},
                          {8, 1, 0});
-  expect_values<uint8_t>(run("BitShift", {x, s}, {{"direction", string_attr("LEFT")}}), {3},
+  expect_values<uint8_t>(run("BitShift", {x, s}, {{"direction", string_attribute("LEFT")}}), {3},
                          {32, 16, 0});
 }
 
@@ -263,9 +246,9 @@ TEST(ElementwiseUnary, PredicatesGiveBool) {
   Tensor x = f32({4}, {-kInf, kInf, kNaN, 1});
   expect_values<bool>(run("IsNaN", {x}), {4}, {false, false, true, false});
   expect_values<bool>(run("IsInf", {x}), {4}, {true, true, false, false});
-  expect_values<bool>(run("IsInf", {x}, {{"detect_negative", int_attr(0)}}), {4},
+  expect_values<bool>(run("IsInf", {x}, {{"detect_negative", int_attribute(0)}}), {4},
                       {false, true, false, false});
-  expect_values<bool>(run("IsInf", {x}, {{"detect_positive", int_attr(0)}}), {4},
+  expect_values<bool>(run("IsInf", {x}, {{"detect_positive", int_attribute(0)}}), {4},
                       {true, false, false, false});
   expect_values<bool>(run("Not", {make<bool>({2}, {true, false})}), {2}, {false, true});
 }
@@ -277,16 +260,16 @@ TEST(ElementwiseActivation, ReluFamily) {
   expect_floats(run("Relu", {x}), {4}, {0, 0, 0, 3});
   expect_values<int32_t>(run("Relu", {make<int32_t>({2}, {-2, 3})}), {2}, {0, 3});
   expect_floats(run("LeakyRelu", {x}), {4}, {-0.02f, -0.005f, 0, 3});
-  expect_floats(run("LeakyRelu", {x}, {{"alpha", float_attr(0.5f)}}), {4}, {-1, -0.25f, 0, 3});
+  expect_floats(run("LeakyRelu", {x}, {{"alpha", float_attribute(0.5f)}}), {4}, {-1, -0.25f, 0, 3});
   expect_floats(run("ThresholdedRelu", {f32({3}, {0.5f, 1, 2})}), {3}, {0, 0, 2});
   // Elu: alpha (e^x - 1) below zero.
-  expect_floats(run("Elu", {x}, {{"alpha", float_attr(2)}}), {4},
+  expect_floats(run("Elu", {x}, {{"alpha", float_attribute(2)}}), {4},
                 {2 * std::expm1(-2.0f), 2 * std::expm1(-0.5f), 0, 3});
   // Selu with its default constants.
   const float alpha = 1.67326319217681884765625f, gamma = 1.05070102214813232421875f;
   expect_floats(run("Selu", {f32({2}, {-1, 2})}), {2}, {gamma * alpha * std::expm1(-1.0f), gamma * 2},
                 1e-6f);
-  expect_floats(run("Celu", {f32({2}, {-1, 2})}, {{"alpha", float_attr(2)}}), {2},
+  expect_floats(run("Celu", {f32({2}, {-1, 2})}, {{"alpha", float_attribute(2)}}), {2},
                 {2 * std::expm1(-0.5f), 2});
 }
 
@@ -318,16 +301,16 @@ TEST(ElementwiseActivation, SigmoidFamily) {
 
 TEST(ElementwiseActivation, Shrink) {
   Tensor x = f32({5}, {-2, -1, 0, 1, 2});
-  expect_floats(run("Shrink", {x}, {{"lambd", float_attr(1.5f)}}), {5}, {-2, 0, 0, 0, 2});
-  expect_floats(run("Shrink", {x}, {{"lambd", float_attr(1.5f)}, {"bias", float_attr(1.5f)}}), {5},
+  expect_floats(run("Shrink", {x}, {{"lambd", float_attribute(1.5f)}}), {5}, {-2, 0, 0, 0, 2});
+  expect_floats(run("Shrink", {x}, {{"lambd", float_attribute(1.5f)}, {"bias", float_attribute(1.5f)}}), {5},
                 {-0.5f, 0, 0, 0, 0.5f});
 }
 
 TEST(ElementwiseActivation, ClipAttributeFormBeforeOpset11) {
   Tensor x = f32({4}, {-3, -0.5f, 0.5f, 3});
-  Attributes bounds = {{"min", float_attr(-1)}, {"max", float_attr(1)}};
+  Attributes bounds = {{"min", float_attribute(-1)}, {"max", float_attribute(1)}};
   expect_floats(run("Clip", {x}, bounds, 6), {4}, {-1, -0.5f, 0.5f, 1});
-  expect_floats(run("Clip", {x}, {{"max", float_attr(0)}}, 6), {4}, {-3, -0.5f, 0, 0});
+  expect_floats(run("Clip", {x}, {{"max", float_attribute(0)}}, 6), {4}, {-3, -0.5f, 0, 0});
   expect_floats(run("Clip", {x}, {}, 6), {4}, {-3, -0.5f, 0.5f, 3});
 }
 
@@ -343,13 +326,13 @@ TEST(ElementwiseActivation, ClipInputFormFromOpset11) {
   expect_values<int8_t>(run("Clip", {make<int8_t>({3}, {-100, 5, 100}), make<int8_t>({}, {0})}, {}, 13),
                         {3}, {0, 5, 100});
   // The attributes of the old form are ignored from opset 11 on.
-  expect_floats(run("Clip", {x}, {{"min", float_attr(0)}}, 11), {4}, {-3, -0.5f, 0.5f, 3});
+  expect_floats(run("Clip", {x}, {{"min", float_attribute(0)}}, 11), {4}, {-3, -0.5f, 0.5f, 3});
 }
 
 // ---- Cast -----------------------------------------------------------------------------------
 
 TEST(ElementwiseCast, NumericAndBool) {
-  auto to = [](DType type) { return Attributes{{"to", int_attr(static_cast<int64_t>(type))}}; };
+  auto to = [](DType type) { return Attributes{{"to", int_attribute(static_cast<int64_t>(type))}}; };
   Tensor x = f32({5}, {-1.7f, 2.9f, 0, 0.25f, kNaN});
   expect_values<int32_t>(run("Cast", {x}, to(DType::Int32)), {5}, {-1, 2, 0, 0, 0});
   expect_values<bool>(run("Cast", {x}, to(DType::Bool)), {5}, {true, true, false, true, true});

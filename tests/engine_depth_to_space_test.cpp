@@ -9,8 +9,6 @@ namespace {
 
 using namespace ocs::testing;
 
-Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
-
 // x [2, C, 3, 5] -> [Relu ->] DepthToSpace(block, mode) -> y.
 onnx::ModelProto depth_to_space_model(int64_t channels, int64_t block, const std::string& mode, bool relu_first) {
   onnx::ModelProto m = model(13);

@@ -32,6 +32,20 @@ inline onnx::NodeProto node(const std::string& op, std::vector<std::string> in,
   return n;
 }
 
+inline void add_ints_attribute(onnx::NodeProto& n, const std::string& key, const std::vector<int64_t>& values) {
+  auto* a = n.add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+
+inline void add_string_attribute(onnx::NodeProto& n, const std::string& key, const std::string& value) {
+  auto* a = n.add_attribute();
+  a->set_name(key);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(value);
+}
+
 inline void add_tensor_attribute(onnx::NodeProto& n, const std::string& key, const Tensor& t) {
   auto* a = n.add_attribute();
   a->set_name(key);

@@ -17,15 +17,6 @@ namespace {
 
 using namespace ocs::testing;
 
-Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
-
-void add_string(onnx::NodeProto& n, const std::string& key, const std::string& value) {
-  auto* a = n.add_attribute();
-  a->set_name(key);
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s(value);
-}
-
 struct ResizeSpec {
   float fh = 2.0f, fw = 2.0f;
   std::string mode = "nearest";
@@ -63,9 +54,9 @@ onnx::ModelProto resize_model(const ResizeSpec& s) {
   *g->add_node() = q;
   *g->add_node() = dq;
   auto resize = node("Resize", {s.after_dequantize ? "d" : "x", "roi", "scales"}, {"y"}, "resize");
-  add_string(resize, "mode", s.mode);
-  add_string(resize, "coordinate_transformation_mode", s.coordinates);
-  add_string(resize, "nearest_mode", s.rounding);
+  add_string_attribute(resize, "mode", s.mode);
+  add_string_attribute(resize, "coordinate_transformation_mode", s.coordinates);
+  add_string_attribute(resize, "nearest_mode", s.rounding);
   *g->add_node() = resize;
   *g->add_output() = value_info("y", {});
   if (!s.after_dequantize) *g->add_output() = value_info("d", {});

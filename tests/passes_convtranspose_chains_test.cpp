@@ -20,23 +20,14 @@ using namespace ocs::testing;
 
 constexpr double kTolerance = 1e-5;
 
-Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
-
-void add_ints(onnx::NodeProto& n, const std::string& key, const std::vector<int64_t>& values) {
-  auto* a = n.add_attribute();
-  a->set_name(key);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-
 // One ConvTranspose `in` -> `out`: c -> m channels, k x k kernel, the given stride, with bias.
 void add_convtranspose(onnx::GraphProto* g, const std::string& in, const std::string& out, const std::string& name,
                        int64_t c, int64_t m, int64_t k, int64_t stride, uint32_t seed) {
   tensor_to_proto(random_tensor({c, m, k, k}, seed), name + "_w", g->add_initializer());
   tensor_to_proto(random_tensor({m}, seed + 1), name + "_b", g->add_initializer());
   auto n = node("ConvTranspose", {in, name + "_w", name + "_b"}, {out}, name);
-  add_ints(n, "kernel_shape", {k, k});
-  add_ints(n, "strides", {stride, stride});
+  add_ints_attribute(n, "kernel_shape", {k, k});
+  add_ints_attribute(n, "strides", {stride, stride});
   *g->add_node() = n;
 }
 

@@ -21,8 +21,6 @@ using namespace ocs::testing;
 
 constexpr double kTolerance = 1e-5;
 
-Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
-
 void add_float(onnx::GraphProto* g, const std::string& name, const Tensor& t) {
   tensor_to_proto(t, name, g->add_initializer());
 }

@@ -14,10 +14,6 @@ using namespace ocs::testing;
 
 constexpr double kTolerance = 1e-5;
 
-Graph import_model(const onnx::ModelProto& m) {
-  return import_onnx_bytes(serialize(m), ".", "test model");
-}
-
 // y = BN(layer(x)), with the BN parameters chosen so that no channel is the identity.
 void add_batchnorm(onnx::GraphProto* g, const std::string& in, const std::string& out, int64_t channels,
                    uint32_t seed) {

@@ -20,15 +20,6 @@ namespace {
 
 using namespace ocs::testing;
 
-Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
-
-void add_ints(onnx::NodeProto& n, const std::string& key, const std::vector<int64_t>& values) {
-  auto* a = n.add_attribute();
-  a->set_name(key);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-
 enum class Variant { Plain, ReluReadTwice, PoolIndices, AveragePool };
 
 // x [1, 3, 16, 16] -> Conv 3x3 (16 channels, float) -> Relu -> MaxPool 3x3 s2 -> QuantizeLinear ->
@@ -47,15 +38,15 @@ onnx::ModelProto stem_model(Variant variant) {
   tensor_to_proto(Tensor::scalar<float>(0.02f), "scale", g->add_initializer());
   tensor_to_proto(Tensor::scalar<uint8_t>(0), "zero", g->add_initializer());
   auto conv1 = node("Conv", {"x", "w1"}, {"c1"}, "conv1");
-  add_ints(conv1, "pads", {1, 1, 1, 1});
+  add_ints_attribute(conv1, "pads", {1, 1, 1, 1});
   *g->add_node() = conv1;
   *g->add_node() = node("Relu", {"c1"}, {"r"}, "relu");
   auto pool = node(variant == Variant::AveragePool ? "AveragePool" : "MaxPool", {"r"},
                    variant == Variant::PoolIndices ? std::vector<std::string>{"p", "indices"} : std::vector<std::string>{"p"},
                    "pool");
-  add_ints(pool, "kernel_shape", {3, 3});
-  add_ints(pool, "strides", {2, 2});
-  add_ints(pool, "pads", {1, 1, 1, 1});
+  add_ints_attribute(pool, "kernel_shape", {3, 3});
+  add_ints_attribute(pool, "strides", {2, 2});
+  add_ints_attribute(pool, "pads", {1, 1, 1, 1});
   *g->add_node() = pool;
   *g->add_node() = node("QuantizeLinear", {"p", "scale", "zero"}, {"p_q"}, "quantize");
   *g->add_node() = node("DequantizeLinear", {"p_q", "scale", "zero"}, {"p_d"}, "dequantize");

@@ -34,13 +34,6 @@ std::vector<Tensor> run_reference(const Graph& g, const std::map<std::string, Te
   return session.run(inputs);
 }
 
-void add_ints(onnx::NodeProto& n, const std::string& key, std::vector<int64_t> values) {
-  auto* a = n.add_attribute();
-  a->set_name(key);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-
 void add_int(onnx::NodeProto& n, const std::string& key, int64_t value) {
   auto* a = n.add_attribute();
   a->set_name(key);
@@ -86,9 +79,9 @@ TEST(RaiseOpset, SliceAttributesBecomeInputsAt10) {
   *g->add_input() = value_info("x", {3, 6});
   *g->add_output() = value_info("y", {2, 3});
   auto slice = node("Slice", {"x"}, {"y"}, "slice");
-  add_ints(slice, "starts", {1, 2});
-  add_ints(slice, "ends", {3, 5});
-  add_ints(slice, "axes", {0, 1});
+  add_ints_attribute(slice, "starts", {1, 2});
+  add_ints_attribute(slice, "ends", {3, 5});
+  add_ints_attribute(slice, "axes", {0, 1});
   *g->add_node() = slice;
   const Graph raised = raise_and_compare(m, 10, {3, 6});
   const Node& s = only_node(raised, "Slice");
@@ -127,15 +120,15 @@ TEST(RaiseOpset, AxesAndSplitAttributesBecomeInputsAt13) {
   *g->add_output() = value_info("a", {2, 2});
   *g->add_output() = value_info("b", {2, 4});
   auto squeeze = node("Squeeze", {"x"}, {"s"}, "squeeze");
-  add_ints(squeeze, "axes", {1});
+  add_ints_attribute(squeeze, "axes", {1});
   auto unsqueeze = node("Unsqueeze", {"x"}, {"u"}, "unsqueeze");
-  add_ints(unsqueeze, "axes", {2});
+  add_ints_attribute(unsqueeze, "axes", {2});
   auto reduce = node("ReduceSum", {"x"}, {"r"}, "reduce");
-  add_ints(reduce, "axes", {2});
+  add_ints_attribute(reduce, "axes", {2});
   add_int(reduce, "keepdims", 0);
   auto split = node("Split", {"s"}, {"a", "b"}, "split");
   add_int(split, "axis", 1);
-  add_ints(split, "split", {2, 4});
+  add_ints_attribute(split, "split", {2, 4});
   for (const auto& n : {squeeze, unsqueeze, reduce, split}) *g->add_node() = n;
   const Graph raised = raise_and_compare(m, 13, {2, 1, 6});
   for (const char* op : {"Squeeze", "Unsqueeze", "ReduceSum", "Split"}) {

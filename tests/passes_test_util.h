@@ -4,6 +4,7 @@
 
 #include "engine/session.h"
 #include "io/npy.h"
+#include "model_builder.h"
 #include "onnx/onnx_io.h"
 #include "test_util.h"
 
@@ -28,6 +29,9 @@ inline std::filesystem::path ppocr_rec_model_path() {
 inline std::filesystem::path ppocr_rec_input_path() {
   return ocs_cache() / "golden" / "ppocr_rec" / "inputs" / "x.npy";
 }
+
+// A model built in a test, imported as a user's file would be.
+inline Graph import_model(const onnx::ModelProto& m) { return import_onnx_bytes(serialize(m), ".", "test model"); }
 
 // Runs `graph` (a copy: the Session keeps it) on `inputs`.
 inline std::vector<Tensor> run_graph(const Graph& graph, const std::map<std::string, Tensor>& inputs,
